@@ -1,1 +1,194 @@
-"""pytest plugin for samlconf (registered through the `pytest11` entry point). Filled in by the harness."""
+"""pytest plugin for samlconf (registered once, through the `pytest11` entry point).
+
+- Collects the scenario suite: `pytest --pyargs scenarios` makes one item per scenario and driver,
+  each running through the same engine as `samlconf run` (so the same reports are written).
+- Without `--samlconf-target`, starts the bundled reference SP on a free loopback port and targets it.
+- Fixtures for your own scenarios: `samlconf_runtime`, `samlconf_idp`, `samlconf_target`,
+  `samlconf_driver` (a fresh driver session), `saml_user` (a user factory), `samlconf_ctx`.
+"""
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+_ENGINE = pytest.StashKey[Any]()
+_RUNTIME = pytest.StashKey[Any]()
+BAD = {"fail", "error", "inconclusive"}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("samlconf", "SAML SP conformance (samlconf)")
+    g.addoption("--samlconf-target", metavar="PATH", help="target TOML (default: bundled reference SP)")
+    g.addoption("--samlconf-profile", metavar="NAME", help="profile for the bundled reference SP")
+    g.addoption("--samlconf-driver", default="http", help="http, browser or both (default http)")
+    g.addoption("--samlconf-report-dir", metavar="DIR", help="write JSON/JUnit/HTML reports here")
+    g.addoption("--samlconf-mutant", action="append", default=[], metavar="NAME",
+                help="switch a reference-SP defect on (repeatable)")
+    g.addoption("--samlconf-seed", type=int, help="seed for generated users")
+    g.addoption("--samlconf-chromium", metavar="PATH", help="Chromium executable for the browser driver")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "samlconf(id, refs, needs): a samlconf scenario and its metadata")
+
+
+def _scenario_dirs() -> set[Path]:
+    try:
+        pkg = importlib.import_module("scenarios")
+    except ImportError:
+        return set()
+    return {Path(p).resolve() for p in pkg.__path__}
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if (file_path.suffix == ".py" and not file_path.name.startswith(("_", "test_"))
+            and file_path.parent.resolve() in _scenario_dirs()):
+        return ScenarioFile.from_parent(parent, path=file_path)
+    return None
+
+
+class ScenarioFile(pytest.File):
+    def collect(self) -> Iterator[pytest.Item]:
+        from .registry import all_scenarios
+        from .suite import drivers_from_option
+
+        module = f"scenarios.{self.path.stem}"
+        importlib.import_module(module)
+        drivers = drivers_from_option(self.config.getoption("--samlconf-driver"))
+        for spec in all_scenarios():
+            if spec.module != module:
+                continue
+            for driver in drivers:
+                item = ScenarioItem.from_parent(self, name=f"{spec.id}[{driver}]", spec=spec, driver=driver)
+                item.add_marker(pytest.mark.samlconf(id=spec.id, refs=spec.refs, needs=spec.needs))
+                yield item
+
+
+class ScenarioFailed(Exception):
+    def __init__(self, result: Any) -> None:
+        super().__init__(result.reason)
+        self.result = result
+
+
+class ScenarioItem(pytest.Item):
+    def __init__(self, *, spec: Any, driver: str, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.spec = spec
+        self.driver = driver
+
+    def runtest(self) -> None:
+        engine = _engine(self.config)
+        result = engine.run_one(self.spec, self.driver)
+        self.user_properties.append(("samlconf_verdict", result.verdict))
+        if result.verdict == "not-tested":
+            pytest.skip(f"not tested: {result.reason}")
+        if result.verdict in BAD:
+            raise ScenarioFailed(result)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, ScenarioFailed):
+            r = excinfo.value.result
+            lines = [f"{r.id} {r.verdict.upper()}: {r.reason}",
+                     f"expected {r.expected} ({r.level}) under profile {r.profile}; refs: {'; '.join(r.refs)}"]
+            if r.control:
+                lines.append(f"positive control: {r.control}")
+            lines += [f"  {h.method} {h.url} -> {h.status}" for h in r.hops]
+            if r.fix_hint:
+                lines.append(f"fix: {r.fix_hint}")
+            return "\n".join(lines)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"{self.spec.id} {self.spec.title} [{self.driver}]"
+
+
+def _runtime(config: pytest.Config) -> Any:
+    if _RUNTIME not in config.stash:
+        from .runtime import Runtime
+        from .suite import resolve_target
+
+        target = resolve_target(config.getoption("--samlconf-target"), config.getoption("--samlconf-profile"))
+        rt = Runtime(target, mutants=tuple(config.getoption("--samlconf-mutant")),
+                     seed=config.getoption("--samlconf-seed"))
+        rt.start()
+        config.stash[_RUNTIME] = rt
+    return config.stash[_RUNTIME]
+
+
+def _engine(config: pytest.Config) -> Any:
+    if _ENGINE not in config.stash:
+        from .engine import Engine
+        from .suite import drivers_from_option, report_writers
+
+        report_dir = config.getoption("--samlconf-report-dir")
+        worker = getattr(config, "workerinput", {}).get("workerid")
+        if report_dir and worker:
+            report_dir = str(Path(report_dir) / worker)
+        chromium = config.getoption("--samlconf-chromium")
+        engine = Engine(_runtime(config), drivers_from_option(config.getoption("--samlconf-driver")),
+                        report_writers(Path(report_dir) if report_dir else None),
+                        driver_options={"chromium": chromium} if chromium else {})
+        engine.start_run([])
+        config.stash[_ENGINE] = engine
+    return config.stash[_ENGINE]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    if _ENGINE in config.stash:
+        config.stash[_ENGINE].finish_run(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
+        del config.stash[_ENGINE]
+    if _RUNTIME in config.stash:
+        config.stash[_RUNTIME].stop()
+        del config.stash[_RUNTIME]
+
+
+# --- fixtures for your own scenarios ------------------------------------------------------------
+@pytest.fixture(scope="session")
+def samlconf_runtime(request: pytest.FixtureRequest) -> Any:
+    """The run's live parts: mock IdP, target (the bundled reference SP unless a target is given)."""
+    return _runtime(request.config)
+
+
+@pytest.fixture(scope="session")
+def samlconf_idp(samlconf_runtime: Any) -> Any:
+    """The mock IdP (`mock_idp.idp.MockIdP`), serving on loopback, with the target registered."""
+    return samlconf_runtime.idp
+
+
+@pytest.fixture(scope="session")
+def samlconf_target(samlconf_runtime: Any) -> Any:
+    """The target (`harness.target.Target`) with its base URL resolved."""
+    return samlconf_runtime.target
+
+
+@pytest.fixture
+def samlconf_ctx(request: pytest.FixtureRequest, samlconf_runtime: Any) -> Iterator[Any]:
+    """A ScenarioContext on a fresh driver session: `ctx.sp_login(user)`, `ctx.observe(user)`, ..."""
+    from .context import ScenarioContext
+    from .engine import make_driver
+
+    name = request.config.getoption("--samlconf-driver")
+    name = "http" if name == "both" else name
+    driver = make_driver(name, samlconf_runtime)
+    session = driver.new_session(samlconf_runtime.allowed_origins())
+    try:
+        yield ScenarioContext(samlconf_runtime, session, name)
+    finally:
+        session.close()
+        driver.close()
+
+
+@pytest.fixture
+def samlconf_driver(samlconf_ctx: Any) -> Any:
+    """The driver session of `samlconf_ctx` (own cookies): `navigate(url)`, `whoami(url)`."""
+    return samlconf_ctx.session
+
+
+@pytest.fixture
+def saml_user(samlconf_ctx: Any) -> Any:
+    """Factory: `saml_user(**overrides)` makes a fresh user with the profile's attributes."""
+    return samlconf_ctx.new_user

@@ -1,0 +1,105 @@
+"""`samlconf` command line: run the suite, list scenarios, and the `idp` / `sp` tool trees.
+
+Exit codes: 0 everything passed, 1 a scenario failed / errored / was inconclusive,
+2 a usage or configuration error (one line on stderr, never a traceback), 130 interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from .errors import ConfigError, SamlconfError, TargetError, one_line
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+BAD_VERDICTS = {"fail", "error", "inconclusive"}
+
+
+def _run(args: argparse.Namespace) -> int:
+    from reports.console import table
+
+    from .engine import Engine
+    from .runtime import Runtime
+    from .suite import drivers_from_option, report_writers, resolve_target, select
+
+    target = resolve_target(args.target, args.profile)
+    specs = select(args.scenario, args.category)
+    drivers = drivers_from_option(args.driver)
+    report_dir = Path(args.report_dir)
+    writers = report_writers(report_dir)
+    print(f"samlconf: {len(specs)} scenario(s) x {len(drivers)} driver(s) against "
+          f"{target.name} (profile {target.profile})", file=sys.stderr)
+    options = {"chromium": args.chromium} if args.chromium else {}
+    try:
+        with Runtime(target, mutants=tuple(args.mutant or ()), seed=args.seed) as runtime:
+            engine = Engine(runtime, drivers, writers, driver_options=options)
+            results = engine.run(specs)
+    except TargetError as exc:
+        # The target could not even be set up (metadata unreachable): every scenario is `error`.
+        from .engine import error_results
+
+        results = error_results(target, specs, drivers, one_line(exc), writers)
+    print(table(results))
+    print(f"reports written to {report_dir}/", file=sys.stderr)
+    return EXIT_FAILED if any(r.verdict in BAD_VERDICTS for r in results) else EXIT_OK
+
+
+def _scenarios(args: argparse.Namespace) -> int:
+    from .registry import all_scenarios
+    from .suite import dumps, listing_text, scenario_listing
+
+    specs = all_scenarios()
+    print(dumps(scenario_listing(specs)) if args.json else listing_text(specs))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="samlconf", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    run = sub.add_parser("run", help="run the conformance suite against a target SP and write reports")
+    run.add_argument("--target", metavar="FILE", help="target TOML (default: the bundled reference SP)")
+    run.add_argument("--profile", help="profile for the bundled reference SP (redis_cloud, redflag, generic)")
+    run.add_argument("--report-dir", default="samlconf-report", metavar="DIR")
+    run.add_argument("--driver", default="http", help="http, browser or both")
+    run.add_argument("--scenario", action="append", metavar="ID", help="run only this scenario (repeatable)")
+    run.add_argument("--category", action="append", help="run only this category (repeatable)")
+    run.add_argument("--mutant", action="append", metavar="NAME", help="switch a reference-SP defect on (repeatable)")
+    run.add_argument("--seed", type=int, help="seed for generated users (reproducible runs)")
+    run.add_argument("--chromium", metavar="PATH", help="Chromium executable for the browser driver")
+    run.set_defaults(func=_run)
+
+    sc = sub.add_parser("scenarios", help="list every scenario with its id, needs, refs and expected verdicts")
+    sc.add_argument("--json", action="store_true")
+    sc.set_defaults(func=_scenarios)
+
+    for name, module in (("idp", "mock_idp.cli"), ("sp", "reference_sp.cli")):
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:
+            continue
+        mod.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(f"samlconf: error: {one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except SamlconfError as exc:
+        print(f"samlconf: error: {one_line(exc)}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("samlconf: interrupted; the partial report was written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""What a scenario function gets: `ctx`, with the IdP, a fresh driver session and the observers."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+from urllib.parse import urlencode
+
+from .drivers import PageResult
+from .errors import TargetError
+from .events import Hop
+from .runtime import Runtime, json_path
+from .verdict import Observation
+
+
+class ScenarioContext:
+    """One scenario run: a fresh session (own cookies), the run's IdP and the target's observers."""
+
+    def __init__(self, runtime: Runtime, session: Any, driver_name: str) -> None:
+        self.runtime = runtime
+        self.session = session
+        self.driver = driver_name
+        self.profile = runtime.profile
+        self.target = runtime.target
+        self.idp = runtime.idp
+        self.notes: list[str] = []
+
+    @property
+    def hops(self) -> list[Hop]:
+        return self.session.hops
+
+    # --- users ----------------------------------------------------------------------------
+    def new_user(self, **overrides: Any) -> Any:
+        """A fresh, reproducible user with the profile's attributes (Faker, seeded per run)."""
+        from mock_idp.users import generate_user
+
+        return generate_user(self.profile.name, seed=self.runtime.next_seed(), **overrides)
+
+    def email_of(self, user: Any) -> str:
+        values = user.attributes.get(self.profile.attributes.email) or []
+        return values[0] if values else user.name_id
+
+    # --- flows ----------------------------------------------------------------------------
+    def sp_login(self, user: Any, faults: Sequence[Any] = (), *, tenant: str | None = None,
+                 relay_state: str | None = None, **options: Any) -> PageResult:
+        """SP-initiated login: start URL -> AuthnRequest to the IdP -> Response -> ACS."""
+        token = self.idp.plan_login(user, faults, **options)
+        self.session.set_idp_plan(self.runtime.idp_base_url, token)
+        tmpl = self.target.login.sp_initiated_url
+        if not tmpl:
+            raise TargetError("target file has no login.sp_initiated_url")
+        if tenant is None:
+            tenants = user.attributes.get(self.profile.attributes.tenant or "", [])
+            tenant = tenants[0].split(",")[0] if tenants else ""
+        url = self.target.url(tmpl, email=self.email_of(user), tenant=tenant,
+                              relay_state=relay_state or self.target.login.relay_state)
+        return self.session.navigate(url)
+
+    def idp_login(self, user: Any, faults: Sequence[Any] = (), *, relay_state: str = "", **options: Any) -> PageResult:
+        """IdP-initiated (unsolicited) login to the SP's default ACS."""
+        token = self.idp.plan_login(user, faults, **options)
+        self.session.set_idp_plan(self.runtime.idp_base_url, token)
+        query = {"sp": self.runtime.sp_entity_id}
+        if relay_state:
+            query["RelayState"] = relay_state
+        return self.session.navigate(f"{self.runtime.idp_base_url}/idp-initiated?{urlencode(query)}")
+
+    # --- observers --------------------------------------------------------------------------
+    def whoami(self) -> str | None:
+        """Who the SP says is signed in in this session (None = nobody)."""
+        w = self.target.whoami
+        status, data = self.session.whoami(self.target.url(w.url))
+        if status != 200 or data is None:
+            return None
+        value = json_path(data, w.json_path)
+        return None if value in (None, "") else str(value)
+
+    def users(self) -> list[dict[str, Any]]:
+        """The SP's user store, through the `list_users` hook."""
+        data = self.runtime.call_hook("list_users")
+        return list(data or [])
+
+    def find_user(self, email: str) -> dict[str, Any] | None:
+        for u in self.users():
+            if str(u.get("email", "")).lower() == email.lower():
+                return u
+        return None
+
+    def has(self, capability: str) -> bool:
+        return self.runtime.capabilities().get(capability) is None
+
+    def observe(self, user: Any, *, intended: str | None = None) -> Observation:
+        """The SP's state after the hops: who is signed in, compared with who was intended."""
+        return Observation(signed_in=self.whoami(), intended=intended or self.email_of(user))

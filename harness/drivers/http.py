@@ -1,0 +1,155 @@
+"""The `http` driver: httpx, following SAML's bindings itself (redirects and auto-POST forms)."""
+from __future__ import annotations
+
+import json
+import ssl
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import parse_qsl, urljoin, urlsplit
+
+import httpx
+from lxml import html as lxml_html
+
+from .. import samlmsg
+from ..errors import TargetError
+from ..events import Hop
+from . import PageResult
+
+MAX_HOPS = 20
+MAX_BODY = 2 * 1024 * 1024
+PLAN_COOKIE = "samlconf_idp_plan"
+
+
+def origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def find_saml_form(text: str, base_url: str) -> tuple[str, dict[str, str]] | None:
+    """The auto-submitting SAML form in a page (a form carrying SAMLResponse or SAMLRequest)."""
+    if "SAMLResponse" not in text and "SAMLRequest" not in text:
+        return None
+    try:
+        doc = lxml_html.document_fromstring(text)
+    except (ValueError, Exception):  # lxml raises ParserError (a ValueError subclass) or XMLSyntaxError
+        return None
+    for form in doc.iter("form"):
+        fields = {
+            inp.get("name"): inp.get("value", "")
+            for inp in form.iter("input")
+            if inp.get("name")
+        }
+        if "SAMLResponse" in fields or "SAMLRequest" in fields:
+            action = urljoin(base_url, form.get("action") or base_url)
+            return action, fields
+    return None
+
+
+class HttpSession:
+    """A cookie jar and a SAML-aware navigator; every exchange is recorded as a Hop."""
+
+    def __init__(
+        self,
+        *,
+        allowed_origins: set[str],
+        timeout: httpx.Timeout,
+        ca_file: Path | None = None,
+        on_hop: Callable[[Hop], None] | None = None,
+    ) -> None:
+        verify: Any = True
+        if ca_file is not None:
+            verify = ssl.create_default_context(cafile=str(ca_file))
+        self.client = httpx.Client(follow_redirects=False, timeout=timeout, verify=verify)
+        self.allowed = {o.lower() for o in allowed_origins}
+        self.hops: list[Hop] = []
+        self._on_hop = on_hop
+
+    # --- plumbing ------------------------------------------------------------------------
+    def _send(self, method: str, url: str, data: dict[str, str] | None = None) -> httpx.Response:
+        try:
+            resp = self.client.request(method, url, data=data)
+            resp.read()
+        except httpx.ConnectError as exc:
+            msg = str(exc)
+            if "CERTIFICATE_VERIFY_FAILED" in msg or "SSL" in msg:
+                raise TargetError(f"{url}: TLS certificate not trusted ({_short(msg)})") from None
+            raise TargetError(f"{url}: cannot connect ({_short(msg)})") from None
+        except httpx.TimeoutException:
+            raise TargetError(f"{url}: no answer within the timeout") from None
+        except httpx.HTTPError as exc:
+            raise TargetError(f"{url}: HTTP error: {_short(str(exc))}") from None
+        return resp
+
+    def _record(self, method: str, url: str, status: int | None, params: dict[str, str], redirect: bool, note: str = "") -> None:
+        hop = Hop(method, url, status, samlmsg.summarize_params(params, redirect=redirect), note)
+        self.hops.append(hop)
+        if self._on_hop:
+            self._on_hop(hop)
+
+    def _check_origin(self, url: str, came_from: str) -> None:
+        if origin(url) not in self.allowed:
+            raise TargetError(f"{came_from} sent the browser outside the target, to {url}")
+
+    # --- DriverSession -------------------------------------------------------------------
+    def set_idp_plan(self, idp_base_url: str, token: str) -> None:
+        host = urlsplit(idp_base_url).hostname or "127.0.0.1"
+        self.client.cookies.set(PLAN_COOKIE, token, domain=host, path="/")
+
+    def navigate(self, url: str, *, method: str = "GET", data: dict[str, str] | None = None) -> PageResult:
+        """Go to `url` and follow redirects and auto-POST SAML forms, as a browser would."""
+        self._check_origin(url, "the scenario")
+        for _ in range(MAX_HOPS):
+            resp = self._send(method, url, data)
+            params = dict(parse_qsl(urlsplit(url).query)) if method == "GET" else dict(data or {})
+            self._record(method, url, resp.status_code, params, redirect=(method == "GET"))
+            if resp.status_code >= 500:
+                raise TargetError(f"{method} {url} answered HTTP {resp.status_code}")
+            if resp.is_redirect and "location" in resp.headers:
+                nxt = urljoin(url, resp.headers["location"])
+                self._check_origin(nxt, f"{url} (redirect)")
+                url, method, data = nxt, "GET", None
+                continue
+            text = resp.text[:MAX_BODY]
+            form = find_saml_form(text, url) if resp.status_code == 200 else None
+            if form is not None:
+                action, fields = form
+                self._check_origin(action, f"{url} (auto-POST form)")
+                url, method, data = action, "POST", fields
+                continue
+            return PageResult(url, resp.status_code, text)
+        raise TargetError(f"more than {MAX_HOPS} redirects/forms starting at {url}")
+
+    def whoami(self, url: str) -> tuple[int, Any]:
+        """GET the whoami URL: (status, parsed JSON or None). Redirects are not followed (= nobody)."""
+        resp = self._send("GET", url)
+        self._record("GET", url, resp.status_code, {}, redirect=True, note="whoami probe")
+        if resp.status_code >= 500:
+            raise TargetError(f"whoami {url} answered HTTP {resp.status_code}")
+        if resp.status_code != 200:
+            return resp.status_code, None
+        try:
+            return 200, json.loads(resp.text)
+        except ValueError:
+            raise TargetError(f"whoami {url} answered 200 but not JSON: {_short(resp.text)!r}") from None
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _short(text: str, n: int = 120) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+class HttpDriver:
+    name = "http"
+
+    def __init__(self, *, timeout: httpx.Timeout, ca_file: Path | None = None) -> None:
+        self.timeout = timeout
+        self.ca_file = ca_file
+
+    def new_session(self, allowed_origins: set[str], on_hop: Callable[[Hop], None] | None = None) -> HttpSession:
+        return HttpSession(allowed_origins=allowed_origins, timeout=self.timeout, ca_file=self.ca_file, on_hop=on_hop)
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,207 @@
+"""The engine: runs scenarios (with positive controls) and emits events. No pytest, no CLI here."""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable, Sequence
+
+import httpx
+
+from .context import ScenarioContext
+from .drivers.http import HttpDriver
+from .errors import HarnessError, SamlconfError, TargetError, one_line
+from .events import (
+    Event,
+    HopEvent,
+    RunFinished,
+    RunStarted,
+    ScenarioFinished,
+    ScenarioResult,
+    ScenarioStarted,
+)
+from .registry import ACCEPT, REJECT, ScenarioSpec
+from .runtime import Runtime
+from .verdict import Observation, Verdict, decide
+
+
+def make_driver(name: str, runtime: Runtime, **options: Any) -> Any:
+    t = runtime.target
+    if name == "http":
+        return HttpDriver(timeout=httpx.Timeout(t.timeouts.read, connect=t.timeouts.connect), ca_file=t.ca_file)
+    if name == "browser":
+        from .drivers.browser import BrowserDriver
+
+        return BrowserDriver(runtime, **options)
+    raise HarnessError(f"driver {name!r}: unknown (http, browser)")
+
+
+def baseline(ctx: ScenarioContext, flow: str) -> Observation:
+    """The valid baseline (POS-01/POS-02 shape) for the same flow, used as positive control."""
+    user = ctx.new_user()
+    if flow == "idp":
+        ctx.idp_login(user)
+    else:
+        ctx.sp_login(user)
+    return ctx.observe(user)
+
+
+class Engine:
+    def __init__(self, runtime: Runtime, drivers: Sequence[str] = ("http",),
+                 listeners: Iterable[Callable[[Event], None]] = (), driver_options: dict[str, Any] | None = None) -> None:
+        self.runtime = runtime
+        self.driver_names = list(drivers)
+        self.listeners = list(listeners)
+        self._drivers: dict[str, Any] = {}
+        self._driver_options = driver_options or {}
+        self.results: list[ScenarioResult] = []
+
+    def emit(self, event: Event) -> None:
+        for listener in self.listeners:
+            listener(event)
+
+    def driver(self, name: str) -> Any:
+        if name not in self._drivers:
+            self._drivers[name] = make_driver(name, self.runtime, **self._driver_options)
+        return self._drivers[name]
+
+    def close(self) -> None:
+        for d in self._drivers.values():
+            d.close()
+        self._drivers.clear()
+
+    # --- running --------------------------------------------------------------------------
+    def run(self, specs: Sequence[ScenarioSpec]) -> list[ScenarioResult]:
+        self.start_run(specs)
+        interrupted = False
+        try:
+            for spec in specs:
+                for name in self.driver_names:
+                    self.run_one(spec, name)
+        except KeyboardInterrupt:
+            interrupted = True
+            raise
+        finally:
+            self.finish_run(interrupted)
+        return self.results
+
+    def start_run(self, specs: Sequence[ScenarioSpec]) -> None:
+        self.emit(RunStarted(
+            target=self.runtime.target.name, profile=self.runtime.profile.name,
+            drivers=self.driver_names, scenario_ids=[s.id for s in specs],
+            started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        ))
+
+    def finish_run(self, interrupted: bool = False) -> None:
+        self.close()
+        self.emit(RunFinished(list(self.results), interrupted,
+                              datetime.now(timezone.utc).isoformat(timespec="seconds")))
+
+    def _session(self, driver_name: str, spec_id: str) -> Any:
+        def on_hop(hop: Any) -> None:
+            self.emit(HopEvent(spec_id, driver_name, hop))
+
+        return self.driver(driver_name).new_session(self.runtime.allowed_origins(), on_hop)
+
+    def _flow(self, spec: ScenarioSpec) -> str:
+        if "idp_initiated" in spec.needs and self.runtime.profile.flows.idp_initiated:
+            return "idp"
+        return "sp"
+
+    def run_one(self, spec: ScenarioSpec, driver_name: str = "http") -> ScenarioResult:
+        self.emit(ScenarioStarted(spec.id, driver_name))
+        start = time.perf_counter()
+        profile = self.runtime.profile.name
+        expected = spec.expected(profile)
+        caps = self.runtime.capabilities()
+        missing = next((f"needs {n}: {caps[n]}" for n in spec.needs if caps.get(n)), None)
+        error = control_failed = control_note = None
+        observation: Observation | None = None
+        hops: list[Any] = []
+        artifacts: list[str] = []
+        if not missing:
+            try:
+                if expected is REJECT:
+                    control_failed, control_note = self._control(spec, driver_name)
+                if not control_failed:
+                    observation, hops, artifacts = self._run_body(spec, driver_name)
+            except TargetError as exc:
+                error = one_line(exc)
+            except SamlconfError as exc:
+                error = f"harness: {one_line(exc)}"
+            except KeyboardInterrupt:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a scenario bug is an `error`, never a pass
+                error = f"harness bug: {type(exc).__name__}: {one_line(exc)}"
+        verdict, reason = decide(expected, spec.level, observation, error=error,
+                                 missing=missing, control_failed=control_failed)
+        result = ScenarioResult(
+            id=spec.id, title=spec.title, category=spec.category, verdict=verdict.value,
+            reason=reason, duration=round(time.perf_counter() - start, 4), driver=driver_name,
+            profile=profile, expected=expected.value, level=spec.level.value, refs=spec.refs,
+            hops=hops, control=control_note, fix_hint=spec.fix_hint, artifacts=artifacts,
+        )
+        self.results.append(result)
+        self.emit(ScenarioFinished(result))
+        return result
+
+    def _run_body(self, spec: ScenarioSpec, driver_name: str) -> tuple[Observation, list[Any], list[str]]:
+        session = self._session(driver_name, spec.id)
+        ok = False
+        try:
+            ctx = ScenarioContext(self.runtime, session, driver_name)
+            obs = spec.func(ctx)
+            if not isinstance(obs, Observation):
+                raise HarnessError(f"scenario {spec.id} returned {type(obs).__name__}, not an Observation")
+            if ctx.notes and not obs.note:
+                obs.note = "; ".join(ctx.notes)
+            ok = True
+            return obs, list(session.hops), list(getattr(session, "artifacts", []))
+        finally:
+            self._close_session(session, keep_trace=not ok)
+
+    def _control(self, spec: ScenarioSpec, driver_name: str) -> tuple[str | None, str]:
+        """Positive control: the valid baseline, same flow, fresh session. (failure reason, note)."""
+        session = self._session(driver_name, spec.id + ":control")
+        try:
+            ctx = ScenarioContext(self.runtime, session, driver_name)
+            obs = baseline(ctx, self._flow(spec))
+        finally:
+            self._close_session(session, keep_trace=False)
+        v, why = decide(ACCEPT, spec.level, obs)
+        if v is Verdict.PASS:
+            return None, f"baseline accepted ({why})"
+        return why, f"baseline refused ({why})"
+
+    @staticmethod
+    def _close_session(session: Any, keep_trace: bool) -> None:
+        closer = getattr(session, "close")
+        try:
+            closer(keep_trace=keep_trace)  # browser sessions keep a trace on failure
+        except TypeError:
+            closer()
+
+
+
+
+def error_results(target: Any, specs: Sequence[ScenarioSpec], drivers: Sequence[str], reason: str,
+                  listeners: Iterable[Callable[[Event], None]]) -> list[ScenarioResult]:
+    """When the target cannot be set up at all: every scenario is `error` with the reason; reports written."""
+    from .profiles import load_profile
+
+    profile = load_profile(target.profile).name
+    listeners = list(listeners)
+    results = [
+        ScenarioResult(id=s.id, title=s.title, category=s.category, verdict=Verdict.ERROR.value,
+                       reason=reason, duration=0.0, driver=d, profile=profile,
+                       expected=s.expected(profile).value, level=s.level.value, refs=s.refs,
+                       fix_hint=s.fix_hint)
+        for s in specs for d in drivers
+    ]
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    events: list[Event] = [RunStarted(target.name, profile, list(drivers), [s.id for s in specs], now)]
+    events += [ScenarioFinished(r) for r in results]
+    events.append(RunFinished(results, False, now))
+    for e in events:
+        for listener in listeners:
+            listener(e)
+    return results

@@ -1,0 +1,91 @@
+"""Events the engine emits; report writers and front-ends subscribe to them."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass
+class Hop:
+    """One HTTP exchange (or browser navigation) with what SAML it carried, decoded."""
+
+    method: str
+    url: str
+    status: int | None
+    saml: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
+    screenshot: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {"method": self.method, "url": self.url, "status": self.status}
+        if self.saml:
+            d["saml"] = self.saml
+        if self.note:
+            d["note"] = self.note
+        if self.screenshot:
+            d["screenshot"] = self.screenshot
+        return d
+
+
+@dataclass
+class ScenarioResult:
+    id: str
+    title: str
+    category: str
+    verdict: str
+    reason: str
+    duration: float
+    driver: str
+    profile: str
+    expected: str
+    level: str
+    refs: tuple[str, ...] = ()
+    hops: list[Hop] = field(default_factory=list)
+    control: str | None = None
+    fix_hint: str = ""
+    artifacts: list[str] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return f"{self.id}[{self.driver}]"
+
+
+@dataclass
+class RunStarted:
+    target: str
+    profile: str
+    drivers: list[str]
+    scenario_ids: list[str]
+    started_at: str
+
+
+@dataclass
+class ScenarioStarted:
+    id: str
+    driver: str
+
+
+@dataclass
+class HopEvent:
+    id: str
+    driver: str
+    hop: Hop
+
+
+@dataclass
+class ScenarioFinished:
+    result: ScenarioResult
+
+
+@dataclass
+class RunFinished:
+    results: list[ScenarioResult]
+    interrupted: bool = False
+    finished_at: str = ""
+
+
+Event = RunStarted | ScenarioStarted | HopEvent | ScenarioFinished | RunFinished
+
+
+class Listener(Protocol):
+    def __call__(self, event: Event) -> None: ...

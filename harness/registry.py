@@ -1,0 +1,115 @@
+"""Scenario registry: the `@scenario` decorator and the metadata every scenario declares."""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Callable, Iterable, Mapping
+
+
+class Outcome(str, Enum):
+    """What the SP should do with what the scenario sends."""
+
+    ACCEPT = "accept"
+    REJECT = "reject"
+
+
+class Level(str, Enum):
+    """RFC 2119 level of the rule a scenario checks: decides fail / warn / info."""
+
+    MUST = "MUST"
+    SHOULD = "SHOULD"
+    MAY = "MAY"
+
+
+ACCEPT = Outcome.ACCEPT
+REJECT = Outcome.REJECT
+
+
+@dataclass(frozen=True)
+class ScenarioSpec:
+    id: str
+    title: str
+    func: Callable[..., Any]
+    category: str
+    refs: tuple[str, ...] = ()
+    needs: tuple[str, ...] = ()
+    expect: Mapping[str, Outcome] = field(default_factory=lambda: {"*": ACCEPT})
+    level: Level = Level.MUST
+    negative: bool = False
+    fix_hint: str = ""
+
+    def expected(self, profile: str) -> Outcome:
+        return self.expect.get(profile, self.expect.get("*", ACCEPT))
+
+    @property
+    def module(self) -> str:
+        return self.func.__module__
+
+
+_REGISTRY: dict[str, ScenarioSpec] = {}
+
+
+def scenario(
+    id: str,
+    title: str,
+    *,
+    category: str,
+    refs: Iterable[str] = (),
+    needs: Iterable[str] = (),
+    expect: Mapping[str, Outcome] | Outcome = ACCEPT,
+    level: Level | str = Level.MUST,
+    fix_hint: str = "",
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a scenario function `f(ctx) -> Observation` under a stable, never-reused ID.
+
+    `expect` is one Outcome or a mapping profile -> Outcome with "*" as the default. A scenario
+    whose expected outcome is REJECT for some profile is negative there, and the engine runs the
+    valid baseline (positive control) before it.
+    """
+    exp = dict(expect) if isinstance(expect, Mapping) else {"*": expect}
+
+    def deco(func: Callable[..., Any]) -> Callable[..., Any]:
+        if id in _REGISTRY and _REGISTRY[id].func.__qualname__ != func.__qualname__:
+            raise ValueError(f"scenario id {id} registered twice ({_REGISTRY[id].module}, {func.__module__})")
+        spec = ScenarioSpec(
+            id=id,
+            title=title,
+            func=func,
+            category=category,
+            refs=tuple(refs),
+            needs=tuple(needs),
+            expect=exp,
+            level=Level(level),
+            negative=any(v is REJECT for v in exp.values()),
+            fix_hint=fix_hint,
+        )
+        _REGISTRY[id] = spec
+        func.samlconf_scenario = spec  # type: ignore[attr-defined]
+        return func
+
+    return deco
+
+
+def load_package(package: str = "scenarios") -> None:
+    """Import every module of the scenario package so their decorators register."""
+    pkg = importlib.import_module(package)
+    for info in pkgutil.iter_modules(pkg.__path__, prefix=package + "."):
+        if not info.name.rsplit(".", 1)[-1].startswith("_"):
+            importlib.import_module(info.name)
+
+
+def all_scenarios(package: str = "scenarios") -> list[ScenarioSpec]:
+    load_package(package)
+    return sorted(_REGISTRY.values(), key=lambda s: _sort_key(s.id))
+
+
+def get(id: str) -> ScenarioSpec:
+    all_scenarios()
+    return _REGISTRY[id]
+
+
+def _sort_key(sid: str) -> tuple[str, int, str]:
+    prefix, _, num = sid.partition("-")
+    return (prefix, int(num) if num.isdigit() else 0, sid)

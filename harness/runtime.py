@@ -1,0 +1,190 @@
+"""A run's live parts: the mock IdP on loopback, the target (started here when embedded), hooks.
+
+target.toml + profile -> Runtime starts the mock IdP (its metadata handed to the target), reads the
+target's SP metadata back and registers it with the IdP; scenarios then ask the IdP for responses.
+"""
+from __future__ import annotations
+
+import secrets
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from .errors import ConfigError, HarnessError, TargetError
+from .profiles import Profile, load_profile
+from .serving import LoopbackServer
+from .target import Target, expand_env
+
+REFSP_TOKEN_VAR = "SAMLCONF_REFSP_TOKEN"
+
+
+def json_path(data: Any, path: str | None) -> Any:
+    """Follow a dotted path (`a.b.0.c`) into JSON; None when absent."""
+    if not path:
+        return data
+    cur = data
+    for part in path.split("."):
+        if isinstance(cur, dict):
+            cur = cur.get(part)
+        elif isinstance(cur, list) and part.isdigit() and int(part) < len(cur):
+            cur = cur[int(part)]
+        else:
+            return None
+        if cur is None:
+            return None
+    return cur
+
+
+@dataclass
+class EmbeddedSP:
+    server: LoopbackServer
+    workdir: Path
+    token: str
+
+
+class Runtime:
+    """Context manager owning the mock IdP, the embedded SP (if any) and the target's hooks."""
+
+    def __init__(
+        self,
+        target: Target,
+        *,
+        mutants: tuple[str, ...] = (),
+        workdir: Path | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.target = target.model_copy(deep=True)
+        self.profile: Profile = load_profile(target.profile)
+        self.mutants = tuple(mutants) + tuple(target.embedded.mutants if target.embedded else ())
+        self._own_workdir = workdir is None
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="samlconf-"))
+        self.seed = seed if seed is not None else secrets.randbelow(2**31)
+        self.secrets: dict[str, str] = {}
+        self.idp: Any = None
+        self.idp_server: LoopbackServer | None = None
+        self.embedded: EmbeddedSP | None = None
+        self.sp_entity_id: str = ""
+        self._http = httpx.Client(timeout=httpx.Timeout(target.timeouts.read, connect=target.timeouts.connect))
+        self._user_counter = 0
+
+    # --- lifecycle ------------------------------------------------------------------------
+    def __enter__(self) -> "Runtime":
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        from mock_idp.idp import MockIdP
+
+        t = self.target
+        self.idp_server = LoopbackServer(t.idp.host, t.idp.port)
+        self.idp = MockIdP(t.idp.entity_id, base_url=self.idp_server.base_url, profile=self.profile.name)
+        self.idp_server.start(self.idp.app())
+        if t.embedded is not None:
+            self._start_embedded()
+        self.sp_metadata = self._read_sp_metadata()
+        info = self.idp.register_sp(self.sp_metadata)
+        self.sp_entity_id = info.entity_id
+
+    def _start_embedded(self) -> None:
+        from reference_sp.app import SPConfig, create_app
+        from reference_sp.mutants import MUTANTS
+
+        for m in self.mutants:
+            if m not in MUTANTS:
+                raise ConfigError(f"mutant {m!r}: unknown; `samlconf sp mutants` lists them")
+        server = LoopbackServer()
+        token = secrets.token_urlsafe(24)
+        cfg = SPConfig(
+            base_url=server.base_url,
+            idp_metadata=self.idp.metadata_xml(),
+            db_path=self.workdir / "reference_sp.sqlite",
+            profile=self.profile.name,
+            mutants=frozenset(self.mutants),
+            admin_token=token,
+        )
+        server.start(create_app(cfg))
+        self.embedded = EmbeddedSP(server, self.workdir, token)
+        self.target.base_url = server.base_url
+        self.secrets[REFSP_TOKEN_VAR] = token
+
+    def _read_sp_metadata(self) -> bytes:
+        sp = self.target.sp
+        if sp.metadata_file is not None:
+            try:
+                return sp.metadata_file.read_bytes()
+            except OSError as exc:
+                raise ConfigError(f"sp.metadata_file {sp.metadata_file}: cannot read ({exc.strerror})") from None
+        assert sp.metadata_url is not None
+        url = self.target.url(sp.metadata_url)
+        try:
+            resp = self._http.get(url)
+        except httpx.HTTPError as exc:
+            raise TargetError(f"SP metadata {url}: cannot fetch ({' '.join(str(exc).split()) or type(exc).__name__})") from None
+        if resp.status_code != 200:
+            raise TargetError(f"SP metadata {url}: HTTP {resp.status_code}")
+        return resp.content
+
+    def stop(self) -> None:
+        for server in (self.embedded.server if self.embedded else None, self.idp_server):
+            if server is not None:
+                try:
+                    server.stop()
+                except Exception:  # noqa: BLE001 - stopping must not mask the run's outcome
+                    pass
+        self._http.close()
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # --- facts ----------------------------------------------------------------------------
+    @property
+    def idp_base_url(self) -> str:
+        assert self.idp_server is not None
+        return self.idp_server.base_url
+
+    def allowed_origins(self) -> set[str]:
+        from .drivers.http import origin
+
+        out = {origin(self.idp_base_url)}
+        for url in (self.target.base_url, self.target.login.sp_initiated_url, self.target.whoami.url):
+            if url and "://" in url:
+                out.add(origin(url))
+        return out
+
+    def capabilities(self) -> dict[str, str | None]:
+        return self.target.capabilities(self.profile)
+
+    def next_seed(self) -> int:
+        self._user_counter += 1
+        return self.seed * 1000 + self._user_counter
+
+    # --- hooks ----------------------------------------------------------------------------
+    def call_hook(self, name: str, **values: str) -> Any:
+        """Call an admin hook declared in the target file; returns its JSON (at json_path)."""
+        hook = self.target.hooks.get(name)
+        if hook is None:
+            raise HarnessError(f"target has no {name!r} hook")
+        where = f"hooks.{name}"
+        url = expand_env(self.target.url(hook.url, **values), where, self.secrets)
+        headers = {k: expand_env(v, where, self.secrets) for k, v in hook.headers.items()}
+        try:
+            resp = self._http.request(hook.method, url, headers=headers, json=hook.json_body)
+        except httpx.HTTPError as exc:
+            raise TargetError(f"hook {name} {url}: {' '.join(str(exc).split()) or type(exc).__name__}") from None
+        if resp.status_code >= 400:
+            raise TargetError(f"hook {name} {url}: HTTP {resp.status_code}")
+        try:
+            data = resp.json() if resp.content else None
+        except ValueError:
+            raise TargetError(f"hook {name} {url}: answer is not JSON") from None
+        return json_path(data, hook.json_path)

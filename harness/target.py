@@ -1,0 +1,189 @@
+"""The target file: the SP under test, as a typed model loaded from TOML with one-line errors."""
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Literal, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import ConfigError
+from .profiles import Profile, first_validation_error, load_profile
+
+TARGET_DIR = Path(__file__).parent / "targets"
+
+# Everything a scenario may need; a target lacking one gets `not tested` with the reason.
+CAPABILITIES = (
+    "sp_initiated",
+    "idp_initiated",
+    "slo",
+    "user_inspection",
+    "saml_admin",
+    "link_accounts",
+    "bypass_users",
+    "domain_verification",
+    "delete_user",
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SPSection(_Strict):
+    metadata_url: str | None = None
+    metadata_file: Path | None = None
+    entity_id: str | None = None
+
+
+class LoginSection(_Strict):
+    """How to start SP-initiated login: a URL template with {email}, {tenant}, {relay_state}."""
+
+    sp_initiated_url: str | None = None
+    relay_state: str = ""
+
+
+class WhoamiSection(_Strict):
+    """How to tell who is signed in: a URL returning JSON and the path of the principal in it."""
+
+    url: str
+    json_path: str = "email"
+    css_selector: str | None = None
+    regex: str | None = None
+
+
+class HookSection(_Strict):
+    """An admin hook as one HTTP call; `${env:NAME}` in url/headers/json is read from the environment."""
+
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    json_body: dict | None = Field(default=None, alias="json")
+    json_path: str | None = None
+
+
+class IdPSection(_Strict):
+    entity_id: str = "urn:samlconf:mock-idp"
+    host: str = "127.0.0.1"
+    port: int = Field(default=0, ge=0, le=65535)
+
+
+class Timeouts(_Strict):
+    connect: float = Field(default=5.0, gt=0)
+    read: float = Field(default=15.0, gt=0)
+
+
+class EmbeddedSection(_Strict):
+    """Start the bundled reference SP as the target (its URLs in this file are then relative)."""
+
+    kind: Literal["reference_sp"] = "reference_sp"
+    mutants: list[str] = Field(default_factory=list)
+
+
+class Target(_Strict):
+    name: str = "target"
+    profile: str = "generic"
+    base_url: str | None = None
+    embedded: EmbeddedSection | None = None
+    sp: SPSection = SPSection()
+    login: LoginSection = LoginSection()
+    whoami: WhoamiSection
+    logout_url: str | None = None
+    idp: IdPSection = IdPSection()
+    hooks: dict[str, HookSection] = Field(default_factory=dict)
+    adapter: str | None = None
+    capabilities_off: list[str] = Field(default_factory=list)
+    clock_skew_seconds: int = Field(default=120, ge=0, le=3600)
+    timeouts: Timeouts = Timeouts()
+    ca_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> "Target":
+        if self.embedded is None:
+            if not (self.sp.metadata_url or self.sp.metadata_file):
+                raise ValueError("sp: set metadata_url or metadata_file")
+        for cap in self.capabilities_off:
+            if cap not in CAPABILITIES:
+                raise ValueError(f"capabilities_off: unknown capability {cap!r}")
+        return self
+
+    # --- derived ---------------------------------------------------------------------------
+    def url(self, template: str, **values: str) -> str:
+        """Resolve a URL template against base_url; placeholders {email}, {tenant}, {relay_state}."""
+        text = template
+        for key, value in values.items():
+            text = text.replace("{" + key + "}", value)
+        if text.startswith("/"):
+            if not self.base_url:
+                raise ConfigError(f"target {self.name!r}: relative URL {template!r} needs base_url")
+            text = self.base_url.rstrip("/") + text
+        return text
+
+    def capabilities(self, profile: Profile) -> dict[str, str | None]:
+        """capability -> None when available, else the reason it is missing."""
+        have: dict[str, str | None] = {}
+        have["sp_initiated"] = None if self.login.sp_initiated_url else "target file has no login.sp_initiated_url"
+        have["idp_initiated"] = None
+        have["slo"] = None if self.logout_url else "target file has no logout_url"
+        hook_caps = {
+            "user_inspection": "list_users",
+            "saml_admin": "deactivate_saml",
+            "link_accounts": "link_account",
+            "bypass_users": "add_bypass_user",
+            "domain_verification": "verify_domain",
+            "delete_user": "delete_user",
+        }
+        for cap, hook in hook_caps.items():
+            have[cap] = None if (hook in self.hooks or self.adapter) else f"target has no {hook!r} hook"
+        for cap in self.capabilities_off:
+            have[cap] = "switched off in the target file (capabilities_off)"
+        return have
+
+
+_ENV = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def expand_env(text: str, where: str, extra: Mapping[str, str] | None = None) -> str:
+    """Replace `${env:NAME}` with `extra[NAME]` or the environment variable; missing is a ConfigError."""
+
+    def repl(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if extra and name in extra:
+            return extra[name]
+        if name not in os.environ:
+            raise ConfigError(f"{where}: environment variable {name} is not set")
+        return os.environ[name]
+
+    return _ENV.sub(repl, text)
+
+
+def load_target(path: str | Path) -> Target:
+    """Load and validate a target file; every problem is one line naming the file and field."""
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"{p}: target file not found")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: cannot read: {exc}") from None
+    try:
+        target = Target.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{p}: {first_validation_error(exc)}") from None
+    if target.sp.metadata_file is not None and not target.sp.metadata_file.is_absolute():
+        target.sp.metadata_file = (p.parent / target.sp.metadata_file).resolve()
+    if target.ca_file is not None and not target.ca_file.is_absolute():
+        target.ca_file = (p.parent / target.ca_file).resolve()
+    try:
+        load_profile(target.profile if not target.profile.endswith(".toml") else p.parent / target.profile)
+    except ConfigError as exc:
+        raise ConfigError(f"{p}: field 'profile': {exc}") from None
+    return target
+
+
+def bundled_target(profile: str = "redis_cloud") -> Path:
+    return TARGET_DIR / f"reference_{profile}.toml"

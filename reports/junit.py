@@ -1,0 +1,64 @@
+"""JUnit XML for CI systems, fed by the engine's events."""
+from __future__ import annotations
+
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+from harness.events import Event, RunFinished, RunStarted, ScenarioFinished, ScenarioResult
+
+from .atomic import write_atomic
+
+FILENAME = "samlconf-junit.xml"
+
+
+class JUnitWriter:
+    def __init__(self, report_dir: Path) -> None:
+        self.path = Path(report_dir) / FILENAME
+        self.name = "samlconf"
+        self.results: list[ScenarioResult] = []
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, RunStarted):
+            self.name = f"samlconf: {event.target} ({event.profile})"
+        elif isinstance(event, ScenarioFinished):
+            self.results.append(event.result)
+        elif isinstance(event, RunFinished):
+            self.write()
+
+    def write(self) -> None:
+        rs = self.results
+        suite = ET.Element("testsuite", {
+            "name": self.name,
+            "tests": str(len(rs)),
+            "failures": str(sum(r.verdict in ("fail", "warn") for r in rs)),
+            "errors": str(sum(r.verdict in ("error", "inconclusive") for r in rs)),
+            "skipped": str(sum(r.verdict == "not-tested" for r in rs)),
+            "time": f"{sum(r.duration for r in rs):.3f}",
+        })
+        for r in rs:
+            case = ET.SubElement(suite, "testcase", {
+                "classname": f"samlconf.{r.category}.{r.driver}",
+                "name": f"{r.id} {r.title}",
+                "time": f"{r.duration:.3f}",
+            })
+            if r.verdict in ("fail", "warn"):
+                ET.SubElement(case, "failure", {"message": r.reason, "type": r.verdict}).text = _detail(r)
+            elif r.verdict in ("error", "inconclusive"):
+                ET.SubElement(case, "error", {"message": r.reason, "type": r.verdict}).text = _detail(r)
+            elif r.verdict == "not-tested":
+                ET.SubElement(case, "skipped", {"message": r.reason})
+            else:
+                ET.SubElement(case, "system-out").text = r.reason
+        ET.indent(suite)
+        write_atomic(self.path, ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n")
+
+
+def _detail(r: ScenarioResult) -> str:
+    lines = [r.reason, f"expected: {r.expected} ({r.level}); refs: {', '.join(r.refs)}"]
+    if r.control:
+        lines.append(f"positive control: {r.control}")
+    for h in r.hops:
+        lines.append(f"{h.method} {h.url} -> {h.status}")
+    if r.fix_hint:
+        lines.append(f"fix: {r.fix_hint}")
+    return "\n".join(lines)
