@@ -1,0 +1,384 @@
+"""The mock IdP: SP registry, response issuing (with faults), replay memory, and the Flask app."""
+from __future__ import annotations
+
+import html
+import secrets
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+from lxml import etree
+
+from . import faults as _faults
+from .bindings import (
+    BINDING_POST,
+    BINDING_REDIRECT,
+    AuthnRequestInfo,
+    BindingError,
+    decode_post_request,
+    decode_redirect_request,
+    encode_post,
+    parse_authn_request,
+    post_form_html,
+)
+from .builder import (
+    STATUS_NO_PASSIVE,
+    STATUS_REQUEST_DENIED,
+    STATUS_REQUESTER,
+    STATUS_RESPONDER,
+    STATUS_SUCCESS,
+    ResponseSpec,
+    SAML,
+    build_response,
+    build_status_response,
+    q,
+)
+from .faults import Fault, FaultContext, SigningOptions
+from .keys import KeyPair, load_or_create
+from .metadata import Endpoint, MetadataError, SPInfo, idp_metadata, parse_sp_metadata
+from .signing import sign, sign_response
+from .users import PROFILES, User, generate_user
+
+__all__ = ["MockIdP", "IssuedResponse", "Plan", "PLAN_COOKIE", "UnknownSP", "ResponseError"]
+
+PLAN_COOKIE = "samlconf_idp_plan"
+SESSION_COOKIE = "samlconf_idp_session"
+_SPEC_FIELDS = {f.name for f in fields(ResponseSpec)} - {"issuer", "acs_url", "user", "in_response_to"}
+_SIGNING_FIELDS = {f.name for f in fields(SigningOptions)}
+REPLAY_MEMORY = 2000
+
+
+class UnknownSP(LookupError):
+    def __init__(self, entity_id: str | None) -> None:
+        super().__init__(f"unknown SP {entity_id!r}: register its metadata first")
+        self.entity_id = entity_id
+
+
+class ResponseError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class IssuedResponse:
+    xml: bytes
+    saml_response_b64: str
+    acs_url: str
+    relay_state: str | None
+    response_id: str
+    assertion_id: str | None
+    sp_entity_id: str | None = None
+    faults: tuple[str, ...] = ()
+    notes: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def form_html(self) -> str:
+        return post_form_html(self.acs_url, self.saml_response_b64, self.relay_state)
+
+    def form_fields(self) -> dict[str, str]:
+        out = {"SAMLResponse": self.saml_response_b64}
+        if self.relay_state is not None:
+            out["RelayState"] = self.relay_state
+        return out
+
+
+@dataclass
+class Plan:
+    """What the IdP answers a login with, chosen ahead (by a test or a person) and named by a token."""
+
+    user: User
+    faults: tuple[Fault, ...] = ()
+    options: dict[str, Any] = field(default_factory=dict)
+    sp_entity_id: str | None = None  # restrict to one SP (None: any)
+    uses: int = 0
+
+
+class MockIdP:
+    def __init__(
+        self,
+        entity_id: str = "urn:samlconf:mock-idp",
+        *,
+        base_url: str,
+        key: KeyPair | None = None,
+        profile: str = "generic",
+        key_dir: Path | None = None,
+        users: Sequence[User] | None = None,
+        extra_signing_keys: Sequence[KeyPair] = (),
+        require_signed_requests: bool = False,
+    ) -> None:
+        if profile not in PROFILES:
+            raise ValueError(f"unknown attribute profile {profile!r}; known: {', '.join(PROFILES)}")
+        self.entity_id = entity_id
+        self.base_url = base_url.rstrip("/")
+        self.key = key or load_or_create(entity_id, key_dir)
+        self.key_dir = key_dir
+        self.profile = profile
+        self.extra_signing_keys = list(extra_signing_keys)
+        self.require_signed_requests = require_signed_requests
+        self.users: list[User] = list(users) if users else [
+            generate_user(profile, seed=i) for i in range(1, 4)
+        ]
+        self._sps: dict[str, SPInfo] = {}
+        self._plans: dict[str, Plan] = {}
+        self._issued: OrderedDict[str, IssuedResponse] = OrderedDict()
+        self._pending: OrderedDict[str, tuple[AuthnRequestInfo, str | None]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._attacker: KeyPair | None = None
+        self.events: list[dict[str, Any]] = []  # what the IdP saw (requests, logins, errors)
+
+    # ----------------------------------------------------------------- keys and metadata
+    @property
+    def attacker_key(self) -> KeyPair:
+        """A throw-away key pair the SP has never seen (untrusted-signer faults)."""
+        with self._lock:
+            if self._attacker is None:
+                from .keys import ephemeral
+
+                self._attacker = ephemeral("samlconf attacker")
+            return self._attacker
+
+    def metadata_xml(self) -> bytes:
+        return idp_metadata(
+            self.entity_id,
+            self.base_url,
+            [self.key, *self.extra_signing_keys],
+            want_authn_requests_signed=self.require_signed_requests,
+        )
+
+    # ----------------------------------------------------------------- SPs
+    def register_sp(self, metadata_xml: bytes) -> SPInfo:
+        sp = parse_sp_metadata(metadata_xml)
+        with self._lock:
+            self._sps[sp.entity_id] = sp
+        return sp
+
+    def register_sp_url(self, url: str, *, timeout: float = 10.0) -> SPInfo:
+        import httpx
+
+        try:
+            r = httpx.get(url, timeout=timeout, follow_redirects=True)
+            r.raise_for_status()
+        except httpx.HTTPError as e:
+            raise MetadataError(f"cannot fetch SP metadata from {url}: {e}") from None
+        if len(r.content) > 2 * 1024 * 1024:
+            raise MetadataError(f"SP metadata at {url} is larger than 2 MiB")
+        return self.register_sp(r.content)
+
+    def register_sp_file(self, path: Path | str) -> SPInfo:
+        p = Path(path)
+        try:
+            return self.register_sp(p.read_bytes())
+        except OSError as e:
+            raise MetadataError(f"{p}: cannot read SP metadata ({e.strerror})") from None
+
+    def add_sp(self, sp: SPInfo) -> SPInfo:
+        with self._lock:
+            self._sps[sp.entity_id] = sp
+        return sp
+
+    def sp(self, entity_id: str | None) -> SPInfo:
+        with self._lock:
+            found = self._sps.get(entity_id or "")
+        if found is None:
+            raise UnknownSP(entity_id)
+        return found
+
+    @property
+    def sps(self) -> list[SPInfo]:
+        with self._lock:
+            return list(self._sps.values())
+
+    # ----------------------------------------------------------------- plans
+    def plan_login(
+        self, user: User, faults: Sequence[Fault | str] = (), *, sp_entity_id: str | None = None, **options: Any
+    ) -> str:
+        """Decide ahead what the next login(s) carrying this token in the plan cookie get; return the token."""
+        self._check_options(options)
+        token = secrets.token_urlsafe(24)
+        with self._lock:
+            self._plans[token] = Plan(user, tuple(_faults.resolve(faults)), dict(options), sp_entity_id)
+        return token
+
+    def get_plan(self, token: str | None) -> Plan | None:
+        if not token:
+            return None
+        with self._lock:
+            return self._plans.get(token)
+
+    def forget_plan(self, token: str) -> None:
+        with self._lock:
+            self._plans.pop(token, None)
+
+    # ----------------------------------------------------------------- issuing
+    @staticmethod
+    def _check_options(options: dict[str, Any]) -> None:
+        unknown = set(options) - _SPEC_FIELDS - _SIGNING_FIELDS - {"acs_binding"}
+        if unknown:
+            raise TypeError(f"unknown response option(s): {', '.join(sorted(unknown))}")
+
+    def _resolve_acs(self, sp: SPInfo | None, acs_url: str | None, acs_index: int | None = None) -> str:
+        if acs_url:
+            return acs_url
+        if sp is None:
+            raise ResponseError("no ACS URL: the SP is unknown and none was given")
+        if acs_index is not None:
+            ep = sp.acs_by_index(acs_index)
+            if ep is None:
+                raise ResponseError(f"SP {sp.entity_id} has no ACS with index {acs_index}")
+            return ep.location
+        return sp.default_acs().location
+
+    def issue_response(
+        self,
+        sp_entity_id: str | None,
+        user: User,
+        *,
+        in_response_to: str | None = None,
+        acs_url: str | None = None,
+        faults: Sequence[Fault | str] | Fault | str = (),
+        relay_state: str | None = None,
+        **options: Any,
+    ) -> IssuedResponse:
+        """Build, sign (and fault) a Response for `user` to the SP; remember it for `replay`.
+
+        `options` are `ResponseSpec` fields (lifetime, now, audience, destination, status_code,
+        ...) and `SigningOptions` fields (sign_response, sign_assertion, algorithm, digest, key,
+        key_info, key_info_cert, encrypt, encryption).
+        """
+        self._check_options(options)
+        options = dict(options)
+        options.pop("acs_binding", None)
+        sp: SPInfo | None
+        try:
+            sp = self.sp(sp_entity_id)
+        except UnknownSP:
+            if not acs_url:
+                raise
+            sp = None
+        acs = self._resolve_acs(sp, acs_url)
+        spec_kw = {k: options.pop(k) for k in list(options) if k in _SPEC_FIELDS}
+        signing = SigningOptions(**{k: options.pop(k) for k in list(options) if k in _SIGNING_FIELDS})
+        spec_kw.setdefault("destination", acs)
+        spec_kw.setdefault("audience", sp.entity_id if sp else sp_entity_id)
+        spec = ResponseSpec(
+            issuer=self.entity_id, acs_url=acs, user=user, in_response_to=in_response_to, **spec_kw
+        )
+        flist = _faults.resolve(faults)
+        ctx = FaultContext(idp=self, sp=sp, spec=spec, signing=signing)
+        for f in flist:
+            if f.spec:
+                new = f.spec(ctx.spec, ctx)
+                if new is not None:
+                    ctx.spec = new
+        for f in flist:
+            if f.signing:
+                f.signing(ctx.signing, ctx)
+        spec, signing = ctx.spec, ctx.signing
+        root = build_response(spec)
+        for f in flist:
+            if f.tree:
+                new_root = f.tree(root, ctx)
+                if new_root is not None:
+                    root = new_root
+        key = signing.key or self.key
+        skw = dict(
+            algorithm=signing.algorithm,
+            digest=signing.digest,
+            key_info=signing.key_info,
+            key_info_cert=signing.key_info_cert,
+        )
+        if signing.sign_assertion:
+            for a in root.findall(q(SAML, "Assertion")):
+                if a.get("ID"):
+                    sign(root, a, key, **skw)  # type: ignore[arg-type]
+        if signing.encrypt:
+            from .encryption import encrypt_assertions
+
+            encrypt_assertions(root, ctx)
+        if signing.sign_response and root.get("ID"):
+            sign(root, root, key, **skw)  # type: ignore[arg-type]
+        for f in flist:
+            if f.signed:
+                new_root = f.signed(root, ctx)
+                if new_root is not None:
+                    root = new_root
+        xml = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+        for f in flist:
+            if f.bytes_:
+                xml = f.bytes_(xml, ctx)
+        issued = IssuedResponse(
+            xml=xml,
+            saml_response_b64=encode_post(xml),
+            acs_url=acs,
+            relay_state=relay_state,
+            response_id=spec.response_id,
+            assertion_id=spec.assertion_id if spec.wants_assertion else None,
+            sp_entity_id=sp.entity_id if sp else sp_entity_id,
+            faults=tuple(f.label for f in flist),
+            notes=dict(ctx.notes),
+        )
+        self._remember(issued)
+        return issued
+
+    def issue_status(
+        self,
+        sp_entity_id: str | None,
+        *,
+        status_code: str,
+        status_subcode: str | None = None,
+        status_message: str | None = None,
+        in_response_to: str | None = None,
+        acs_url: str | None = None,
+        relay_state: str | None = None,
+        sign_response: bool = True,
+    ) -> IssuedResponse:
+        """A signed error Response (Requester/Responder + subcode), no assertion."""
+        sp = None
+        try:
+            sp = self.sp(sp_entity_id)
+        except UnknownSP:
+            if not acs_url:
+                raise
+        acs = self._resolve_acs(sp, acs_url)
+        root = build_status_response(
+            issuer=self.entity_id,
+            destination=acs,
+            in_response_to=in_response_to,
+            status_code=status_code,
+            status_subcode=status_subcode,
+            status_message=status_message,
+        )
+        if sign_response:
+            sign(root, root, self.key)
+        xml = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+        issued = IssuedResponse(
+            xml, encode_post(xml), acs, relay_state, root.get("ID") or "", None, sp_entity_id
+        )
+        self._remember(issued)
+        return issued
+
+    def _remember(self, issued: IssuedResponse) -> None:
+        with self._lock:
+            self._issued[issued.response_id] = issued
+            while len(self._issued) > REPLAY_MEMORY:
+                self._issued.popitem(last=False)
+
+    def replay(self, response_id: str) -> IssuedResponse:
+        """The response issued earlier under `response_id`, byte for byte (replay faults)."""
+        with self._lock:
+            found = self._issued.get(response_id)
+        if found is None:
+            raise KeyError(f"no response {response_id!r} was issued (or it was forgotten)")
+        return found
+
+    @property
+    def issued(self) -> list[IssuedResponse]:
+        with self._lock:
+            return list(self._issued.values())
+
+    # ----------------------------------------------------------------- the web app
+    def app(self) -> Any:
+        from .web import create_app
+
+        return create_app(self)
