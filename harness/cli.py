@@ -31,7 +31,9 @@ def _run(args: argparse.Namespace) -> int:
     writers = report_writers(report_dir)
     print(f"samlconf: {len(specs)} scenario(s) x {len(drivers)} driver(s) against "
           f"{target.name} (profile {target.profile})", file=sys.stderr)
-    options = {"chromium": args.chromium} if args.chromium else {}
+    options: dict[str, object] = {"artifacts_dir": report_dir / "artifacts"}
+    if args.chromium:
+        options["chromium"] = args.chromium
     try:
         with Runtime(target, mutants=tuple(args.mutant or ()), seed=args.seed) as runtime:
             engine = Engine(runtime, drivers, writers, driver_options=options)

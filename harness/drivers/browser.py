@@ -1,0 +1,211 @@
+"""The `browser` driver: Playwright (sync API) + Chromium, a real person's path through the bindings.
+
+One browser per driver (per worker), a new context per scenario (own cookies), a screenshot at
+every hop, a Playwright trace kept when the scenario fails. Chromium comes from the `chromium`
+option, else env `SAMLCONF_CHROMIUM`, else Playwright's own install (`playwright install chromium`).
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import re
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import parse_qsl, urlsplit
+
+from .. import samlmsg
+from ..errors import HarnessError, TargetError
+from ..events import Hop
+from . import PageResult
+from .http import MAX_HOPS, PLAN_COOKIE, origin
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
+_SAML_FORM_JS = "() => !!document.querySelector('input[name=SAMLResponse], input[name=SAMLRequest]')"
+_SUBMIT_JS = ("() => { const i = document.querySelector('input[name=SAMLResponse], input[name=SAMLRequest]');"
+              " if (i && i.form) i.form.submit(); }")
+_counter = itertools.count(1)
+
+
+def chromium_path(option: str | None = None) -> str | None:
+    path = option or os.environ.get("SAMLCONF_CHROMIUM")
+    if path and not Path(path).exists():
+        raise HarnessError(f"Chromium executable {path!r} (SAMLCONF_CHROMIUM / --chromium) does not exist")
+    return path
+
+
+class BrowserSession:
+    def __init__(self, browser: Any, *, allowed_origins: set[str], artifacts: Path, timeout_ms: float,
+                 on_hop: Callable[[Hop], None] | None) -> None:
+        self.allowed = {o.lower() for o in allowed_origins}
+        self.hops: list[Hop] = []
+        self.artifacts: list[str] = []
+        self._on_hop = on_hop
+        self._dir = artifacts / f"session-{next(_counter):04d}"
+        self._offsite: str | None = None
+        self._server_error: str | None = None
+        self.context = browser.new_context()
+        self.context.set_default_timeout(timeout_ms)
+        self.context.tracing.start(screenshots=True, snapshots=True)
+        self.context.route("**/*", self._route)
+        self.page = self.context.new_page()
+        self.page.on("response", self._on_response)
+
+    # --- observation ------------------------------------------------------------------
+    def _route(self, route: Any) -> None:
+        url = route.request.url
+        if url.startswith(("data:", "about:", "blob:")) or origin(url) in self.allowed:
+            route.continue_()
+        else:
+            self._offsite = self._offsite or url
+            route.abort("blockedbyclient")
+
+    def _on_response(self, response: Any) -> None:
+        req = response.request
+        if req.resource_type != "document":
+            return
+        if req.method == "POST":
+            params = dict(parse_qsl(req.post_data or ""))
+        else:
+            params = dict(parse_qsl(urlsplit(req.url).query))
+        hop = Hop(req.method, req.url, response.status,
+                  samlmsg.summarize_params(params, redirect=req.method == "GET"))
+        self.hops.append(hop)
+        if response.status >= 500 and self._server_error is None:
+            self._server_error = f"{req.method} {req.url} answered HTTP {response.status}"
+        if self._on_hop:
+            self._on_hop(hop)
+
+    def _screenshot(self) -> None:
+        self._dir.mkdir(parents=True, exist_ok=True)
+        path = self._dir / f"hop-{len(self.artifacts) + 1:02d}.png"
+        try:
+            self.page.screenshot(path=str(path))
+        except Exception:  # noqa: BLE001 - a screenshot is evidence, not a reason to fail the run
+            return
+        self.artifacts.append(str(path))
+        if self.hops:
+            self.hops[-1].screenshot = str(path)
+
+    def _raise_if_broken(self) -> None:
+        if self._offsite:
+            raise TargetError(f"the target sent the browser outside the target, to {self._offsite}")
+        if self._server_error:
+            raise TargetError(self._server_error)
+
+    # --- DriverSession ----------------------------------------------------------------
+    def set_idp_plan(self, idp_base_url: str, token: str) -> None:
+        self.context.add_cookies([{"name": PLAN_COOKIE, "value": token, "url": idp_base_url}])
+
+    def navigate(self, url: str) -> PageResult:
+        from playwright.sync_api import Error as PWError
+        from playwright.sync_api import TimeoutError as PWTimeout
+
+        if origin(url) not in self.allowed:
+            raise TargetError(f"the scenario sent the browser outside the target, to {url}")
+        try:
+            response = self.page.goto(url, wait_until="load")
+            for _ in range(MAX_HOPS):
+                self._raise_if_broken()
+                here = self.page.url
+                try:
+                    has_form = self.page.evaluate(_SAML_FORM_JS)
+                except PWError:  # the page navigated while we looked: look again once it loaded
+                    self.page.wait_for_load_state("load")
+                    continue
+                if not has_form:
+                    break
+                self._screenshot()
+                try:  # an auto-POST page submits itself on load; give it a moment
+                    self.page.wait_for_url(lambda u, here=here: u != here, wait_until="load", timeout=3000)
+                except PWTimeout:  # no script (or it failed): press the form's button like a person
+                    with self.page.expect_navigation(wait_until="load"):
+                        self.page.evaluate(_SUBMIT_JS)
+            else:
+                raise TargetError(f"more than {MAX_HOPS} auto-POST forms starting at {url}")
+            self.page.wait_for_load_state("load")
+            self._raise_if_broken()
+            self._screenshot()
+            status = self.hops[-1].status if self.hops else (response.status if response else 0)
+            return PageResult(self.page.url, int(status or 0), self.page.content())
+        except PWTimeout:
+            self._raise_if_broken()
+            raise TargetError(f"{url}: the page did not finish loading within the timeout") from None
+        except PWError as exc:
+            self._raise_if_broken()
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise TargetError(f"{url}: browser error: {first}") from None
+
+    def whoami(self, url: str) -> tuple[int, Any]:
+        from playwright.sync_api import Error as PWError
+
+        try:
+            resp = self.context.request.get(url, max_redirects=0)
+        except PWError as exc:
+            raise TargetError(f"whoami {url}: {str(exc).splitlines()[0]}") from None
+        self.hops.append(Hop("GET", url, resp.status, note="whoami probe"))
+        if resp.status >= 500:
+            raise TargetError(f"whoami {url} answered HTTP {resp.status}")
+        if resp.status != 200:
+            return resp.status, None
+        try:
+            return 200, resp.json()
+        except Exception:  # noqa: BLE001 - Playwright raises its own Error type for bad JSON
+            text = " ".join(resp.text()[:120].split())
+            raise TargetError(f"whoami {url} answered 200 but not JSON: {text!r}") from None
+
+    def close(self, keep_trace: bool = False) -> None:
+        try:
+            if keep_trace:
+                self._dir.mkdir(parents=True, exist_ok=True)
+                trace = self._dir / "trace.zip"
+                self.context.tracing.stop(path=str(trace))
+                self.artifacts.append(str(trace))
+            else:
+                self.context.tracing.stop()
+        finally:
+            self.context.close()
+
+
+class BrowserDriver:
+    """Owns one Playwright instance and one Chromium; makes a fresh context per session."""
+
+    name = "browser"
+
+    def __init__(self, runtime: Any, *, chromium: str | None = None, artifacts_dir: str | Path | None = None,
+                 headless: bool = True) -> None:
+        try:
+            from playwright.sync_api import sync_playwright
+        except ImportError:
+            raise HarnessError("the browser driver needs Playwright: pip install 'samlconf[browser]'") from None
+        self.timeout_ms = runtime.target.timeouts.read * 1000
+        self.artifacts = Path(artifacts_dir) if artifacts_dir else runtime.workdir / "artifacts"
+        self._pw = sync_playwright().start()
+        exe = chromium_path(chromium)
+        try:
+            self.browser = self._pw.chromium.launch(
+                headless=headless, executable_path=exe, args=CHROMIUM_ARGS
+            )
+        except Exception as exc:  # noqa: BLE001 - one line, with what to do
+            self._pw.stop()
+            first = re.sub(r"\s+", " ", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            raise HarnessError(
+                f"cannot start Chromium ({first}); set SAMLCONF_CHROMIUM or run `playwright install chromium`"
+            ) from None
+
+    def new_session(self, allowed_origins: set[str], on_hop: Callable[[Hop], None] | None = None) -> BrowserSession:
+        return BrowserSession(self.browser, allowed_origins=allowed_origins, artifacts=self.artifacts,
+                              timeout_ms=self.timeout_ms, on_hop=on_hop)
+
+    def close(self) -> None:
+        try:
+            self.browser.close()
+        finally:
+            self._pw.stop()
