@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -17,10 +18,25 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 BAD_VERDICTS = {"fail", "error", "inconclusive"}
 
 
+DEMO_PROFILES = ("redis_cloud", "redflag")
+
+
 def _run(args: argparse.Namespace) -> int:
+    """Run the suite. Without --target and --profile: the reference SP under each bundled contract."""
+    if args.target is None and args.profile is None:
+        worst = EXIT_OK
+        for profile in DEMO_PROFILES:
+            sub = argparse.Namespace(**{**vars(args), "profile": profile,
+                                        "report_dir": str(Path(args.report_dir) / profile)})
+            worst = max(worst, _run_one(sub))
+        return worst
+    return _run_one(args)
+
+
+def _run_one(args: argparse.Namespace) -> int:
     from reports.console import table
 
-    from .engine import Engine
+    from .engine import Engine, error_results
     from .runtime import Runtime
     from .suite import drivers_from_option, report_writers, resolve_target, select
 
@@ -40,8 +56,6 @@ def _run(args: argparse.Namespace) -> int:
             results = engine.run(specs)
     except TargetError as exc:
         # The target could not even be set up (metadata unreachable): every scenario is `error`.
-        from .engine import error_results
-
         results = error_results(target, specs, drivers, one_line(exc), writers)
     print(table(results))
     print(f"reports written to {report_dir}/", file=sys.stderr)
@@ -64,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the conformance suite against a target SP and write reports")
     run.add_argument("--target", metavar="FILE", help="target TOML (default: the bundled reference SP)")
-    run.add_argument("--profile", help="profile for the bundled reference SP (redis_cloud, redflag, generic)")
+    run.add_argument("--profile", help="profile: for the bundled reference SP (default: redis_cloud and "
+                     "redflag, one report each) or to override the target file's")
     run.add_argument("--report-dir", default="samlconf-report", metavar="DIR")
     run.add_argument("--driver", default="http", help="http, browser or both")
     run.add_argument("--scenario", action="append", metavar="ID", help="run only this scenario (repeatable)")
@@ -101,6 +116,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("samlconf: interrupted; the partial report was written", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except OSError as exc:  # e.g. a port already in use, a report dir we cannot write
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        print(f"samlconf: error: {exc.strerror or one_line(exc)}{where}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:  # noqa: BLE001 - never a traceback for the user; SAMLCONF_DEBUG=1 shows it
+        if os.environ.get("SAMLCONF_DEBUG"):
+            raise
+        print(f"samlconf: internal error: {type(exc).__name__}: {one_line(exc)} "
+              "(SAMLCONF_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -87,7 +87,10 @@ class Runtime:
         from mock_idp.idp import MockIdP
 
         t = self.target
-        self.idp_server = LoopbackServer(t.idp.host, t.idp.port)
+        try:
+            self.idp_server = LoopbackServer(t.idp.host, t.idp.port)
+        except OSError as exc:
+            raise ConfigError(f"idp: cannot listen on {t.idp.host}:{t.idp.port} ({exc.strerror})") from None
         self.idp = MockIdP(t.idp.entity_id, base_url=self.idp_server.base_url, profile=self.profile.name)
         self.idp_server.start(self.idp.app())
         if t.embedded is not None:
