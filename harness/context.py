@@ -5,7 +5,7 @@ from typing import Any, Sequence
 from urllib.parse import urlencode
 
 from .drivers import PageResult
-from .errors import TargetError
+from .errors import HarnessError, TargetError
 from .events import Hop
 from .runtime import Runtime, json_path
 from .verdict import Observation
@@ -14,9 +14,12 @@ from .verdict import Observation
 class ScenarioContext:
     """One scenario run: a fresh session (own cookies), the run's IdP and the target's observers."""
 
-    def __init__(self, runtime: Runtime, session: Any, driver_name: str) -> None:
+    def __init__(self, runtime: Runtime, session: Any, driver_name: str,
+                 new_session: Any = None) -> None:
         self.runtime = runtime
         self.session = session
+        self._new_session = new_session
+        self._old_hops: list[Hop] = []
         self.driver = driver_name
         self.profile = runtime.profile
         self.target = runtime.target
@@ -25,7 +28,15 @@ class ScenarioContext:
 
     @property
     def hops(self) -> list[Hop]:
-        return self.session.hops
+        return self._old_hops + self.session.hops
+
+    def restart(self) -> None:
+        """Start over in a fresh session (new cookies), e.g. between the two variants of an XSW case."""
+        if self._new_session is None:
+            raise HarnessError("this context cannot open a new session")
+        self._old_hops += self.session.hops
+        self.session.close()
+        self.session = self._new_session()
 
     # --- users ----------------------------------------------------------------------------
     def new_user(self, **overrides: Any) -> Any:

@@ -116,14 +116,13 @@ class Engine:
         missing = next((f"needs {n}: {caps[n]}" for n in spec.needs if caps.get(n)), None)
         error = control_failed = control_note = None
         observation: Observation | None = None
-        hops: list[Any] = []
-        artifacts: list[str] = []
+        ctx: ScenarioContext | None = None
         if not missing:
             try:
                 if expected is REJECT:
                     control_failed, control_note = self._control(spec, driver_name)
                 if not control_failed:
-                    observation, hops, artifacts = self._run_body(spec, driver_name)
+                    observation, ctx = self._run_body(spec, driver_name)
             except TargetError as exc:
                 error = one_line(exc)
             except SamlconfError as exc:
@@ -134,6 +133,12 @@ class Engine:
                 error = f"harness bug: {type(exc).__name__}: {one_line(exc)}"
         verdict, reason = decide(expected, spec.level, observation, error=error,
                                  missing=missing, control_failed=control_failed)
+        hops: list[Any] = []
+        artifacts: list[str] = []
+        if ctx is not None:
+            self._close_session(ctx.session, keep_trace=verdict is not Verdict.PASS)
+            hops = list(ctx.hops)
+            artifacts = list(getattr(ctx.session, "artifacts", []))
         result = ScenarioResult(
             id=spec.id, title=spec.title, category=spec.category, verdict=verdict.value,
             reason=reason, duration=round(time.perf_counter() - start, 4), driver=driver_name,
@@ -144,20 +149,20 @@ class Engine:
         self.emit(ScenarioFinished(result))
         return result
 
-    def _run_body(self, spec: ScenarioSpec, driver_name: str) -> tuple[Observation, list[Any], list[str]]:
-        session = self._session(driver_name, spec.id)
-        ok = False
+    def _run_body(self, spec: ScenarioSpec, driver_name: str) -> tuple[Observation, ScenarioContext]:
+        """Run the scenario in a fresh session; the caller closes `ctx.session` once judged."""
+        ctx = ScenarioContext(self.runtime, self._session(driver_name, spec.id), driver_name,
+                              new_session=lambda: self._session(driver_name, spec.id))
         try:
-            ctx = ScenarioContext(self.runtime, session, driver_name)
             obs = spec.func(ctx)
             if not isinstance(obs, Observation):
                 raise HarnessError(f"scenario {spec.id} returned {type(obs).__name__}, not an Observation")
-            if ctx.notes and not obs.note:
-                obs.note = "; ".join(ctx.notes)
-            ok = True
-            return obs, list(session.hops), list(getattr(session, "artifacts", []))
-        finally:
-            self._close_session(session, keep_trace=not ok)
+        except BaseException:
+            self._close_session(ctx.session, keep_trace=True)
+            raise
+        if ctx.notes and not obs.note:
+            obs.note = "; ".join(ctx.notes)
+        return obs, ctx
 
     def _control(self, spec: ScenarioSpec, driver_name: str) -> tuple[str | None, str]:
         """Positive control: the valid baseline, same flow, fresh session. (failure reason, note)."""
