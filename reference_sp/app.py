@@ -1,0 +1,273 @@
+"""The reference SP: a real Flask + pysaml2 + SQLite service provider for both bundled profiles.
+
+`create_app(SPConfig(...))` gives the Flask app; serve it on a `harness.serving.LoopbackServer`
+(or `samlconf sp serve`). See `docs/profiles.md` for the contract rules it implements and the
+mutants that break them, and `reference_sp/admin.py` for the admin API the harness hooks call.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import secrets
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from flask import Flask, Response, jsonify, redirect, request, session
+from lxml import etree
+from markupsafe import escape
+
+from . import mutants as _m
+from .saml import (
+    LAX_SKEW,
+    MD,
+    SAML,
+    SAMLP,
+    SKEW,
+    CheckOptions,
+    ClientCache,
+    IdPInfo,
+    Rejected,
+    SPIdentity,
+    Verified,
+    check_assertion,
+    decode_post_message,
+    idp_info,
+    text_of,
+    verify_with_cert,
+)
+from .store import Store, check_password
+
+__all__ = ["SPConfig", "create_app", "PROFILES", "RefSP"]
+
+log = logging.getLogger("reference_sp")
+
+PROFILES = ("generic", "redis_cloud", "redflag")
+REDIS_ROLES = ("owner", "member", "manager", "billing_admin", "viewer")
+REDFLAG_ROLES = ("Super Administrator", "IT Administrator", "Administrator", "Editor")
+REDFLAG_ALIASES = {"Super_Administrator": "Super Administrator"}
+IDP_INITIATED = {"generic": True, "redis_cloud": True, "redflag": False}
+SESSION_SECONDS = 8 * 3600
+PENDING_SECONDS = 10 * 60
+TXT_PREFIX = "samlconf-site-verification="
+
+
+def _default_token() -> str:
+    return os.environ.get("SAMLCONF_REFSP_TOKEN") or secrets.token_urlsafe(24)
+
+
+@dataclass
+class SPConfig:
+    """Configuration of one reference SP instance.
+
+    `idp_metadata` becomes the SAML configuration `idp_id` ("default"). Under `redis_cloud` the
+    `domains` are pre-verified for it and the `accounts` are SAML-active accounts linked to it;
+    under `redflag` the `tenants` are SAML-active tenants bound to it. More IdPs, accounts,
+    tenants and domains come through the admin API.
+    """
+
+    base_url: str
+    idp_metadata: bytes | None
+    db_path: Path
+    profile: str = "redis_cloud"
+    mutants: frozenset[str] = frozenset()
+    admin_token: str = field(default_factory=_default_token)
+    entity_id: str | None = None
+    key_dir: Path | None = None
+    idp_id: str = "default"
+    domains: tuple[str, ...] = ("example.com",)
+    accounts: tuple[str, ...] = ("12345", "54321")
+    tenants: tuple[str, ...] = ("pocketstop1", "pocketstop2")
+    dns_resolver: str | None = None  # "127.0.0.1:5353"; None = the system resolver
+    secret_key: bytes | None = None
+
+    def __post_init__(self) -> None:
+        self.base_url = self.base_url.rstrip("/")
+        if self.profile not in PROFILES:
+            raise ValueError(f"unknown profile {self.profile!r}; known: {', '.join(PROFILES)}")
+        self.mutants = _m.parse_mutants(self.mutants)
+        self.db_path = Path(self.db_path)
+        if self.entity_id is None:
+            self.entity_id = f"{self.base_url}/saml/metadata"
+
+    @property
+    def acs_url(self) -> str:
+        return f"{self.base_url}/saml/acs"
+
+    @property
+    def slo_url(self) -> str:
+        return f"{self.base_url}/saml/slo"
+
+
+class RefSP:
+    """Everything one SP instance holds: config, store, SAML clients."""
+
+    def __init__(self, cfg: SPConfig) -> None:
+        self.cfg = cfg
+        self.store = Store(cfg.db_path)
+        key_dir = Path(cfg.key_dir) if cfg.key_dir else Path(tempfile.gettempdir()) / "samlconf-refsp"
+        from mock_idp.keys import load_or_create, slug
+
+        name = "refsp-" + hashlib.sha256(str(cfg.entity_id).encode()).hexdigest()[:16]
+        pair = load_or_create(name, cache_dir=key_dir)
+        kdir = key_dir / "keys" / slug(name)
+        self.key_pem = pair.key_pem
+        self.identity = SPIdentity(
+            entity_id=str(cfg.entity_id), acs_url=cfg.acs_url, slo_url=cfg.slo_url,
+            key_file=kdir / "key.pem", cert_file=kdir / "cert.pem", cert_pem=pair.cert_pem,
+        )
+        self.clients = ClientCache(self.identity)
+        self.seed()
+
+    # --- helpers -------------------------------------------------------------------------------
+    def m(self, name: str) -> bool:
+        return _m.active(self.cfg, name)
+
+    @property
+    def profile(self) -> str:
+        return self.cfg.profile
+
+    def seed(self) -> None:
+        cfg = self.cfg
+        if cfg.idp_metadata:
+            self.put_idp(cfg.idp_id, cfg.idp_metadata)
+        else:
+            return
+        with self.store.tx() as c:
+            if cfg.profile == "redis_cloud":
+                for d in cfg.domains:
+                    c.execute("INSERT OR IGNORE INTO domains (domain, idp_id, token, verified) "
+                              "VALUES (?, ?, ?, 1)", (d.lower(), cfg.idp_id, secrets.token_hex(16)))
+                for a in cfg.accounts:
+                    c.execute("INSERT OR IGNORE INTO accounts (id, kind, name, idp_id, saml_active) "
+                              "VALUES (?, 'account', ?, ?, 1)", (a, f"account {a}", cfg.idp_id))
+            elif cfg.profile == "redflag":
+                for t in cfg.tenants:
+                    c.execute("INSERT OR IGNORE INTO accounts (id, kind, name, idp_id, saml_active) "
+                              "VALUES (?, 'tenant', ?, ?, 1)", (t, t, cfg.idp_id))
+
+    def put_idp(self, idp_id: str, metadata: bytes) -> IdPInfo:
+        info = idp_info(metadata)
+        if not info.signing_certs:
+            raise ValueError("IdP metadata has no signing certificate")
+        with self.store.tx() as c:
+            c.execute("INSERT OR REPLACE INTO idps (id, entity_id, metadata, updated) VALUES (?,?,?,?)",
+                      (idp_id, info.entity_id, metadata, time.time()))
+        return info
+
+    def idp(self, idp_id: str | None) -> Any:
+        if not idp_id:
+            return None
+        return self.store.one("SELECT * FROM idps WHERE id = ?", (idp_id,))
+
+    def idps(self) -> list[Any]:
+        return self.store.all("SELECT * FROM idps ORDER BY id")
+
+    def idp_by_entity(self, entity_id: str) -> Any:
+        return self.store.one("SELECT * FROM idps WHERE entity_id = ? ORDER BY id", (entity_id,))
+
+    def sp_metadata(self, idp_id: str | None = None) -> bytes:
+        rows = [self.idp(idp_id)] if idp_id else self.idps()
+        rows = [r for r in rows if r is not None]
+        xml = self.clients.sp_metadata([bytes(r["metadata"]) for r in rows])
+        root = etree.fromstring(xml.encode())
+        # The document's ID is a digest of the configuration it belongs to (SP cert + the IdP
+        # certificates it trusts), so changing the IdP certificate gives new SP metadata.
+        h = hashlib.sha256(self.identity.cert_pem)
+        for r in rows:
+            for c in idp_info(bytes(r["metadata"])).signing_certs:
+                h.update(c)
+        root.set("ID", "_cfg-" + h.hexdigest()[:32])
+        return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+    # --- users ---------------------------------------------------------------------------------
+    def me(self, uid: int) -> dict[str, Any] | None:
+        u = self.store.user_by_id(uid)
+        if u is None:
+            return None
+        return self.user_json(u)
+
+    def user_json(self, u: Any) -> dict[str, Any]:
+        mem = self.store.memberships(u["id"])
+        is_rf = self.profile == "redflag"
+        return {
+            "id": u["id"],
+            "email": u["email"],
+            "name_id": u["name_id"],
+            "first_name": u["first_name"],
+            "last_name": u["last_name"],
+            "username": u["username"],
+            "kind": u["kind"],
+            "bypass": bool(u["bypass"]),
+            "role": u["role"],
+            "accounts": {} if is_rf else mem,
+            "tenants": sorted(mem) if is_rf else [],
+            "idp_id": u["idp_id"],
+            "logins": u["logins"],
+        }
+
+
+# ------------------------------------------------------------------------------------------------
+# HTML
+# ------------------------------------------------------------------------------------------------
+def page(title: str, body: str, status: int = 200) -> Response:
+    html = (f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title>"
+            f"</head><body><h1>{escape(title)}</h1>{body}</body></html>")
+    return Response(html, status=status, mimetype="text/html")
+
+
+def error_page(title: str, message: str, status: int = 400, check: str = "") -> Response:
+    log.warning("refused: %s: %s%s", title, message, f" [{check}]" if check else "")
+    extra = f"<p class='check'>check: {escape(check)}</p>" if check else ""
+    return page(title, f"<p class='error' id='error'>{escape(message)}</p>{extra}", status)
+
+
+def _safe_next(target: str | None, allow_any: bool) -> str:
+    if not target:
+        return "/"
+    if allow_any:
+        return target
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
+            or "\\" in target:
+        return "/"
+    return target
+
+
+# ------------------------------------------------------------------------------------------------
+# the app
+# ------------------------------------------------------------------------------------------------
+def create_app(cfg: SPConfig) -> Flask:
+    sp = RefSP(cfg)
+    app = Flask("reference_sp")
+    app.config.update(
+        SECRET_KEY=cfg.secret_key or secrets.token_bytes(32),
+        SESSION_COOKIE_NAME="refsp_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+    )
+    app.extensions["refsp"] = sp
+
+    from .admin import register_admin
+    from .flows import register_flows
+
+    register_flows(app, sp)
+    register_admin(app, sp)
+
+    @app.errorhandler(Exception)
+    def _unhandled(e: Exception) -> Response:  # bad input never gives a 500 page with a trace
+        from werkzeug.exceptions import HTTPException
+
+        if isinstance(e, HTTPException):
+            return error_page(e.name, e.description or e.name, e.code or 400)
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return error_page("Request refused", f"the request could not be processed "
+                          f"({type(e).__name__})", 400)
+
+    return app

@@ -1,0 +1,386 @@
+"""User-facing routes: metadata, SP-initiated login, the ACS, whoami, password login, tenant switch,
+logout and single logout."""
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+from flask import Flask, Response, jsonify, redirect, request, session
+from markupsafe import escape
+
+from .provision import ProvisionResult, provision
+from .saml import (
+    DS,
+    LAX_SKEW,
+    SAML,
+    SAMLP,
+    SKEW,
+    CheckOptions,
+    Rejected,
+    Verified,
+    check_assertion,
+    decode_post_message,
+    idp_info,
+    text_of,
+    verify_with_cert,
+)
+from .store import check_password
+
+if TYPE_CHECKING:
+    from .app import RefSP
+
+log = logging.getLogger("reference_sp")
+
+MAX_PENDING = 8
+
+
+def _pending() -> dict[str, dict[str, Any]]:
+    p = session.get("pending") or {}
+    now = time.time()
+    return {k: v for k, v in p.items() if isinstance(v, dict) and v.get("t", 0) > now - 600}
+
+
+def register_flows(app: Flask, sp: "RefSP") -> None:
+    from .app import IDP_INITIATED, SESSION_SECONDS, _safe_next, error_page, page
+
+    cfg = sp.cfg
+
+    # --- metadata ------------------------------------------------------------------------------
+    @app.get("/saml/metadata")
+    def metadata() -> Response:
+        idp_id = request.args.get("idpId") or None
+        if idp_id and sp.idp(idp_id) is None:
+            return error_page("Unknown SAML configuration", f"no SAML configuration {idp_id!r}", 404)
+        return Response(sp.sp_metadata(idp_id), mimetype="application/samlmetadata+xml")
+
+    # --- index / email form --------------------------------------------------------------------
+    @app.get("/")
+    def index() -> Response:
+        if request.args.get("saml"):
+            return login()
+        me = current_user()
+        who = (f"<p id='whoami'>Signed in as {escape(me['email'])}</p>" if me
+               else "<p id='whoami'>Not signed in</p>")
+        form = ""
+        if sp.profile != "redflag":
+            form = ("<form method='get' action='/login'><label>Email <input name='email' "
+                    "type='email'></label><button type='submit'>Login</button></form>")
+        return page("samlconf reference SP", who + form)
+
+    # --- SP-initiated login ----------------------------------------------------------------------
+    @app.get("/login")
+    def login() -> Response:
+        nxt = request.args.get("next") or request.args.get("RelayState") or "/"
+        tenant = None
+        if sp.profile == "redflag":
+            tenant = (request.args.get("saml") or "").strip()
+            if not tenant:
+                return error_page("Tenant required", "sign in through your tenant's URL: /?saml=TENANT",
+                                  400, "RF-TENANT-URL")
+            row = sp.store.one("SELECT * FROM accounts WHERE id = ? AND kind = 'tenant'", (tenant,))
+            if row is None or not row["saml_active"] or not row["idp_id"]:
+                return error_page("Unknown tenant", f"SAML sign-on is not configured for tenant "
+                                  f"{tenant!r}", 404, "RF-TENANT-URL")
+            idp_id = row["idp_id"]
+        elif sp.profile == "redis_cloud":
+            email = (request.args.get("email") or "").strip()
+            if not email:
+                return page("Sign in with SSO",
+                            "<form method='get' action='/login'><label>Email <input name='email' "
+                            "type='email'></label><button type='submit'>Login</button></form>")
+            if "@" not in email:
+                return error_page("Invalid email", f"{email!r} is not an email address", 400)
+            domain = email.rsplit("@", 1)[1].lower()
+            d = sp.store.one("SELECT * FROM domains WHERE domain = ?", (domain,))
+            if d is not None and (d["verified"] or sp.m("skip_domain_check")):
+                idp_id = d["idp_id"]
+            elif sp.m("skip_domain_check") and sp.idp(cfg.idp_id) is not None:
+                idp_id = cfg.idp_id
+            else:
+                return error_page("Domain not verified", f"the domain {domain!r} is not verified for "
+                                  "SAML single sign-on", 403, "RC-DOMAIN")
+        else:
+            idp_id = request.args.get("idpId") or cfg.idp_id
+        idp = sp.idp(idp_id)
+        if idp is None:
+            return error_page("No identity provider", "no IdP is configured", 409)
+        info = idp_info(bytes(idp["metadata"]))
+        if not info.sso_redirect:
+            return error_page("No SSO endpoint", "the IdP metadata has no HTTP-Redirect "
+                              "SingleSignOnService", 409)
+        client = sp.clients.client([bytes(idp["metadata"])])
+        handle = secrets.token_urlsafe(16)
+        req_id, binfo = client.prepare_for_authenticate(entityid=info.entity_id, relay_state=handle)
+        pend = _pending()
+        if len(pend) >= MAX_PENDING:
+            for k in sorted(pend, key=lambda k: pend[k]["t"])[: len(pend) - MAX_PENDING + 1]:
+                pend.pop(k)
+        pend[req_id] = {"idp": idp_id, "tenant": tenant, "next": nxt, "rs": handle, "t": time.time()}
+        session["pending"] = pend
+        location = dict(binfo["headers"])["Location"]
+        return redirect(location, 302)
+
+    # --- the ACS -------------------------------------------------------------------------------
+    @app.post("/saml/acs")
+    def acs() -> Response:
+        if len(request.form.getlist("SAMLResponse")) != 1 or "SAMLResponse" in request.args:
+            return error_page("Sign-in refused", "exactly one SAMLResponse form field is required",
+                              400, "BND-05")
+        relay = request.form.get("RelayState")
+        try:
+            v, ctx = consume(request.form["SAMLResponse"], relay)
+            result = provision(sp, v, ctx["idp_id"], ctx.get("tenant"))
+        except Rejected as r:
+            return error_page("Sign-in refused", r.message, 403, r.check)
+        return sign_in(v, ctx, result, relay)
+
+    def consume(b64: str, relay: str | None) -> tuple[Verified, dict[str, Any]]:
+        _, root = decode_post_message(b64, allow_doctype=sp.m("accepts_doctype"))
+        if root.tag != f"{{{SAMLP}}}Response":
+            raise Rejected(f"expected a samlp:Response, got {root.tag}", "BND-01")
+        pend = _pending()
+        irt = root.get("InResponseTo")
+        ctx: dict[str, Any] = {"solicited": False, "tenant": None, "next": None}
+        if irt is not None:
+            p = pend.get(irt)
+            if p is not None:
+                ctx.update(solicited=True, idp_id=p["idp"], tenant=p.get("tenant"),
+                           next=p.get("next"), rs=p.get("rs"))
+            elif not sp.m("ignores_in_response_to"):
+                raise Rejected(f"InResponseTo {irt!r} does not match a sign-in started in this "
+                               "browser", "IRT-01")
+        if not ctx["solicited"]:
+            if not IDP_INITIATED[sp.profile] and not sp.m("accepts_idp_initiated") \
+                    and not (irt is not None and sp.m("ignores_in_response_to")):
+                raise Rejected("this service supports SP-initiated sign-on only; start at your "
+                               "tenant's sign-on URL", "IRT-05")
+            idp_id = None
+            if relay and "idpId=" in relay:
+                q = parse_qs(urlsplit(relay).query or relay.split("?", 1)[-1])
+                frag = urlsplit(relay).fragment
+                if "idpId" not in q and "?" in frag:
+                    q = parse_qs(frag.split("?", 1)[1])
+                idp_id = (q.get("idpId") or [None])[0]
+                if idp_id and sp.idp(idp_id) is None:
+                    raise Rejected(f"RelayState names an unknown SAML configuration {idp_id!r}",
+                                   "RC-RELAYSTATE")
+            if not idp_id:
+                iss = root.find(f"{{{SAML}}}Assertion/{{{SAML}}}Issuer")
+                if iss is None:
+                    iss = root.find(f"{{{SAML}}}Issuer")
+                row = sp.idp_by_entity(text_of(iss)) if iss is not None else None
+                if row is None:
+                    raise Rejected("the Response comes from an IdP this SP does not know", "ISS-01")
+                idp_id = row["id"]
+            ctx["idp_id"] = idp_id
+        idp = sp.idp(ctx["idp_id"])
+        if idp is None:
+            raise Rejected("the SAML configuration of this sign-in no longer exists", "KEY-07")
+        rows = sp.idps() if sp.m("any_tenant_idp") else [idp]
+        metadatas = [bytes(r["metadata"]) for r in rows]
+        expected_entity = idp["entity_id"]
+        if sp.m("any_tenant_idp"):
+            a_iss = root.find(f"{{{SAML}}}Assertion/{{{SAML}}}Issuer")
+            other = sp.idp_by_entity(text_of(a_iss)) if a_iss is not None else None
+            if other is not None:
+                expected_entity = other["entity_id"]
+        if sp.m("trusts_keyinfo_cert") or sp.m("xsw_first_assertion"):
+            a = _lax_signature(root, metadatas)
+        else:
+            a = _pysaml2(b64, root, metadatas, ctx["solicited"], irt)
+        v = check_assertion(root, a, CheckOptions(
+            acs_url=cfg.acs_url, entity_id=str(cfg.entity_id), idp_entity_id=expected_entity,
+            expected_in_response_to=irt if ctx["solicited"] else None, skip=sp.m))
+        if not sp.m("no_replay_cache"):
+            if not sp.store.consume_ids([f"r|{expected_entity}|{v.response_id}",
+                                         f"a|{expected_entity}|{v.assertion_id}"],
+                                        v.not_on_or_after):
+                raise Rejected("this Response or Assertion was already used (replay)", "RPL-01")
+        if ctx["solicited"] and irt in pend:
+            pend.pop(irt)  # one response per request
+            session["pending"] = pend
+        return v, ctx
+
+    def _pysaml2(b64: str, root: Any, metadatas: list[bytes], solicited: bool,
+                 irt: str | None) -> Any:
+        time_mut = sp.m("ignores_not_on_or_after") or sp.m("ignores_not_before")
+        client = sp.clients.client(metadatas, LAX_SKEW if time_mut else SKEW)
+        lax_irt = sp.m("ignores_in_response_to")
+        allow_unsolicited = (not solicited) or lax_irt
+        outstanding = {irt: "/"} if (solicited and irt and not lax_irt) else {}
+        extra = []
+        if sp.m("ignores_destination") and root.get("Destination"):
+            extra.append(root.get("Destination"))
+        try:
+            resp = client.parse_acs_post(
+                b64, outstanding=outstanding, allow_unsolicited=allow_unsolicited,
+                want_assertions_signed=not sp.m("accepts_unsigned"), extra_return_addrs=extra,
+                lax_conditions=time_mut or sp.m("ignores_audience"))
+        except Rejected:
+            raise
+        except Exception as e:  # pysaml2 raises many types; each is a refusal
+            msg = str(e).splitlines()[0][:300] if str(e) else ""
+            raise Rejected(f"SAML validation failed: {type(e).__name__}: {msg}", "SAML") from None
+        if resp is None or getattr(resp, "assertion", None) is None:
+            raise Rejected("SAML validation failed: the Response did not verify", "SAML")
+        children = root.findall(f"{{{SAML}}}Assertion")
+        if len(children) != 1 or children[0].get("ID") != resp.assertion.id:
+            raise Rejected("the verified assertion is not the Response's only Assertion", "XSW-11")
+        a = children[0]
+        if not sp.m("nameid_comment_truncation"):
+            nid = a.find(f"{{{SAML}}}Subject/{{{SAML}}}NameID")
+            ours = text_of(nid).strip() if nid is not None else ""
+            theirs = (getattr(resp.name_id, "text", "") or "").strip()
+            if ours != theirs:
+                raise Rejected("NameID reads differently in the verified assertion", "CMT-01")
+        return a
+
+    def _lax_signature(root: Any, metadatas: list[bytes]) -> Any:
+        """The deliberately wrong signature checks of two mutants."""
+        certs = [c for m in metadatas for c in idp_info(m).signing_certs]
+        if sp.m("xsw_first_assertion"):
+            all_a = list(root.iter(f"{{{SAML}}}Assertion"))
+            if not all_a:
+                raise Rejected("no Assertion", "MAS-01")
+            signed = [x for x in all_a if x.find(f"{{{DS}}}Signature") is not None]
+            ok = any(verify_with_cert(root, x, c) for x in signed for c in certs)
+            if not ok and not (sp.m("accepts_unsigned") and not signed):
+                raise Rejected("no Assertion carries a valid signature", "SIG-01")
+            return all_a[0]
+        children = root.findall(f"{{{SAML}}}Assertion")
+        if len(children) != 1:
+            raise Rejected(f"{len(children)} Assertions; exactly one is required", "XSW-11")
+        a = children[0]
+        sig = a.find(f"{{{DS}}}Signature")
+        if sig is None:
+            if sp.m("accepts_unsigned"):
+                return a
+            raise Rejected("the Assertion is not signed", "SIG-01")
+        from .saml import _pem
+
+        kcerts = [_pem(x.text) for x in sig.iterfind(f".//{{{DS}}}X509Certificate") if x.text]
+        if not any(verify_with_cert(root, a, c) for c in (kcerts or certs)):
+            raise Rejected("the Assertion's signature does not verify", "SIG-06")
+        return a
+
+    def sign_in(v: Verified, ctx: dict[str, Any], result: ProvisionResult, relay: str | None) -> Response:
+        old = session.get("sid")
+        pend = session.get("pending")
+        if sp.m("session_fixation") and old:
+            sid = old
+        else:
+            if old:
+                with sp.store.tx() as c:
+                    c.execute("DELETE FROM sessions WHERE sid = ?", (old,))
+            session.clear()
+            if pend:
+                session["pending"] = pend
+            sid = secrets.token_urlsafe(32)
+        with sp.store.tx() as c:
+            c.execute("DELETE FROM sessions WHERE sid = ?", (sid,))
+            c.execute(
+                "INSERT INTO sessions (sid, user_id, auth_method, name_id, session_index, idp_id, "
+                "current_tenant, snapshot, created, expires) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (sid, result.user_id, "saml", v.name_id, v.session_index, ctx["idp_id"],
+                 result.current_tenant, json.dumps(result.snapshot), time.time(),
+                 time.time() + SESSION_SECONDS))
+        session["sid"] = sid
+        target = ctx.get("next") if ctx.get("solicited") else relay
+        if not ctx.get("solicited") and relay and "idpId=" in relay:
+            target = "/"
+        if result.warnings:
+            items = "".join(f"<li>{escape(w)}</li>" for w in result.warnings)
+            return page("Signed in with refused account mappings",
+                        f"<p class='error' id='error'>Some account mappings were refused; you have "
+                        f"no access to those accounts.</p><ul>{items}</ul>"
+                        f"<p><a href='/'>Continue</a></p>", 200)
+        return redirect(_safe_next(target, sp.m("open_redirect_relaystate")), 302)
+
+    # --- who am I ------------------------------------------------------------------------------
+    def current_session() -> Any:
+        sid = session.get("sid")
+        if not sid:
+            return None
+        return sp.store.session(sid)
+
+    def current_user() -> dict[str, Any] | None:
+        s = current_session()
+        if s is None:
+            return None
+        me = sp.me(s["user_id"]) if s["user_id"] else None
+        if me is None and sp.m("session_outlives_user") and s["snapshot"]:
+            me = json.loads(s["snapshot"])
+        if me is None:
+            return None
+        me["auth_method"] = s["auth_method"]
+        me["current_tenant"] = s["current_tenant"]
+        return me
+
+    app.extensions["refsp_current_user"] = current_user
+
+    @app.get("/api/me")
+    def api_me() -> Response:
+        me = current_user()
+        if me is None:
+            return jsonify({"error": "not signed in"}), 401  # type: ignore[return-value]
+        return jsonify(me)
+
+    @app.post("/api/tenant")
+    def switch_tenant() -> Response:
+        s = current_session()
+        me = current_user()
+        if s is None or me is None:
+            return jsonify({"error": "not signed in"}), 401  # type: ignore[return-value]
+        data = request.get_json(silent=True) or request.form
+        t = str(data.get("tenant") or "")
+        if t not in me["tenants"]:
+            return jsonify({"error": f"no access to tenant {t!r}"}), 403  # type: ignore[return-value]
+        with sp.store.tx() as c:
+            c.execute("UPDATE sessions SET current_tenant = ? WHERE sid = ?", (t, s["sid"]))
+        return jsonify({"current_tenant": t})
+
+    # --- password sign-in (local / bypass users) -----------------------------------------------
+    @app.post("/login/password")
+    def password_login() -> Response:
+        data = request.get_json(silent=True) or request.form
+        email = str(data.get("email") or "").strip().lower()
+        pw = str(data.get("password") or "")
+        u = sp.store.user_by_email(email) if email else None
+        if u is None or u["kind"] != "local" or not check_password(pw, u["password_hash"]):
+            return error_page("Sign-in refused", "wrong email or password (SAML users sign in "
+                              "with SSO)", 401, "LOCAL")
+        mem = sp.store.memberships(u["id"])
+        saml_scopes = [r["id"] for r in sp.store.all(
+            "SELECT id FROM accounts WHERE saml_active = 1")] if mem else []
+        in_saml = [s for s in mem if s in saml_scopes]
+        if in_saml:
+            if sp.profile == "redflag" and not sp.m("local_login_after_activation"):
+                return error_page("Sign-in refused", "SAML single sign-on is on for your tenant; "
+                                  "sign in through your identity provider", 403, "RF-LOCAL-OFF")
+            if sp.profile == "redis_cloud" and sp.m("locks_bypass_users"):
+                return error_page("Sign-in refused", "SAML is active for this account", 403,
+                                  "RC-BYPASS")
+        old = session.get("sid")
+        session.clear()
+        sid = secrets.token_urlsafe(32)
+        with sp.store.tx() as c:
+            if old:
+                c.execute("DELETE FROM sessions WHERE sid = ?", (old,))
+            c.execute(
+                "INSERT INTO sessions (sid, user_id, auth_method, created, expires, current_tenant) "
+                "VALUES (?,?,?,?,?,?)", (sid, u["id"], "password", time.time(),
+                                          time.time() + SESSION_SECONDS,
+                                          sorted(mem)[0] if mem and sp.profile == "redflag" else None))
+        session["sid"] = sid
+        if request.is_json:
+            return jsonify(sp.me(u["id"]))
+        return redirect("/", 302)
+
+    # --- logout / SLO --------------------------------------------------------------------------
+    from .slo import register_slo
+
+    register_slo(app, sp, current_session)

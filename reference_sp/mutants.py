@@ -1,0 +1,158 @@
+"""The mutant table: named, documented defects the reference SP can be switched to.
+
+Each mutant is one known defect. The correct SP (no mutant) must pass the whole conformance suite;
+with a mutant switched on, exactly the scenarios that target that defect must fail. The table is
+therefore the measure of the suite's power. `breaks` names the profile rule (see
+`docs/profiles.md`) or the catalogue check IDs (`../shared/catalogue.md`) the defect violates.
+
+Switch mutants on with `SPConfig(mutants=frozenset({...}))`, `samlconf sp serve --mutant NAME`
+(repeatable) or the environment variable `SAMLCONF_MUTANT` (comma-separated).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Iterable, Protocol
+
+__all__ = ["Mutant", "MUTANTS", "active", "parse_mutants", "from_env", "UnknownMutant"]
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    defect: str
+    breaks: tuple[str, ...]
+    profiles: tuple[str, ...] = ("generic", "redis_cloud", "redflag")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "defect": self.defect,
+            "breaks": list(self.breaks),
+            "profiles": list(self.profiles),
+        }
+
+
+_ALL = ("generic", "redis_cloud", "redflag")
+_RC = ("redis_cloud",)
+_RF = ("redflag",)
+
+_TABLE: tuple[Mutant, ...] = (
+    # --- provisioning and lifecycle -------------------------------------------------------------
+    Mutant("skip_jit", "the ACS signs the session in but never creates or updates the user",
+           ("FLOW-01", "PROV-JIT")),
+    Mutant("session_outlives_user", "/api/me answers from the session's own copy of the user, so "
+           "deleting a user (deprovisioning) does not end their sessions", ("PROV-DELETE",), _RC),
+    # --- signature ---------------------------------------------------------------------------
+    Mutant("accepts_unsigned", "accepts a Response whose Assertion carries no signature",
+           ("SIG-01", "SIG-02", "SIG-03")),
+    Mutant("trusts_keyinfo_cert", "verifies the signature with the certificate found in the "
+           "message's own KeyInfo instead of the IdP's certificate from metadata",
+           ("SIG-09", "SIG-10", "KEY-01", "KEY-03")),
+    Mutant("xsw_first_assertion", "verifies the signature of whichever Assertion is signed, then "
+           "reads the user from the first Assertion in document order (XML signature wrapping)",
+           ("XSW-03", "XSW-04", "XSW-13", "MAS-02")),
+    Mutant("accepts_sha1", "accepts rsa-sha1 signatures and sha1 digests",
+           ("ALG-02", "ALG-03")),
+    # --- XML / NameID ------------------------------------------------------------------------
+    Mutant("nameid_comment_truncation", "reads the NameID and attribute values as the text before "
+           "the first XML comment (the 2018 comment-truncation bug)", ("CMT-01", "CMT-02")),
+    Mutant("accepts_doctype", "does not refuse a message that carries a DOCTYPE", ("XML-01",)),
+    # --- replay / correlation ----------------------------------------------------------------
+    Mutant("no_replay_cache", "keeps no cache of consumed Response/Assertion IDs",
+           ("RPL-01", "RPL-02", "RPL-03", "RPL-05")),
+    Mutant("ignores_in_response_to", "does not correlate InResponseTo with the AuthnRequest this "
+           "browser session sent", ("IRT-01", "IRT-02", "IRT-03", "IRT-04", "IRT-06")),
+    Mutant("accepts_idp_initiated", "accepts unsolicited (IdP-initiated) Responses even where the "
+           "profile supports SP-initiated sign-on only", ("IRT-05", "RF-SP-ONLY"), _RF),
+    # --- time --------------------------------------------------------------------------------
+    Mutant("ignores_not_on_or_after", "ignores Conditions/@NotOnOrAfter and "
+           "SubjectConfirmationData/@NotOnOrAfter (expired assertions accepted)",
+           ("TIME-02", "TIME-03", "TIME-04")),
+    Mutant("ignores_not_before", "ignores Conditions/@NotBefore (not-yet-valid assertions "
+           "accepted)", ("TIME-01",)),
+    # --- audience / destination / recipient / issuer ----------------------------------------
+    Mutant("ignores_audience", "does not check the AudienceRestriction", ("AUD-01", "AUD-02",
+                                                                            "AUD-05")),
+    Mutant("ignores_recipient", "does not check SubjectConfirmationData/@Recipient",
+           ("DST-05", "DST-06")),
+    Mutant("ignores_destination", "does not check Response/@Destination",
+           ("DST-01", "DST-02", "DST-03", "DST-04")),
+    Mutant("ignores_issuer", "does not check that the Response's Issuer is the IdP that signed the "
+           "Assertion", ("ISS-02", "ISS-07")),
+    # --- attributes --------------------------------------------------------------------------
+    Mutant("attr_names_case_insensitive", "matches attribute names case-insensitively "
+           "(`email` is taken for `Email`)", ("ATTR-05",)),
+    Mutant("duplicate_attribute_last_wins", "a duplicated attribute name silently takes the last "
+           "one instead of refusing the Response", ("ATTR-03",)),
+    # --- redis_cloud rules -------------------------------------------------------------------
+    Mutant("mapping_first_value_only", "reads only the first AttributeValue of "
+           "redisAccountMapping (the multi-valued form loses accounts)", ("RC-MAPPING-MULTI",
+                                                                         "ATTR-08"), _RC),
+    Mutant("owner_on_unknown_role", "an unknown role in redisAccountMapping grants owner instead "
+           "of no access", ("RC-ROLE-UNKNOWN",), _RC),
+    Mutant("skip_domain_check", "signs users in through a SAML configuration whose email domain "
+           "is not verified (or not bound to that configuration)", ("RC-DOMAIN",), _RC),
+    Mutant("keeps_saml_users_at_deactivation", "deactivating SAML leaves the account's SAML users "
+           "in place", ("RC-DEACTIVATE",), _RC),
+    Mutant("locks_bypass_users", "once SAML is active every password sign-in to the account is "
+           "refused, including the activating owner and bypass users", ("RC-BYPASS",), _RC),
+    Mutant("converts_owner_at_activation", "activation converts every local user to SAML, "
+           "including the owner who activated it", ("RC-ACTIVATE-OWNER",), _RC),
+    Mutant("local_login_after_activation", "local users keep signing in with their password after "
+           "SAML is activated (no conversion)", ("RC-ACTIVATE-CONVERT", "RF-LOCAL-OFF")),
+    Mutant("link_without_owner_check", "links an account to a SAML configuration without checking "
+           "that the same user owns both accounts", ("RC-LINK",), _RC),
+    # --- redflag rules -----------------------------------------------------------------------
+    Mutant("keeps_removed_tenants", "re-provisioning at login adds new tenants but never removes "
+           "tenants missing from the latest tenantid", ("RF-REPROVISION",), _RF),
+    Mutant("tenantid_no_split", "treats a comma-separated tenantid as one tenant name",
+           ("RF-MULTI-TENANT",), _RF),
+    Mutant("rejects_role_alias", "refuses the Entra ID spelling `Super_Administrator`",
+           ("RF-ROLE-ALIAS",), _RF),
+    Mutant("any_tenant_idp", "accepts an assertion signed by any configured IdP for any tenant "
+           "(no one-IdP-per-tenant binding)", ("RF-ONE-IDP", "KEY-07")),
+    # --- sessions / SLO / redirects ----------------------------------------------------------
+    Mutant("session_fixation", "keeps the pre-login session identifier after sign-in",
+           ("SES-01",)),
+    Mutant("open_redirect_relaystate", "redirects to any absolute URL given as RelayState",
+           ("AREQ-12", "SES-04")),
+    Mutant("slo_accepts_unsigned", "ends sessions on an unsigned LogoutRequest", ("SLO-01",
+                                                                                   "SLO-11")),
+)
+
+MUTANTS: dict[str, Mutant] = {m.name: m for m in _TABLE}
+
+
+class UnknownMutant(ValueError):
+    pass
+
+
+class _HasMutants(Protocol):
+    mutants: frozenset[str]
+
+
+def active(cfg: _HasMutants, name: str) -> bool:
+    """Is mutant `name` switched on in `cfg`? (A typo in `name` is a bug: raise.)"""
+    if name not in MUTANTS:
+        raise KeyError(f"no mutant named {name!r}")
+    return name in cfg.mutants
+
+
+def parse_mutants(names: Iterable[str]) -> frozenset[str]:
+    """Validate names (comma-separated items allowed); one-line error naming the unknown one."""
+    out: set[str] = set()
+    for item in names:
+        for n in str(item).split(","):
+            n = n.strip()
+            if not n:
+                continue
+            if n not in MUTANTS:
+                raise UnknownMutant(f"unknown mutant {n!r} (see `samlconf sp mutants`)")
+            out.add(n)
+    return frozenset(out)
+
+
+def from_env(environ: dict[str, str] | None = None) -> frozenset[str]:
+    env = os.environ if environ is None else environ
+    return parse_mutants([env.get("SAMLCONF_MUTANT", "")])

@@ -1,0 +1,236 @@
+"""Just-in-time provisioning from a verified assertion, per profile.
+
+Reads the profile's attributes (names compared exactly, case-sensitively), checks the contract's
+rules, and creates or updates the user and their memberships (accounts or tenants) in one
+transaction. Raises `Rejected` when the sign-in must not happen at all.
+"""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .saml import Rejected, Verified
+
+if TYPE_CHECKING:
+    from .app import RefSP
+
+ACCOUNT_RE = re.compile(r"^[0-9]{1,20}$")
+
+
+@dataclass
+class ProvisionResult:
+    user_id: int
+    current_tenant: str | None
+    snapshot: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+
+def _get(sp: "RefSP", attrs: dict[str, list[str]], name: str) -> list[str] | None:
+    if name in attrs:
+        return attrs[name]
+    if sp.m("attr_names_case_insensitive"):
+        for k, v in attrs.items():
+            if k.lower() == name.lower():
+                return v
+    return None
+
+
+def _single(sp: "RefSP", attrs: dict[str, list[str]], name: str, required: bool = True) -> str:
+    vals = _get(sp, attrs, name)
+    if vals is None or not [v for v in vals if v.strip()]:
+        if required:
+            raise Rejected(f"the required attribute {name!r} is missing or empty "
+                           "(attribute names are case-sensitive)", "ATTR-01")
+        return ""
+    vals = [v.strip() for v in vals if v.strip()]
+    if len(set(vals)) > 1:
+        raise Rejected(f"the attribute {name!r} must have one value, got {len(vals)}", "ATTR-08")
+    return vals[0]
+
+
+def _valid_email(email: str) -> bool:
+    return bool(re.fullmatch(r"[^@\s<>()\",;]+@[A-Za-z0-9.-]+\.[A-Za-z0-9-]+", email))
+
+
+def provision(sp: "RefSP", v: Verified, idp_id: str, tenant: str | None) -> ProvisionResult:
+    if sp.profile == "redis_cloud":
+        return _redis_cloud(sp, v, idp_id)
+    if sp.profile == "redflag":
+        return _redflag(sp, v, idp_id, tenant)
+    return _generic(sp, v, idp_id)
+
+
+def _upsert_user(sp: "RefSP", c: Any, v: Verified, idp_id: str, email: str, first: str, last: str,
+                 username: str | None = None, role: str | None = None) -> int:
+    now = time.time()
+    row = c.execute("SELECT * FROM users WHERE email = ?", (email.lower(),)).fetchone()
+    if row is None:
+        cur = c.execute(
+            "INSERT INTO users (email, name_id, name_id_format, first_name, last_name, username, "
+            "role, kind, bypass, password_hash, idp_id, created, updated, logins) "
+            "VALUES (?,?,?,?,?,?,?,'saml',0,NULL,?,?,?,1)",
+            (email.lower(), v.name_id, v.name_id_format, first, last, username, role, idp_id, now,
+             now))
+        return int(cur.lastrowid)
+    # A SAML sign-in converts a local user of the same email (the seed: "Your user converts to a
+    # SAML user"); attributes are re-provisioned at every login.
+    c.execute(
+        "UPDATE users SET name_id = ?, name_id_format = ?, first_name = ?, last_name = ?, "
+        "username = ?, role = ?, kind = 'saml', bypass = 0, password_hash = NULL, idp_id = ?, "
+        "updated = ?, logins = logins + 1 WHERE id = ?",
+        (v.name_id, v.name_id_format, first, last, username, role, idp_id, now, row["id"]))
+    return int(row["id"])
+
+
+def _snapshot(sp: "RefSP", v: Verified, email: str, first: str, last: str, accounts: dict[str, str],
+              tenants: list[str], role: str | None, username: str | None) -> dict[str, Any]:
+    return {"id": None, "email": email.lower(), "name_id": v.name_id, "first_name": first,
+            "last_name": last, "username": username, "kind": "saml", "bypass": False,
+            "role": role, "accounts": accounts, "tenants": tenants, "idp_id": None, "logins": 1}
+
+
+def _finish(sp: "RefSP", v: Verified, idp_id: str, email: str, first: str, last: str,
+            memberships: dict[str, str], *, username: str | None = None, role: str | None = None,
+            replace: bool = True, current_tenant: str | None = None,
+            warnings: list[str] | None = None) -> ProvisionResult:
+    is_rf = sp.profile == "redflag"
+    snap = _snapshot(sp, v, email, first, last, {} if is_rf else memberships,
+                     sorted(memberships) if is_rf else [], role, username)
+    if sp.m("skip_jit"):
+        return ProvisionResult(0, current_tenant, snap, warnings or [])
+    with sp.store.tx() as c:
+        uid = _upsert_user(sp, c, v, idp_id, email, first, last, username, role)
+        if replace:
+            c.execute("DELETE FROM memberships WHERE user_id = ?", (uid,))
+        for scope, r in memberships.items():
+            c.execute("INSERT OR REPLACE INTO memberships (user_id, scope_id, role) VALUES (?,?,?)",
+                      (uid, scope, r))
+    return ProvisionResult(uid, current_tenant, snap, warnings or [])
+
+
+# --- generic -----------------------------------------------------------------------------------
+def _generic(sp: "RefSP", v: Verified, idp_id: str) -> ProvisionResult:
+    email = _single(sp, v.attributes, "Email", required=False) or v.name_id
+    if not _valid_email(email):
+        raise Rejected(f"no usable email: Email attribute and NameID give {email!r}", "ATTR-01")
+    first = _single(sp, v.attributes, "FirstName", required=False)
+    last = _single(sp, v.attributes, "LastName", required=False)
+    return _finish(sp, v, idp_id, email, first, last, {})
+
+
+# --- redis_cloud --------------------------------------------------------------------------------
+def _domain_ok(sp: "RefSP", email: str, idp_id: str) -> bool:
+    domain = email.rsplit("@", 1)[-1].lower()
+    row = sp.store.one("SELECT * FROM domains WHERE domain = ?", (domain,))
+    return row is not None and bool(row["verified"]) and row["idp_id"] == idp_id
+
+
+def parse_account_mapping(sp: "RefSP", values: list[str], idp_id: str) -> tuple[dict[str, str], list[str]]:
+    """`redisAccountMapping` in either form -> ({account: role}, [refusals])."""
+    from .app import REDIS_ROLES
+
+    if sp.m("mapping_first_value_only"):
+        values = values[:1]
+    pairs: list[str] = []
+    for val in values:
+        pairs.extend(p.strip() for p in val.split(","))
+    granted: dict[str, str] = {}
+    refused: list[str] = []
+    refused_accounts: set[str] = set()
+    for p in pairs:
+        if not p:
+            refused.append("an empty account mapping pair was ignored")
+            continue
+        if p.count("=") != 1:
+            refused.append(f"{p!r} is not an ACCOUNT=role pair")
+            continue
+        acct, role = (x.strip() for x in p.split("="))
+        if not ACCOUNT_RE.match(acct):
+            refused.append(f"{p!r}: {acct!r} is not an account number")
+            continue
+        if role not in REDIS_ROLES:
+            if sp.m("owner_on_unknown_role"):
+                role = "owner"
+            else:
+                refused.append(f"{p!r}: unknown role {role!r} (roles: {', '.join(REDIS_ROLES)})")
+                refused_accounts.add(acct)
+                continue
+        row = sp.store.one("SELECT * FROM accounts WHERE id = ? AND kind = 'account'", (acct,))
+        if row is None or not row["saml_active"] or row["idp_id"] != idp_id:
+            refused.append(f"{p!r}: account {acct} is not SAML-enabled for this SAML configuration")
+            refused_accounts.add(acct)
+            continue
+        if acct in granted and granted[acct] != role:
+            refused.append(f"{p!r}: account {acct} is mapped to two different roles")
+            refused_accounts.add(acct)
+            continue
+        granted[acct] = role
+    for a in refused_accounts:
+        granted.pop(a, None)  # never guess: a contradicted account gives no access
+    return granted, refused
+
+
+def _redis_cloud(sp: "RefSP", v: Verified, idp_id: str) -> ProvisionResult:
+    a = v.attributes
+    first = _single(sp, a, "FirstName")
+    last = _single(sp, a, "LastName")
+    email = _single(sp, a, "Email")
+    mapping = _get(sp, a, "redisAccountMapping")
+    if not mapping or not [x for x in mapping if x.strip()]:
+        raise Rejected("the required attribute 'redisAccountMapping' is missing or empty", "ATTR-01")
+    if not _valid_email(email):
+        raise Rejected(f"Email {email!r} is not an email address", "NID-07")
+    if not sp.m("skip_domain_check") and not _domain_ok(sp, email, idp_id):
+        raise Rejected(f"the domain of {email!r} is not verified for this SAML configuration",
+                       "RC-DOMAIN")
+    granted, refused = parse_account_mapping(sp, mapping, idp_id)
+    if not granted:
+        raise Rejected("no usable account mapping: " + "; ".join(refused), "RC-MAPPING")
+    return _finish(sp, v, idp_id, email, first, last, granted, warnings=refused)
+
+
+# --- redflag ------------------------------------------------------------------------------------
+def _redflag(sp: "RefSP", v: Verified, idp_id: str, tenant: str | None) -> ProvisionResult:
+    from .app import REDFLAG_ALIASES, REDFLAG_ROLES
+
+    a = v.attributes
+    username = _single(sp, a, "username")
+    first = _single(sp, a, "firstname")
+    last = _single(sp, a, "lastname")
+    email = _single(sp, a, "email")
+    role = _single(sp, a, "role")
+    if not _valid_email(email):
+        raise Rejected(f"email {email!r} is not an email address", "NID-07")
+    if role in REDFLAG_ALIASES and not sp.m("rejects_role_alias"):
+        role = REDFLAG_ALIASES[role]
+    if role not in REDFLAG_ROLES:
+        raise Rejected(f"unknown role {role!r} (roles: {', '.join(REDFLAG_ROLES)}; Entra ID may "
+                       "send Super_Administrator)", "RF-ROLE")
+    raw = _get(sp, a, "tenantid") or []
+    names: list[str] = []
+    for val in raw:
+        parts = [val] if sp.m("tenantid_no_split") else val.split(",")
+        for t in parts:
+            t = t.strip()
+            if t and t not in names:
+                names.append(t)
+    if not names:
+        raise Rejected("the required attribute 'tenantid' is empty", "ATTR-01")
+    valid: list[str] = []
+    for t in names:
+        row = sp.store.one("SELECT * FROM accounts WHERE id = ? AND kind = 'tenant'", (t,))
+        if row is None or not row["saml_active"]:
+            continue
+        if row["idp_id"] != idp_id and not sp.m("any_tenant_idp"):
+            continue  # one IdP per tenant: this IdP cannot grant another IdP's tenant
+        valid.append(t)
+    if tenant is not None and tenant not in valid:
+        raise Rejected(f"the assertion does not grant the tenant {tenant!r} you signed in to "
+                       f"(tenantid: {', '.join(names)})", "RF-TENANT")
+    if not valid:
+        raise Rejected(f"none of the tenants {names} is configured for this IdP", "RF-TENANT")
+    current = tenant or valid[0]
+    return _finish(sp, v, idp_id, email, first, last, {t: role for t in valid}, username=username,
+                   role=role, replace=not sp.m("keeps_removed_tenants"), current_tenant=current)

@@ -1,0 +1,462 @@
+"""SAML processing of the reference SP: pysaml2 first, our own strict checks second.
+
+The correct SP runs every Response through pysaml2's `Saml2Client` (signature verification with
+the IdP certificate from metadata only, signed assertions required, one assertion, status, time
+window, audience, destination, InResponseTo) and then through `check_assertion` below, which
+re-checks on the *verified* assertion element what pysaml2 is lax about (a missing
+AudienceRestriction, Conditions or Destination, the bearer Recipient, SubjectConfirmationData
+InResponseTo, issuer binding, algorithms, duplicated attributes) and keeps the replay cache.
+
+A mutant that disables one check relaxes exactly that check in both layers (a pysaml2 knob and our
+own check), so the SP stays strict everywhere else. The two signature mutants
+(`trusts_keyinfo_cert`, `xsw_first_assertion`) replace pysaml2's verification with a deliberately
+wrong one of ours.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import shutil
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import xmlsec
+from lxml import etree
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
+from saml2.client import Saml2Client
+from saml2.config import SPConfig as Saml2Config
+from saml2.metadata import entity_descriptor
+from saml2.response import AuthnResponse
+
+log = logging.getLogger("reference_sp.saml")
+
+SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
+SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
+DS = "http://www.w3.org/2000/09/xmldsig#"
+MD = "urn:oasis:names:tc:SAML:2.0:metadata"
+NS = {"samlp": SAMLP, "saml": SAML, "ds": DS, "md": MD}
+CM_BEARER = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
+STATUS_SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
+
+MAX_MESSAGE_B64 = 512 * 1024
+SKEW = 120  # seconds of clock skew we allow (the brief: at most 2 minutes)
+LAX_SKEW = 10 * 365 * 86400
+
+STRONG_SIG = {
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
+}
+STRONG_DIGEST = {
+    "http://www.w3.org/2001/04/xmlenc#sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#sha384",
+    "http://www.w3.org/2001/04/xmlenc#sha512",
+}
+
+
+class Rejected(Exception):
+    """A Response we refuse. `check` names the rule (catalogue ID or profile rule)."""
+
+    def __init__(self, message: str, check: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.check = check
+
+
+# --------------------------------------------------------------------------------------------
+# safe XML
+# --------------------------------------------------------------------------------------------
+def safe_parser() -> etree.XMLParser:
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                           huge_tree=False, remove_comments=False, remove_pis=False)
+
+
+def parse_xml(data: bytes, *, allow_doctype: bool = False) -> etree._Element:
+    try:
+        root = etree.fromstring(data, safe_parser())
+    except etree.XMLSyntaxError as e:
+        raise Rejected(f"the message is not well-formed XML ({e})", "XML-13") from None
+    tree = root.getroottree()
+    if tree.docinfo.doctype and not allow_doctype:
+        raise Rejected("the message carries a DOCTYPE; SAML messages never do", "XML-01")
+    return root
+
+
+def decode_post_message(b64: str, *, allow_doctype: bool = False) -> tuple[bytes, etree._Element]:
+    if not b64:
+        raise Rejected("no SAMLResponse in the POST body", "BND-01")
+    if len(b64) > MAX_MESSAGE_B64:
+        raise Rejected(f"SAMLResponse is {len(b64)} bytes; the limit is {MAX_MESSAGE_B64}",
+                       "XML-13")
+    try:
+        raw = base64.b64decode("".join(b64.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise Rejected("SAMLResponse is not valid base64", "BND-04") from None
+    return raw, parse_xml(raw, allow_doctype=allow_doctype)
+
+
+# --------------------------------------------------------------------------------------------
+# IdP metadata
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class IdPInfo:
+    entity_id: str
+    signing_certs: tuple[bytes, ...]  # PEM
+    sso_redirect: str | None
+    slo_redirect: str | None
+
+
+def _pem(b64: str) -> bytes:
+    body = "".join(b64.split())
+    lines = [body[i:i + 64] for i in range(0, len(body), 64)]
+    return ("-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
+            ).encode()
+
+
+def idp_info(metadata: bytes) -> IdPInfo:
+    root = parse_xml(metadata)
+    ed = root if root.tag == f"{{{MD}}}EntityDescriptor" else root.find(f".//{{{MD}}}EntityDescriptor")
+    if ed is None:
+        raise ValueError("IdP metadata has no EntityDescriptor")
+    idp = ed.find(f"{{{MD}}}IDPSSODescriptor")
+    if idp is None:
+        raise ValueError("IdP metadata has no IDPSSODescriptor")
+    certs = []
+    for kd in idp.findall(f"{{{MD}}}KeyDescriptor"):
+        if kd.get("use") in (None, "signing"):
+            for c in kd.iterfind(f".//{{{DS}}}X509Certificate"):
+                if c.text:
+                    certs.append(_pem(c.text))
+
+    def loc(tag: str) -> str | None:
+        for e in idp.findall(f"{{{MD}}}{tag}"):
+            if e.get("Binding") == BINDING_HTTP_REDIRECT:
+                return e.get("Location")
+        return None
+
+    return IdPInfo(ed.get("entityID", ""), tuple(certs), loc("SingleSignOnService"),
+                   loc("SingleLogoutService"))
+
+
+# --------------------------------------------------------------------------------------------
+# pysaml2 client
+# --------------------------------------------------------------------------------------------
+class _RefAuthnResponse(AuthnResponse):
+    """pysaml2's AuthnResponse; `_lax_conditions` lets a time/audience mutant through pysaml2."""
+
+    def __init__(self, sec_context: Any, **kwargs: Any) -> None:
+        lax = kwargs.pop("_lax_conditions", False)
+        super().__init__(sec_context, **kwargs)
+        if lax:
+            self.test = True
+
+
+class RefClient(Saml2Client):
+    def parse_acs_post(self, saml_response_b64: str, *, outstanding: dict[str, str],
+                       allow_unsolicited: bool, want_assertions_signed: bool,
+                       extra_return_addrs: list[str], lax_conditions: bool) -> Any:
+        kwargs = {
+            "outstanding_queries": outstanding,
+            "allow_unsolicited": allow_unsolicited,
+            "want_assertions_signed": want_assertions_signed,
+            "want_assertions_or_response_signed": True,
+            "want_response_signed": False,
+            "return_addrs": list(self.service_urls(binding=BINDING_HTTP_POST)) + extra_return_addrs,
+            "entity_id": self.config.entityid,
+            "attribute_converters": self.config.attribute_converters,
+            "allow_unknown_attributes": True,
+            "conv_info": None,
+            "_lax_conditions": lax_conditions,
+        }
+        return self._parse_response(saml_response_b64, _RefAuthnResponse,
+                                    "assertion_consumer_service", BINDING_HTTP_POST, **kwargs)
+
+
+@dataclass
+class SPIdentity:
+    entity_id: str
+    acs_url: str
+    slo_url: str
+    key_file: Path
+    cert_file: Path
+    cert_pem: bytes
+
+
+class ClientCache:
+    """Saml2Client objects per (IdP set, time slack); building one parses metadata (~ms)."""
+
+    def __init__(self, sp: SPIdentity) -> None:
+        self.sp = sp
+        self._lock = threading.Lock()
+        self._clients: dict[tuple[Any, ...], RefClient] = {}
+        self._xmlsec1 = shutil.which("xmlsec1") or "/usr/bin/xmlsec1"
+
+    def config_dict(self, metadatas: list[bytes], timeslack: int) -> dict[str, Any]:
+        return {
+            "entityid": self.sp.entity_id,
+            "xmlsec_binary": self._xmlsec1,
+            "key_file": str(self.sp.key_file),
+            "cert_file": str(self.sp.cert_file),
+            "metadata": {"inline": [m.decode() for m in metadatas]} if metadatas else {},
+            "accepted_time_diff": timeslack,
+            "allow_unknown_attributes": True,
+            "only_use_keys_in_metadata": True,
+            "delete_tmpfiles": True,
+            "service": {
+                "sp": {
+                    "name": "samlconf reference SP",
+                    "endpoints": {
+                        "assertion_consumer_service": [(self.sp.acs_url, BINDING_HTTP_POST)],
+                        "single_logout_service": [(self.sp.slo_url, BINDING_HTTP_REDIRECT)],
+                    },
+                    "allow_unsolicited": False,
+                    "want_assertions_signed": True,
+                    "want_response_signed": False,
+                    "authn_requests_signed": False,
+                    "logout_requests_signed": True,
+                    "name_id_format_allow_create": True,
+                },
+            },
+        }
+
+    def client(self, metadatas: list[bytes], timeslack: int = SKEW) -> RefClient:
+        key = (tuple(metadatas), timeslack)
+        with self._lock:
+            c = self._clients.get(key)
+            if c is None:
+                conf = Saml2Config()
+                conf.load(self.config_dict(metadatas, timeslack))
+                c = RefClient(config=conf)
+                if len(self._clients) > 64:
+                    self._clients.clear()
+                self._clients[key] = c
+            return c
+
+    def sp_metadata(self, metadatas: list[bytes]) -> str:
+        conf = Saml2Config()
+        conf.load(self.config_dict(metadatas, SKEW))
+        return str(entity_descriptor(conf))
+
+
+# --------------------------------------------------------------------------------------------
+# our own checks on the verified assertion
+# --------------------------------------------------------------------------------------------
+@dataclass
+class Verified:
+    idp_entity_id: str
+    name_id: str
+    name_id_format: str
+    session_index: str | None
+    attributes: dict[str, list[str]]
+    response_id: str
+    assertion_id: str
+    in_response_to: str | None
+    not_on_or_after: float
+    notes: list[str] = field(default_factory=list)
+
+
+def _time(s: str | None, what: str) -> datetime:
+    if not s:
+        raise Rejected(f"{what} is missing", "TIME-04")
+    try:
+        t = datetime.fromisoformat(s.replace("Z", "+00:00"))
+    except ValueError:
+        raise Rejected(f"{what} {s!r} is not an xs:dateTime", "TIME-09") from None
+    if t.tzinfo is None or t.utcoffset() != timedelta(0):
+        raise Rejected(f"{what} {s!r} is not in UTC", "TIME-09")
+    return t
+
+
+def text_of(el: etree._Element, truncate_at_comment: bool = False) -> str:
+    """The element's full string value (comments excluded), or, for the mutant, `.text` only."""
+    if truncate_at_comment:
+        return el.text or ""
+    return str(el.xpath("string(.)"))
+
+
+def check_algorithms(sig: etree._Element | None) -> None:
+    if sig is None:
+        return
+    sm = sig.find(f"{{{DS}}}SignedInfo/{{{DS}}}SignatureMethod")
+    if sm is None or sm.get("Algorithm") not in STRONG_SIG:
+        alg = None if sm is None else sm.get("Algorithm")
+        raise Rejected(f"signature algorithm {alg!r} is not allowed (rsa/ecdsa-sha256+ only)",
+                       "ALG-02")
+    for dm in sig.iterfind(f"{{{DS}}}SignedInfo/{{{DS}}}Reference/{{{DS}}}DigestMethod"):
+        if dm.get("Algorithm") not in STRONG_DIGEST:
+            raise Rejected(f"digest algorithm {dm.get('Algorithm')!r} is not allowed (sha256+)",
+                           "ALG-03")
+
+
+def verify_with_cert(root: etree._Element, element: etree._Element, cert_pem: bytes) -> bool:
+    """xmlsec check of the signature that is a direct child of `element` (mutant paths only)."""
+    sig = element.find(f"{{{DS}}}Signature")
+    if sig is None:
+        return False
+    try:
+        ctx = xmlsec.SignatureContext()
+        ctx.key = xmlsec.Key.from_memory(cert_pem, xmlsec.constants.KeyDataFormatCertPem)
+        for el in root.iter(f"{{{SAMLP}}}Response", f"{{{SAML}}}Assertion"):
+            if el.get("ID"):
+                try:
+                    ctx.register_id(el, "ID")
+                except xmlsec.Error:
+                    pass
+        ctx.verify(sig)
+        return True
+    except (xmlsec.Error, ValueError):
+        return False
+
+
+@dataclass
+class CheckOptions:
+    acs_url: str
+    entity_id: str
+    idp_entity_id: str
+    expected_in_response_to: str | None
+    skip: Callable[[str], bool]  # mutant lookup
+
+
+def check_assertion(root: etree._Element, a: etree._Element, opt: CheckOptions) -> Verified:
+    skip = opt.skip
+    now = datetime.now(timezone.utc)
+    skew = timedelta(seconds=SKEW)
+    # status
+    sc = root.find(f"{{{SAMLP}}}Status/{{{SAMLP}}}StatusCode")
+    if sc is None or sc.get("Value") != STATUS_SUCCESS:
+        raise Rejected(f"the IdP answered with status {None if sc is None else sc.get('Value')}",
+                       "STA-01")
+    # algorithms
+    if not skip("accepts_sha1"):
+        check_algorithms(a.find(f"{{{DS}}}Signature"))
+        check_algorithms(root.find(f"{{{DS}}}Signature"))
+    # issuer
+    a_iss = a.find(f"{{{SAML}}}Issuer")
+    a_issuer = text_of(a_iss) if a_iss is not None else ""
+    if a_issuer != opt.idp_entity_id:
+        raise Rejected(f"assertion Issuer {a_issuer!r} is not the IdP {opt.idp_entity_id!r}",
+                       "ISS-01")
+    r_iss = root.findall(f"{{{SAML}}}Issuer")
+    if not skip("ignores_issuer"):
+        if len(r_iss) > 1:
+            raise Rejected("the Response has more than one Issuer", "ISS-06")
+        if r_iss and text_of(r_iss[0]) != opt.idp_entity_id:
+            raise Rejected(f"Response Issuer {text_of(r_iss[0])!r} differs from the assertion's",
+                           "ISS-02")
+    # destination
+    if not skip("ignores_destination"):
+        dest = root.get("Destination")
+        if dest != opt.acs_url:
+            raise Rejected(f"Response Destination {dest!r} is not this ACS {opt.acs_url!r}",
+                           "DST-01")
+    # InResponseTo on the Response
+    irt = root.get("InResponseTo")
+    if not skip("ignores_in_response_to") and irt != opt.expected_in_response_to:
+        raise Rejected(f"InResponseTo {irt!r} does not match the request this browser sent "
+                       f"({opt.expected_in_response_to!r})", "IRT-01")
+    # conditions
+    cond = a.find(f"{{{SAML}}}Conditions")
+    if cond is None:
+        raise Rejected("the assertion has no Conditions", "TIME-10")
+    nb, noa = cond.get("NotBefore"), cond.get("NotOnOrAfter")
+    nb_t = _time(nb, "Conditions NotBefore") if nb else None
+    noa_t = _time(noa, "Conditions NotOnOrAfter") if noa else None
+    if nb_t and noa_t and nb_t >= noa_t:
+        raise Rejected("Conditions NotBefore is not before NotOnOrAfter", "TIME-06")
+    if nb_t and not skip("ignores_not_before") and now + skew < nb_t:
+        raise Rejected(f"the assertion is not valid before {nb}", "TIME-01")
+    if noa_t and not skip("ignores_not_on_or_after") and now - skew >= noa_t:
+        raise Rejected(f"the assertion expired at {noa}", "TIME-02")
+    for c in cond:
+        if c.tag == f"{{{SAML}}}Condition":
+            raise Rejected("the assertion carries a Condition we cannot evaluate", "TIME-11")
+    if not skip("ignores_audience"):
+        ars = cond.findall(f"{{{SAML}}}AudienceRestriction")
+        if not ars:
+            raise Rejected("the assertion has no AudienceRestriction", "AUD-02")
+        for ar in ars:
+            auds = [text_of(x) for x in ar.findall(f"{{{SAML}}}Audience")]
+            if opt.entity_id not in auds:
+                raise Rejected(f"this SP ({opt.entity_id}) is not in the audience {auds}",
+                               "AUD-01")
+    # subject
+    subj = a.find(f"{{{SAML}}}Subject")
+    if subj is None:
+        raise Rejected("the assertion has no Subject", "MAS-06")
+    nid_el = subj.find(f"{{{SAML}}}NameID")
+    if nid_el is None:
+        raise Rejected("the assertion has no NameID", "NID-01")
+    name_id = text_of(nid_el, skip("nameid_comment_truncation")).strip()
+    if not name_id:
+        raise Rejected("the NameID is empty", "NID-02")
+    confirmed: datetime | None = None
+    problems: list[str] = []
+    for scf in subj.findall(f"{{{SAML}}}SubjectConfirmation"):
+        if scf.get("Method") != CM_BEARER:
+            problems.append(f"method {scf.get('Method')}")
+            continue
+        scd = scf.find(f"{{{SAML}}}SubjectConfirmationData")
+        if scd is None:
+            problems.append("no SubjectConfirmationData")
+            continue
+        if not skip("ignores_recipient") and scd.get("Recipient") != opt.acs_url:
+            problems.append(f"Recipient {scd.get('Recipient')!r} is not this ACS")
+            continue
+        if not skip("ignores_in_response_to") and scd.get("InResponseTo") != opt.expected_in_response_to:
+            problems.append(f"InResponseTo {scd.get('InResponseTo')!r} does not match")
+            continue
+        t = scd.get("NotOnOrAfter")
+        if not skip("ignores_not_on_or_after"):
+            if not t:
+                problems.append("no NotOnOrAfter")
+                continue
+            t_t = _time(t, "SubjectConfirmationData NotOnOrAfter")
+            if now - skew >= t_t:
+                problems.append(f"expired at {t}")
+                continue
+        else:
+            t_t = _time(t, "SubjectConfirmationData NotOnOrAfter") if t else now + timedelta(hours=1)
+        if scd.get("NotBefore"):
+            problems.append("a bearer SubjectConfirmationData must not carry NotBefore")
+            continue
+        confirmed = t_t
+        break
+    if confirmed is None:
+        raise Rejected("no usable bearer SubjectConfirmation: " + ("; ".join(problems) or "none"),
+                       "DST-07")
+    # authn statement
+    authn = a.findall(f"{{{SAML}}}AuthnStatement")
+    if len(authn) != 1:
+        raise Rejected(f"the assertion has {len(authn)} AuthnStatements; exactly one is required",
+                       "MAS-04")
+    # attributes
+    attrs: dict[str, list[str]] = {}
+    for st in a.findall(f"{{{SAML}}}AttributeStatement"):
+        if st.find(f"{{{SAML}}}EncryptedAttribute") is not None:
+            raise Rejected("encrypted attributes are not supported", "ENC-11")
+        for at in st.findall(f"{{{SAML}}}Attribute"):
+            name = at.get("Name") or ""
+            vals = [text_of(v, skip("nameid_comment_truncation"))
+                    for v in at.findall(f"{{{SAML}}}AttributeValue")]
+            if name in attrs and not skip("duplicate_attribute_last_wins"):
+                raise Rejected(f"attribute {name!r} appears more than once", "ATTR-03")
+            attrs[name] = vals
+    expiry = max(confirmed, noa_t or confirmed)
+    return Verified(
+        idp_entity_id=opt.idp_entity_id,
+        name_id=name_id,
+        name_id_format=nid_el.get("Format") or "",
+        session_index=authn[0].get("SessionIndex"),
+        attributes=attrs,
+        response_id=root.get("ID") or "",
+        assertion_id=a.get("ID") or "",
+        in_response_to=irt,
+        not_on_or_after=(expiry + skew).timestamp(),
+    )

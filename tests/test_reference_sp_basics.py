@@ -1,0 +1,139 @@
+"""The reference SP end to end over real HTTP: SP-initiated login, JIT provisioning, whoami, admin
+API basics, and the first mutant (`skip_jit`)."""
+from __future__ import annotations
+
+import httpx
+import pytest
+from lxml import etree
+
+from mock_idp.users import generate_user
+from reference_sp.testing import IdPUnderTest, SPUnderTest
+
+MD = "urn:oasis:names:tc:SAML:2.0:metadata"
+
+
+@pytest.fixture(scope="module")
+def idp():
+    i = IdPUnderTest.start(profile="redis_cloud")
+    yield i
+    i.stop()
+
+
+@pytest.fixture(scope="module")
+def sp(idp, tmp_path_factory):
+    s = SPUnderTest.start(idp, "redis_cloud", db_dir=tmp_path_factory.mktemp("sp"))
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def sp_skip_jit(idp, tmp_path_factory):
+    s = SPUnderTest.start(idp, "redis_cloud", mutants=["skip_jit"], db_dir=tmp_path_factory.mktemp("sp"))
+    yield s
+    s.stop()
+
+
+def user(seed: int, **kw):
+    kw.setdefault("accounts", ["12345=owner"])
+    return generate_user("redis_cloud", seed=seed, **kw)
+
+
+def test_sp_metadata_names_the_acs_and_wants_signed_assertions(sp):
+    root = etree.fromstring(sp.metadata())
+    assert root.get("entityID") == sp.entity_id
+    spsso = root.find(f"{{{MD}}}SPSSODescriptor")
+    assert spsso.get("WantAssertionsSigned") == "true"
+    acs = spsso.find(f"{{{MD}}}AssertionConsumerService")
+    assert acs.get("Location") == sp.url + "/saml/acs"
+
+
+def test_whoami_is_401_json_without_a_session(sp):
+    r = sp.me(sp.browser())
+    assert r.status_code == 401
+    assert r.json()["error"]
+
+
+def test_sp_initiated_login_over_http_provisions_the_user_just_in_time(sp):
+    b = sp.browser()
+    u = user(101)
+    email = u.attributes["Email"][0]
+    assert sp.user(email) is None
+    r = sp.sp_login(b, u)
+    assert r.status_code == 302 and r.headers["location"] == "/"
+    me = sp.me(b)
+    assert me.status_code == 200, me.text
+    j = me.json()
+    assert j["email"] == email
+    assert j["first_name"] == u.attributes["FirstName"][0]
+    assert j["last_name"] == u.attributes["LastName"][0]
+    assert j["name_id"] == u.name_id
+    assert j["accounts"] == {"12345": "owner"}
+    assert j["auth_method"] == "saml"
+    listed = sp.user(email)
+    assert listed is not None and listed["kind"] == "saml" and listed["accounts"] == {"12345": "owner"}
+
+
+def test_session_cookie_is_named_refsp_session(sp):
+    b = sp.browser()
+    sp.sp_login(b, user(102))
+    assert "refsp_session" in b.cookies
+
+
+def test_second_login_updates_the_user(sp):
+    b = sp.browser()
+    u = user(103)
+    sp.sp_login(b, u)
+    u2 = u.with_attributes(FirstName="Renamed", redisAccountMapping="54321=viewer")
+    sp.sp_login(sp.browser(), u2)
+    rec = sp.user(u.attributes["Email"][0])
+    assert rec["first_name"] == "Renamed"
+    assert rec["accounts"] == {"54321": "viewer"}
+    assert rec["logins"] == 2
+
+
+def test_logout_ends_the_session(sp):
+    b = sp.browser()
+    sp.sp_login(b, user(104))
+    assert sp.me(b).status_code == 200
+    b.get(sp.url + "/logout", params={"local": "1"})
+    assert sp.me(b).status_code == 401
+
+
+def test_skip_jit_mutant_signs_in_without_creating_the_user(sp_skip_jit):
+    b = sp_skip_jit.browser()
+    u = user(105)
+    r = sp_skip_jit.sp_login(b, u)
+    assert r.status_code == 302  # the ACS thinks all went well
+    assert sp_skip_jit.me(b).status_code == 401
+    assert sp_skip_jit.user(u.attributes["Email"][0]) is None
+
+
+def test_admin_api_needs_the_token(sp):
+    assert httpx.get(sp.url + "/admin/api/users").status_code == 401
+    r = httpx.get(sp.url + "/admin/api/users", headers={"Authorization": "Bearer nope"})
+    assert r.status_code == 401
+    assert sp.admin("GET", "/admin/api/users").status_code == 200
+
+
+def test_admin_reset_clears_users_and_reseeds(idp, tmp_path):
+    s = SPUnderTest.start(idp, "redis_cloud", db_dir=tmp_path)
+    try:
+        s.sp_login(s.browser(), user(106))
+        assert s.users()
+        assert s.admin("POST", "/admin/api/reset").json() == {"ok": True}
+        assert s.users() == []
+        b = s.browser()
+        s.sp_login(b, user(107))  # seeded accounts and domains are back
+        assert s.me(b).status_code == 200
+    finally:
+        s.stop()
+
+
+def test_garbage_at_the_acs_is_a_clear_4xx_never_500(sp):
+    b = sp.browser()
+    for data in ({}, {"SAMLResponse": "%%%"}, {"SAMLResponse": "PGZvbz4="},  # <foo>
+                 {"SAMLResponse": "PD94bWwgdmVyc2lvbj0iMS4wIj8+PGE+"}):  # unclosed
+        r = b.post(sp.url + "/saml/acs", data=data)
+        assert 400 <= r.status_code < 500, (data, r.status_code)
+        assert "error" in r.text
+    assert sp.me(b).status_code == 401
