@@ -216,6 +216,8 @@ def register_admin(app: Flask, sp: "RefSP") -> None:
             info = sp.put_idp(idp_id, md)
         except ValueError as e:
             raise AdminError(f"bad IdP metadata: {e}") from None
+        if idp_id == sp.cfg.idp_id:
+            sp.seed()  # the configured domains/accounts/tenants bind to the default IdP
         return jsonify({"id": idp_id, "entity_id": info.entity_id})
 
     @app.post("/admin/api/accounts")

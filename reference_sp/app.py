@@ -136,7 +136,7 @@ class RefSP:
         cfg = self.cfg
         if cfg.idp_metadata:
             self.put_idp(cfg.idp_id, cfg.idp_metadata)
-        else:
+        if self.idp(cfg.idp_id) is None:
             return
         with self.store.tx() as c:
             if cfg.profile == "redis_cloud":
