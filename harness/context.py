@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 from .drivers import PageResult
 from .errors import HarnessError, TargetError
 from .events import Hop
+from .registry import ACCEPT
 from .runtime import Runtime, json_path
 from .verdict import Observation
 
@@ -25,6 +26,7 @@ class ScenarioContext:
         self.target = runtime.target
         self.idp = runtime.idp
         self.notes: list[str] = []
+        self.expected = ACCEPT  # set by the engine: what the profile expects of this scenario
 
     @property
     def hops(self) -> list[Hop]:
@@ -43,7 +45,16 @@ class ScenarioContext:
         """A fresh, reproducible user with the profile's attributes (Faker, seeded per run)."""
         from mock_idp.users import generate_user
 
-        return generate_user(self.profile.name, seed=self.runtime.next_seed(), **overrides)
+        data = self.target.testdata
+        kw: dict[str, Any] = {"domain": data.email_domain}
+        if self.profile.attributes.account_mapping and data.accounts:
+            kw["accounts"] = [f"{data.accounts[0]}={data.account_role}"]
+        if self.profile.attributes.tenant and data.tenants:
+            kw["tenants"] = [data.tenants[0]]
+        if self.profile.attributes.role and data.role:
+            kw["role"] = data.role
+        kw.update(overrides)
+        return generate_user(self.profile.name, seed=self.runtime.next_seed(), **kw)
 
     def email_of(self, user: Any) -> str:
         values = user.attributes.get(self.profile.attributes.email) or []

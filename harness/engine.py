@@ -153,6 +153,7 @@ class Engine:
         """Run the scenario in a fresh session; the caller closes `ctx.session` once judged."""
         ctx = ScenarioContext(self.runtime, self._session(driver_name, spec.id), driver_name,
                               new_session=lambda: self._session(driver_name, spec.id))
+        ctx.expected = spec.expected(self.runtime.profile.name)
         try:
             obs = spec.func(ctx)
             if not isinstance(obs, Observation):

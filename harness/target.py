@@ -75,6 +75,17 @@ class Timeouts(_Strict):
     read: float = Field(default=15.0, gt=0)
 
 
+class TestData(_Strict):
+    """What the SP is configured with, so generated users can sign in (domains, accounts, tenants)."""
+
+    email_domain: str = "example.com"
+    other_domain: str = "unverified.example"
+    accounts: list[str] = Field(default_factory=lambda: ["12345", "54321"])
+    account_role: str = "manager"
+    tenants: list[str] = Field(default_factory=lambda: ["pocketstop1", "pocketstop2"])
+    role: str | None = None
+
+
 class EmbeddedSection(_Strict):
     """Start the bundled reference SP as the target (its URLs in this file are then relative)."""
 
@@ -92,6 +103,7 @@ class Target(_Strict):
     whoami: WhoamiSection
     logout_url: str | None = None
     idp: IdPSection = IdPSection()
+    testdata: TestData = TestData()
     hooks: dict[str, HookSection] = Field(default_factory=dict)
     adapter: str | None = None
     capabilities_off: list[str] = Field(default_factory=list)

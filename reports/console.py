@@ -7,8 +7,8 @@ from harness.events import ScenarioResult
 def table(results: list[ScenarioResult]) -> str:
     if not results:
         return "no scenarios ran"
-    w_id = max(len(r.id) for r in results)
-    w_v = max(len(r.verdict) for r in results)
+    w_id = max([2] + [len(r.id) for r in results])
+    w_v = max([len("VERDICT")] + [len(r.verdict) for r in results])
     lines = [f"{'ID':<{w_id}}  {'DRIVER':<7}  {'VERDICT':<{w_v}}  EVIDENCE"]
     for r in results:
         reason = r.reason if len(r.reason) <= 100 else r.reason[:99] + "…"

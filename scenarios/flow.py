@@ -7,12 +7,17 @@ from harness.verdict import Observation
 
 
 def provisioned(ctx: ScenarioContext, obs: Observation, user) -> Observation:
-    """Add the JIT check: the user store holds the user (when the target lets us look)."""
+    """The user-store check (when the target lets us look): JIT-created when the login must be
+    accepted; no account created when it must be refused."""
     if ctx.has("user_inspection"):
         email = ctx.email_of(user)
         record = ctx.find_user(email)
-        obs.check("user provisioned just in time", record is not None,
-                  "" if record else f"{email} is not in the SP's user store")
+        if ctx.expected is ACCEPT:
+            obs.check("user provisioned just in time", record is not None,
+                      "" if record else f"{email} is not in the SP's user store")
+        else:
+            obs.check("no account created", record is None,
+                      f"{email} was created in the SP's user store" if record else "")
     return obs
 
 
