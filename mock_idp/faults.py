@@ -84,9 +84,12 @@ class Fault:
     bytes_: BytesFn | None = None
     params: tuple[tuple[str, Any], ...] = ()
     factory: str | None = None  # registry name of the parameterised factory that made it
+    stage_override: Stage | None = None  # e.g. a bytes-level edit that keeps signatures valid
 
     @property
     def stage(self) -> Stage:
+        if self.stage_override:
+            return self.stage_override
         return "post-sign" if (self.signed or self.bytes_) else "pre-sign"
 
     @property

@@ -125,6 +125,7 @@ class MockIdP:
         self._pending: OrderedDict[str, tuple[AuthnRequestInfo, str | None]] = OrderedDict()
         self._lock = threading.Lock()
         self._attacker: KeyPair | None = None
+        self._oob: dict[str, list[dict[str, Any]]] = {}
         self.events: list[dict[str, Any]] = []  # what the IdP saw (requests, logins, errors)
 
     # ----------------------------------------------------------------- keys and metadata
@@ -307,6 +308,13 @@ class MockIdP:
         for f in flist:
             if f.bytes_:
                 xml = f.bytes_(xml, ctx)
+        replayed = ctx.notes.get("replayed_response_id")
+        if replayed:
+            # A replay sends the earlier bytes: report the earlier IDs, and remember nothing new.
+            old = self.replay(replayed)
+            return replace(
+                old, acs_url=acs, relay_state=relay_state, faults=tuple(f.label for f in flist), notes=dict(ctx.notes)
+            )
         issued = IssuedResponse(
             xml=xml,
             saml_response_b64=encode_post(xml),
@@ -376,6 +384,21 @@ class MockIdP:
     def issued(self) -> list[IssuedResponse]:
         with self._lock:
             return list(self._issued.values())
+
+    # ----------------------------------------------------------------- out-of-band watch (XXE, XSLT)
+    def oob_url(self, token: str, kind: str = "x") -> str:
+        """A loopback URL on this IdP; any fetch of it is recorded (an SP resolving entities, running XSLT)."""
+        return f"{self.base_url}/oob/{token}/{kind}"
+
+    def record_oob(self, token: str, kind: str, info: dict[str, Any]) -> None:
+        with self._lock:
+            self._oob.setdefault(token, []).append({"kind": kind, **info})
+
+    def oob_hits(self, token: str | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            if token is None:
+                return [h for hits in self._oob.values() for h in hits]
+            return list(self._oob.get(token, []))
 
     # ----------------------------------------------------------------- the web app
     def app(self) -> Any:

@@ -93,7 +93,18 @@ def authn_request(
     return rid, enc, xml
 
 
-def xmlsec1_verify(xml: bytes, cert_pem: bytes, *, node_id: str | None = None) -> tuple[bool, str]:
+ID_ELEMENTS = (
+    "urn:oasis:names:tc:SAML:2.0:protocol:Response",
+    "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+    "urn:oasis:names:tc:SAML:2.0:protocol:LogoutRequest",
+    "urn:oasis:names:tc:SAML:2.0:protocol:LogoutResponse",
+    "urn:oasis:names:tc:SAML:2.0:protocol:AuthnRequest",
+)
+
+
+def xmlsec1_verify(
+    xml: bytes, cert_pem: bytes, *, node_id: str | None = None, id_elements: Sequence[str] = ID_ELEMENTS
+) -> tuple[bool, str]:
     """Verify with the `xmlsec1` command-line tool given only `cert_pem` (an independent verifier).
 
     `node_id`: verify the Signature enveloped in the element with that ID (default: the first
@@ -106,13 +117,10 @@ def xmlsec1_verify(xml: bytes, cert_pem: bytes, *, node_id: str | None = None) -
         doc.write_bytes(xml)
         cert.write_bytes(cert_pem)
         cmd = [
-            XMLSEC1, "--verify", "--pubkey-cert-pem", str(cert),
-            "--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:protocol:Response",
-            "--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
-            "--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:protocol:LogoutRequest",
-            "--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:protocol:LogoutResponse",
-            "--enabled-reference-uris", "same-doc",
+            XMLSEC1, "--verify", "--pubkey-cert-pem", str(cert), "--enabled-reference-uris", "same-doc",
         ]
+        for el in id_elements:
+            cmd += ["--id-attr:ID", el]
         if node_id:
             cmd += ["--node-xpath", f"//*[@ID='{node_id}']/*[local-name()='Signature']"]
         cmd.append(str(doc))

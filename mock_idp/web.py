@@ -339,6 +339,11 @@ for (const r of document.querySelectorAll('input[name=user]')) r.addEventListene
         token = add_pending({"sp": sp.entity_id, "acs": acs, "irt": None, "relay": relay, "nameid_format": None})
         return login_page(token, sp)
 
+    @app.route("/oob/<token>/<kind>", methods=["GET", "POST"])
+    def oob(token: str, kind: str) -> Response:
+        idp.record_oob(token, kind, {"method": request.method, "remote": request.remote_addr, "query": request.query_string.decode("latin-1")})
+        return Response("", status=200, mimetype="text/plain")
+
     @app.route("/slo", methods=["GET", "POST"])
     def slo() -> Response:
         from .slo import handle_slo

@@ -219,7 +219,7 @@ def test_post_form_escapes() -> None:
 
 
 # ------------------------------------------------------------------ the app on loopback
-@pytest.fixture()
+@pytest.fixture(scope="module")
 def served(idp_key):
     server = LoopbackServer()
     idp = MockIdP(base_url=server.base_url, key=idp_key)
@@ -234,7 +234,11 @@ def served(idp_key):
 def _form(html: str) -> dict[str, str]:
     doc = etree.HTML(html)
     form = doc.find(".//form")
-    out = {i.get("name"): i.get("value") for i in form.iter("input") if i.get("name")}
+    out = {
+        i.get("name"): i.get("value")
+        for i in form.iter("input")
+        if i.get("name") and (i.get("type") not in ("radio", "checkbox") or i.get("checked") is not None)
+    }
     out["__action__"] = form.get("action")
     return out
 
