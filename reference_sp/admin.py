@@ -217,7 +217,7 @@ def register_admin(app: Flask, sp: "RefSP") -> None:
         except ValueError as e:
             raise AdminError(f"bad IdP metadata: {e}") from None
         if idp_id == sp.cfg.idp_id:
-            sp.seed()  # the configured domains/accounts/tenants bind to the default IdP
+            sp.seed(load_idp=False)  # the configured domains/accounts/tenants bind to the default IdP
         return jsonify({"id": idp_id, "entity_id": info.entity_id})
 
     @app.post("/admin/api/accounts")

@@ -132,9 +132,9 @@ class RefSP:
     def profile(self) -> str:
         return self.cfg.profile
 
-    def seed(self) -> None:
+    def seed(self, load_idp: bool = True) -> None:
         cfg = self.cfg
-        if cfg.idp_metadata:
+        if cfg.idp_metadata and load_idp:
             self.put_idp(cfg.idp_id, cfg.idp_metadata)
         if self.idp(cfg.idp_id) is None:
             return

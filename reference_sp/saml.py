@@ -31,6 +31,7 @@ from saml2.client import Saml2Client
 from saml2.config import SPConfig as Saml2Config
 from saml2.metadata import entity_descriptor
 from saml2.response import AuthnResponse
+from saml2.sigver import CryptoBackendXmlSec1
 
 log = logging.getLogger("reference_sp.saml")
 
@@ -158,6 +159,19 @@ class _RefAuthnResponse(AuthnResponse):
             self.test = True
 
 
+class _CachedVersionXmlSec1(CryptoBackendXmlSec1):
+    """pysaml2 asks `xmlsec1 --version` (a subprocess) twice per signature check; ask once."""
+
+    _versions: dict[str, str] = {}
+
+    @property
+    def version(self) -> str:  # type: ignore[override]
+        v = self._versions.get(self.xmlsec)
+        if v is None:
+            v = self._versions[self.xmlsec] = CryptoBackendXmlSec1.version.fget(self)  # type: ignore[attr-defined]
+        return v
+
+
 class RefClient(Saml2Client):
     def parse_acs_post(self, saml_response_b64: str, *, outstanding: dict[str, str],
                        allow_unsolicited: bool, want_assertions_signed: bool,
@@ -234,6 +248,8 @@ class ClientCache:
                 conf = Saml2Config()
                 conf.load(self.config_dict(metadatas, timeslack))
                 c = RefClient(config=conf)
+                if type(c.sec.crypto) is CryptoBackendXmlSec1:
+                    c.sec.crypto.__class__ = _CachedVersionXmlSec1
                 if len(self._clients) > 64:
                     self._clients.clear()
                 self._clients[key] = c

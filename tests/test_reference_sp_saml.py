@@ -1,0 +1,161 @@
+"""Strict SAML in the correct reference SP: each fault of the mock IdP's library that a careful SP
+must refuse is refused (no session, no JIT user, a 4xx page, never a 500); benign variations are
+accepted. Each case is an SP-initiated login whose Response is issued by the mock IdP object and
+POSTed to the ACS over real HTTP."""
+from __future__ import annotations
+
+import pytest
+
+from mock_idp.users import generate_user
+from reference_sp.testing import IdPUnderTest, SPUnderTest
+
+_seed = iter(range(2000, 9000))
+
+
+@pytest.fixture(scope="module")
+def idp():
+    i = IdPUnderTest.start(profile="redis_cloud")
+    yield i
+    i.stop()
+
+
+@pytest.fixture(scope="module")
+def sp(idp, tmp_path_factory):
+    s = SPUnderTest.start(idp, "redis_cloud", db_dir=tmp_path_factory.mktemp("sp"))
+    yield s
+    s.stop()
+
+
+def fresh_user():
+    return generate_user("redis_cloud", seed=next(_seed), accounts=["12345=member"])
+
+
+REJECTED = [
+    "sig-unsigned", "sig-stripped", "sig-tampered", "sig-bad-value", "sig-empty-values",
+    "sig-untrusted-cert", "sig-attacker-keyvalue", "sig-attacker-key-genuine-cert",
+    "sig-other-assertion", "sig-reference-response", "sig-response-only",
+    "alg-rsa-sha1", "alg-sha1-digest",
+    "assertion-issuer-mismatch", "assertion-issuer-missing", "issuer-wrong",
+    "audience-empty", "audience-missing", "audience-two-restrictions", "audience-wrong",
+    "conditions-expired", "conditions-inverted", "conditions-missing", "conditions-not-yet-valid",
+    "destination-empty", "destination-missing", "destination-wrong",
+    "dtd-harmless", "dtd-internal-entity", "xxe-external", "xslt-transform",
+    "in-response-to-empty", "in-response-to-wrong", "scd-in-response-to-wrong",
+    "nameid-empty", "nameid-missing", "nameid-pi-splice", "subject-missing",
+    "no-authn-statement", "no-bearer", "recipient-missing", "recipient-wrong",
+    "scd-expired", "scd-no-notonorafter", "scd-not-yet-valid",
+    "status", "zero-assertions", "two-assertions",
+    "xsw-01", "xsw-02", "xsw-03", "xsw-04", "xsw-05", "xsw-06", "xsw-07", "xsw-08",
+    "attr-duplicate", "attr-missing", "attr-case", "attr-misspelt", "attr-empty",
+    "attribute-statement-missing",
+]
+
+
+@pytest.mark.parametrize("fault", REJECTED)
+def test_correct_sp_refuses(sp, fault):
+    b = sp.browser()
+    u = fresh_user()
+    r = sp.solicited(b, u, faults=[fault])
+    assert 400 <= r.status_code < 500, f"{fault}: ACS answered {r.status_code}"
+    assert sp.me(b).status_code == 401, fault
+    assert sp.user(u.attributes["Email"][0]) is None, fault
+
+
+ACCEPTED = ["sig-assertion-only", "sig-no-keyinfo", "audience-extra", "nameid-cdata-split"]
+
+
+@pytest.mark.parametrize("fault", [None, *ACCEPTED])
+def test_correct_sp_accepts_benign_variations(sp, fault):
+    b = sp.browser()
+    u = fresh_user()
+    r = sp.solicited(b, u, faults=[fault] if fault else [])
+    assert r.status_code == 302, f"{fault}: {r.text[:300]}"
+    assert sp.me(b).json()["email"] == u.attributes["Email"][0]
+
+
+def test_clock_skew_within_two_minutes_is_tolerated(sp):
+    for skew in (-90, 90):
+        b = sp.browser()
+        u = fresh_user()
+        r = sp.solicited(b, u, faults=[f"clock-skew({skew})"])
+        assert r.status_code == 302, (skew, r.text[:300])
+
+
+def test_nameid_with_a_comment_is_read_in_full(sp):
+    b = sp.browser()
+    u = fresh_user()
+    r = sp.solicited(b, u, faults=["nameid-comment"])
+    if r.status_code == 302:
+        assert sp.me(b).json()["name_id"] == u.name_id
+    else:
+        assert sp.me(b).status_code == 401
+
+
+def test_replayed_response_is_refused(sp):
+    b = sp.browser()
+    u = fresh_user()
+    rid = sp.pending_request_id(b, email=u.attributes["Email"][0])
+    issued = sp.idp_response(u, in_response_to=rid)
+    assert sp.post_issued(b, issued).status_code == 302
+    # the same bytes again, from the same browser and from a new one
+    assert sp.post_issued(b, issued).status_code == 403
+    b2 = sp.browser()
+    assert sp.post_issued(b2, issued).status_code == 403
+    assert sp.me(b2).status_code == 401
+
+
+def test_unsolicited_replay_is_refused(sp):
+    u = fresh_user()
+    issued = sp.idp_response(u)
+    b = sp.browser()
+    assert sp.post_issued(b, issued).status_code == 302
+    b2 = sp.browser()
+    assert sp.post_issued(b2, issued).status_code == 403
+    assert sp.me(b2).status_code == 401
+
+
+def test_request_id_from_another_browser_is_refused(sp):
+    attacker, victim = sp.browser(), sp.browser()
+    u = fresh_user()
+    rid = sp.pending_request_id(attacker, email=u.attributes["Email"][0])
+    r = sp.post_issued(victim, sp.idp_response(u, in_response_to=rid))
+    assert r.status_code == 403
+    assert sp.me(victim).status_code == 401
+
+
+def test_request_id_is_single_use(sp):
+    b = sp.browser()
+    u = fresh_user()
+    rid = sp.pending_request_id(b, email=u.attributes["Email"][0])
+    assert sp.post_issued(b, sp.idp_response(u, in_response_to=rid)).status_code == 302
+    r = sp.post_issued(b, sp.idp_response(u, in_response_to=rid))
+    assert r.status_code == 403
+
+
+def test_duplicate_samlresponse_fields_are_refused(sp):
+    b = sp.browser()
+    u = fresh_user()
+    issued = sp.idp_response(u)
+    r = b.post(issued.acs_url, content=f"SAMLResponse=x&SAMLResponse=y".encode(),
+               headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 400
+
+
+def test_new_session_identifier_after_login(sp):
+    b = sp.browser()
+    u = fresh_user()
+    sp.solicited(b, u)
+    first = sp.me(b).json()["id"]
+    before = b.cookies.get("refsp_session")
+    sp.solicited(b, fresh_user())
+    assert b.cookies.get("refsp_session") != before
+    assert sp.me(b).json()["id"] != first
+
+
+def test_relaystate_redirect_is_same_origin_only(sp):
+    u = fresh_user()
+    b = sp.browser()
+    r = sp.post_issued(b, sp.idp_response(u, relay_state="https://evil.example/x"))
+    assert r.status_code == 302 and r.headers["location"] == "/"
+    r = sp.post_issued(sp.browser(), sp.idp_response(fresh_user(), relay_state="/dashboard?x=1"))
+    assert r.headers["location"] == "/dashboard?x=1"
