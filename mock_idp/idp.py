@@ -385,6 +385,55 @@ class MockIdP:
         with self._lock:
             return list(self._issued.values())
 
+    # ----------------------------------------------------------------- single logout
+    def logout_request(
+        self,
+        sp_entity_id: str,
+        name_id: str,
+        *,
+        session_index: str | None = None,
+        name_id_format: str | None = None,
+        binding: str = BINDING_REDIRECT,
+        relay_state: str | None = None,
+        sign: bool = True,
+        algorithm: str = "rsa-sha256",
+        key: KeyPair | None = None,
+    ) -> Any:
+        """An IdP-initiated LogoutRequest to the SP's SLO endpoint (OutgoingMessage: URL or form)."""
+        from .slo import build_logout_request, send
+
+        sp = self.sp(sp_entity_id)
+        ep = sp.slo_endpoint(binding)
+        if ep is None:
+            raise ResponseError(f"SP {sp.entity_id} has no SingleLogoutService endpoint")
+        req = build_logout_request(
+            issuer=self.entity_id, destination=ep.location, name_id=name_id,
+            name_id_format=name_id_format, session_index=session_index,
+        )
+        return send(req, ep.location, ep.binding, (key or self.key) if sign else None,
+                    relay_state=relay_state, algorithm=algorithm)
+
+    def logout_response(
+        self,
+        sp_entity_id: str,
+        in_response_to: str,
+        *,
+        status: str = STATUS_SUCCESS,
+        binding: str = BINDING_REDIRECT,
+        relay_state: str | None = None,
+        sign: bool = True,
+    ) -> Any:
+        """A LogoutResponse to the SP's SLO endpoint (answering an SP-initiated logout)."""
+        from .slo import build_logout_response, send
+
+        sp = self.sp(sp_entity_id)
+        ep = sp.slo_endpoint(binding)
+        if ep is None:
+            raise ResponseError(f"SP {sp.entity_id} has no SingleLogoutService endpoint")
+        url = ep.response_location or ep.location
+        resp = build_logout_response(issuer=self.entity_id, destination=url, in_response_to=in_response_to, status=status)
+        return send(resp, url, ep.binding, self.key if sign else None, relay_state=relay_state)
+
     # ----------------------------------------------------------------- out-of-band watch (XXE, XSLT)
     def oob_url(self, token: str, kind: str = "x") -> str:
         """A loopback URL on this IdP; any fetch of it is recorded (an SP resolving entities, running XSLT)."""
