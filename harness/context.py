@@ -86,13 +86,15 @@ class ScenarioContext:
         return self.session.navigate(f"{self.runtime.idp_base_url}/idp-initiated?{urlencode(query)}")
 
     # --- observers --------------------------------------------------------------------------
+    def whoami_data(self) -> Any:
+        """The whoami JSON for this session (None = nobody signed in)."""
+        status, data = self.session.whoami(self.target.url(self.target.whoami.url))
+        return data if status == 200 else None
+
     def whoami(self) -> str | None:
         """Who the SP says is signed in in this session (None = nobody)."""
-        w = self.target.whoami
-        status, data = self.session.whoami(self.target.url(w.url))
-        if status != 200 or data is None:
-            return None
-        value = json_path(data, w.json_path)
+        data = self.whoami_data()
+        value = None if data is None else json_path(data, self.target.whoami.json_path)
         return None if value in (None, "") else str(value)
 
     def users(self) -> list[dict[str, Any]]:
@@ -109,6 +111,17 @@ class ScenarioContext:
     def has(self, capability: str) -> bool:
         return self.runtime.capabilities().get(capability) is None
 
-    def observe(self, user: Any, *, intended: str | None = None) -> Observation:
-        """The SP's state after the hops: who is signed in, compared with who was intended."""
-        return Observation(signed_in=self.whoami(), intended=intended or self.email_of(user))
+    def observe(self, user: Any, *, intended: str | None = None, store_check: bool = True) -> Observation:
+        """The SP's state after the hops: who is signed in, compared with who was intended; and,
+        when the target lets us look, whether the user store holds the user (JIT) or not."""
+        obs = Observation(signed_in=self.whoami(), intended=intended or self.email_of(user))
+        if store_check and self.has("user_inspection"):
+            email = intended or self.email_of(user)
+            record = self.find_user(email)
+            if self.expected is ACCEPT:
+                obs.check("user provisioned just in time", record is not None,
+                          "" if record else f"{email} is not in the SP's user store")
+            else:
+                obs.check("no account created", record is None,
+                          f"{email} was created in the SP's user store" if record else "")
+        return obs

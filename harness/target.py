@@ -50,6 +50,7 @@ class WhoamiSection(_Strict):
 
     url: str
     json_path: str = "email"
+    name_id_path: str | None = None
     css_selector: str | None = None
     regex: str | None = None
 

@@ -6,21 +6,6 @@ from harness.registry import ACCEPT, REJECT, scenario
 from harness.verdict import Observation
 
 
-def provisioned(ctx: ScenarioContext, obs: Observation, user) -> Observation:
-    """The user-store check (when the target lets us look): JIT-created when the login must be
-    accepted; no account created when it must be refused."""
-    if ctx.has("user_inspection"):
-        email = ctx.email_of(user)
-        record = ctx.find_user(email)
-        if ctx.expected is ACCEPT:
-            obs.check("user provisioned just in time", record is not None,
-                      "" if record else f"{email} is not in the SP's user store")
-        else:
-            obs.check("no account created", record is None,
-                      f"{email} was created in the SP's user store" if record else "")
-    return obs
-
-
 @scenario(
     "FLOW-01",
     "SP-initiated login signs the user in and provisions them just in time",
@@ -35,7 +20,7 @@ def provisioned(ctx: ScenarioContext, obs: Observation, user) -> Observation:
 def flow_01(ctx: ScenarioContext) -> Observation:
     user = ctx.new_user()
     ctx.sp_login(user)
-    return provisioned(ctx, ctx.observe(user), user)
+    return ctx.observe(user)
 
 
 @scenario(
@@ -52,4 +37,4 @@ def flow_01(ctx: ScenarioContext) -> Observation:
 def flow_02(ctx: ScenarioContext) -> Observation:
     user = ctx.new_user()
     ctx.idp_login(user, relay_state="/")
-    return provisioned(ctx, ctx.observe(user), user)
+    return ctx.observe(user)

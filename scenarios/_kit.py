@@ -1,0 +1,84 @@
+"""Building blocks for table-driven scenarios: one fault (or a few) on a valid baseline login."""
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from harness.context import ScenarioContext
+from harness.registry import REJECT, Outcome, scenario
+from harness.verdict import Observation
+
+
+def fault(spec: str, **params: Any) -> Any:
+    from mock_idp.faults import get
+
+    return get(spec, **params)
+
+
+def login(ctx: ScenarioContext, user: Any, faults: Sequence[Any], flow: str) -> None:
+    if flow == "idp":
+        ctx.idp_login(user, faults)
+    else:
+        ctx.sp_login(user, faults)
+
+
+def victim_of(ctx: ScenarioContext) -> str:
+    """A privileged identity at the SP's own domain that the attacker tries to become."""
+    return f"admin.{ctx.runtime.next_seed()}@{ctx.target.testdata.email_domain}"
+
+
+def single_fault(
+    id: str,
+    title: str,
+    faults: Callable[[ScenarioContext], Sequence[Any]] | Sequence[str],
+    *,
+    category: str,
+    refs: Iterable[str],
+    expect: Outcome | Mapping[str, Outcome] = REJECT,
+    level: str = "MUST",
+    fix_hint: str = "",
+    flow: str = "sp",
+    needs: Iterable[str] = ("sp_initiated",),
+) -> None:
+    """Register a scenario: a fresh user logs in with exactly these faults; judge by the SP's state."""
+
+    def run(ctx: ScenarioContext) -> Observation:
+        user = ctx.new_user()
+        fs = faults(ctx) if callable(faults) else [fault(f) for f in faults]
+        login(ctx, user, fs, flow)
+        return ctx.observe(user)
+
+    run.__qualname__ = run.__name__ = f"scenario_{id.replace('-', '_').lower()}"
+    scenario(id, title, category=category, refs=refs, needs=needs, expect=expect, level=level,
+             fix_hint=fix_hint)(run)
+
+
+def wrapping(
+    id: str,
+    title: str,
+    fault_id: str,
+    *,
+    category: str,
+    refs: Iterable[str],
+    fix_hint: str,
+) -> None:
+    """Catalogue rule 3: first the wrapping with unchanged values, then with the victim's identity.
+    Both must be refused; the first one accepted is the finding."""
+
+    def run(ctx: ScenarioContext) -> Observation:
+        user = ctx.new_user()
+        ctx.sp_login(user, [fault(fault_id)])
+        first = ctx.observe(user)
+        if first.accepted or not all(c.ok for c in first.checks):
+            first.note = "variant (a): wrapping with unchanged values was accepted"
+            return first
+        ctx.restart()
+        attacker = ctx.new_user()
+        victim = victim_of(ctx)
+        ctx.sp_login(attacker, [fault(fault_id, victim=victim)])
+        second = ctx.observe(attacker, intended=victim)
+        second.note = "variant (b): wrapped assertion for the victim " + victim
+        return second
+
+    run.__qualname__ = run.__name__ = f"scenario_{id.replace('-', '_').lower()}"
+    scenario(id, title, category=category, refs=refs, needs=("sp_initiated",), expect=REJECT,
+             fix_hint=fix_hint)(run)

@@ -1,0 +1,49 @@
+"""IRT and RPL: request correlation (InResponseTo) and replay."""
+from __future__ import annotations
+
+from harness.context import ScenarioContext
+from harness.registry import ACCEPT, REJECT, scenario
+from harness.verdict import Observation
+
+from ._kit import fault, single_fault
+
+IRT_HINT = "Keep the AuthnRequest ID in the browser's session and require InResponseTo to equal it, once."
+RPL_HINT = "Remember consumed Response and Assertion IDs until they expire; refuse a second use."
+
+single_fault("IRT-01", "A Response whose InResponseTo matches no request is refused", ["in-response-to-wrong"],
+             category="correlation", refs=("Prof 4.1.4.3 MUST", "catalogue IRT-01"), fix_hint=IRT_HINT)
+single_fault("IRT-02", "A wrong InResponseTo only in SubjectConfirmationData is refused",
+             ["scd-in-response-to-wrong"], category="correlation", refs=("Prof 4.1.4.3 MUST", "catalogue IRT-02"),
+             fix_hint=IRT_HINT)
+single_fault("IRT-05", "A response without InResponseTo is accepted only where the contract allows IdP-initiated SSO",
+             ["in-response-to-missing"], category="correlation",
+             refs=("catalogue IRT-05", "seed redflag: SP-initiated only"),
+             expect={"*": ACCEPT, "redflag": REJECT}, fix_hint="Refuse unsolicited responses when IdP-initiated SSO is off.")
+single_fault("IRT-07", "An empty InResponseTo is refused", ["in-response-to-empty"], category="correlation",
+             refs=("catalogue IRT-07",), fix_hint=IRT_HINT)
+
+
+@scenario("RPL-01", "The identical Response posted again is refused", category="replay",
+          refs=("Prof 4.1.4.5 MUST", "catalogue RPL-01"), needs=("sp_initiated",), expect=REJECT, fix_hint=RPL_HINT)
+def rpl_01(ctx: ScenarioContext) -> Observation:
+    user = ctx.new_user()
+    ctx.sp_login(user)
+    if ctx.whoami() is None:
+        return Observation(signed_in=None, intended=None, observable=False, note="the first login failed")
+    ctx.restart()
+    ctx.sp_login(user, [fault("replay")])
+    return ctx.observe(user, store_check=False)
+
+
+@scenario("RPL-05", "An unsolicited Response replayed is refused", category="replay",
+          refs=("Prof 4.1.4.5 MUST", "catalogue RPL-05"), needs=("idp_initiated",), expect=REJECT,
+          fix_hint=RPL_HINT)
+def rpl_05(ctx: ScenarioContext) -> Observation:
+    user = ctx.new_user()
+    if ctx.profile.flows.idp_initiated:
+        ctx.idp_login(user)
+        if ctx.whoami() is None:
+            return Observation(signed_in=None, intended=None, observable=False, note="the first login failed")
+    ctx.restart()
+    ctx.idp_login(user, [fault("replay")])
+    return ctx.observe(user, store_check=False)

@@ -1,0 +1,59 @@
+"""SIG, KEY, ALG: is the signature there, valid, by the trusted key, with acceptable algorithms?"""
+from __future__ import annotations
+
+from harness.context import ScenarioContext
+from harness.registry import REJECT, scenario
+from harness.verdict import Observation
+
+from ._kit import fault, single_fault, victim_of
+
+VERIFY = ("Verify the XML signature over the Assertion with the IdP certificate from its metadata "
+          "only, and use only the element the signature covers.")
+
+single_fault("SIG-01", "Unsigned Response and Assertion are refused", ["sig-unsigned"],
+             category="signature", refs=("Prof 4.1.4.5 MUST", "catalogue SIG-01", "CVE-2020-12676"),
+             fix_hint="Require a valid signature on the Assertion (WantAssertionsSigned) before reading it.")
+single_fault("SIG-03", "Signed Response with an unsigned Assertion is refused (WantAssertionsSigned)",
+             ["sig-response-only"], category="signature",
+             refs=("Metadata 2.4.4 WantAssertionsSigned", "catalogue SIG-03"),
+             fix_hint="The SP's metadata says WantAssertionsSigned=\"true\": enforce it on every Assertion.")
+single_fault("SIG-06", "A flipped bit in SignatureValue is refused", ["sig-bad-value"], category="signature",
+             refs=("XMLDSig core validation MUST", "catalogue SIG-06"), fix_hint=VERIFY)
+single_fault("SIG-08", "Empty SignatureValue and DigestValue are refused", ["sig-empty-values"],
+             category="signature", refs=("XMLDSig core validation MUST", "catalogue SIG-08"), fix_hint=VERIFY)
+single_fault("SIG-09", "A signature by an untrusted self-signed certificate in KeyInfo is refused",
+             ["sig-untrusted-cert"], category="signature",
+             refs=("OWASP SAML: ignore KeyInfo", "catalogue SIG-09", "CVE-2015-5372"),
+             fix_hint="Never trust the certificate inside the message; verify with the metadata certificate.")
+single_fault("SIG-11", "A valid signature made over a different assertion is refused", ["sig-other-assertion"],
+             category="signature", refs=("Core 5.4.2 MUST", "catalogue SIG-11"), fix_hint=VERIFY)
+single_fault("KEY-02", "An attacker key given as a raw KeyValue in KeyInfo is refused", ["sig-attacker-keyvalue"],
+             category="signature", refs=("catalogue KEY-02", "CVE-2021-21239"), fix_hint=VERIFY)
+single_fault("ALG-02", "RSA-SHA1 signatures are refused", ["alg-rsa-sha1"], category="signature",
+             refs=("SAML2Int SDP-ALG01", "catalogue ALG-02 (policy)"), level="SHOULD",
+             fix_hint="Allow-list rsa-sha256 or stronger signature algorithms and sha256+ digests.")
+single_fault("ALG-03", "SHA-1 digests under an RSA-SHA256 signature are refused", ["alg-sha1-digest"],
+             category="signature", refs=("SAML2Int SDP-ALG01", "catalogue ALG-03 (policy)"), level="SHOULD",
+             fix_hint="Allow-list sha256 or stronger DigestMethods.")
+
+
+def _victim_faults(fault_id: str):
+    return lambda ctx: [fault(fault_id, victim=victim_of(ctx))]
+
+
+@scenario("SIG-02", "Signature stripped and NameID changed to a victim (signature exclusion) is refused",
+          category="signature", refs=("Prof 4.1.4.5 MUST", "catalogue SIG-02", "CVE-2020-12676", "CVE-2016-1000251"),
+          needs=("sp_initiated",), expect=REJECT, fix_hint=VERIFY)
+def sig_02(ctx: ScenarioContext) -> Observation:
+    attacker, victim = ctx.new_user(), victim_of(ctx)
+    ctx.sp_login(attacker, [fault("sig-stripped", victim=victim)])
+    return ctx.observe(attacker, intended=victim)
+
+
+@scenario("SIG-05", "NameID changed after signing (content tampered) is refused", category="signature",
+          refs=("Prof 4.1.4.3 MUST verify signatures", "catalogue SIG-05"), needs=("sp_initiated",),
+          expect=REJECT, fix_hint=VERIFY)
+def sig_05(ctx: ScenarioContext) -> Observation:
+    attacker, victim = ctx.new_user(), victim_of(ctx)
+    ctx.sp_login(attacker, [fault("sig-tampered", victim=victim)])
+    return ctx.observe(attacker, intended=victim)

@@ -1,0 +1,90 @@
+"""XML, CMT, STA, MAS, NID, ATTR: parser tricks, statuses, assertion shape and attributes."""
+from __future__ import annotations
+
+from harness.context import ScenarioContext
+from harness.registry import ACCEPT, REJECT, scenario
+from harness.verdict import Observation
+
+from ._kit import fault, single_fault
+
+single_fault("XML-01", "A message carrying a DOCTYPE is refused", ["dtd-harmless"], category="xml",
+             refs=("SAML2Int SDP-G03", "catalogue XML-01"),
+             fix_hint="Parse SAML messages with DTDs forbidden (defusedxml, lxml with no DTD loading).")
+single_fault("XML-08", "An XSLT transform inside the signature is refused", ["xslt-transform"], category="xml",
+             refs=("catalogue XML-08", "Core 5.4.4 transforms"),
+             fix_hint="Allow only the enveloped-signature and exclusive c14n transforms.")
+single_fault("CMT-03", "A processing instruction spliced into the signed NameID is refused", ["nameid-pi-splice"],
+             category="xml", refs=("catalogue CMT-03",), fix_hint="Keep canonicalization standard; never flatten PIs.")
+single_fault("STA-01", "A non-Success status signs nobody in", ["status"], category="status",
+             refs=("Core 3.2.2.2", "catalogue STA-01", "catalogue POS-10"),
+             fix_hint="Check the top-level StatusCode before anything else; show a meaningful error.")
+single_fault("MAS-01", "A Success Response with zero assertions signs nobody in", ["zero-assertions"],
+             category="assertion", refs=("Prof 4.1.4.2", "catalogue MAS-01"),
+             fix_hint="Require exactly one Assertion.")
+single_fault("MAS-04", "An Assertion without AuthnStatement is refused", ["no-authn-statement"],
+             category="assertion", refs=("Prof 4.1.4.2 MUST", "catalogue MAS-04"),
+             fix_hint="Require an AuthnStatement in the Web SSO bearer assertion.")
+single_fault("MAS-06", "An Assertion without Subject is refused", ["subject-missing"], category="assertion",
+             refs=("Prof 4.1.4.2 MUST", "catalogue MAS-06"), fix_hint="Require a Subject with a NameID.")
+single_fault("NID-02", "An empty NameID is refused", ["nameid-empty"], category="nameid",
+             refs=("catalogue NID-02",), fix_hint="Refuse empty identifiers.")
+single_fault("POS-03", "Only the Assertion signed (Response unsigned) is accepted", ["sig-assertion-only"],
+             category="signature", refs=("Prof 4.1.4.5", "catalogue POS-03"), expect=ACCEPT,
+             fix_hint="A signed Assertion is enough unless the SP asks for signed messages.")
+
+
+def _attr(ctx: ScenarioContext, which: str) -> str:
+    return getattr(ctx.profile.attributes, which) or "Email"
+
+
+single_fault("ATTR-01", "A required attribute left out signs nobody in and creates no account",
+             lambda ctx: [fault("attr-missing", name=_attr(ctx, "email"))], category="attributes",
+             refs=("seed: required attributes", "catalogue ATTR-01"),
+             fix_hint="Refuse the login with a clear error when a required attribute is missing.")
+single_fault("ATTR-03", "A duplicated attribute name is refused", lambda ctx: [fault("attr-duplicate",
+             name=_attr(ctx, "email"), value=f"other@{ctx.target.testdata.email_domain}")],
+             category="attributes", refs=("catalogue ATTR-03",),
+             fix_hint="Refuse (or merge deterministically) duplicated attributes; never pick first or last silently.")
+single_fault("ATTR-05", "Attribute names are case-sensitive: a case-changed required attribute is not taken",
+             lambda ctx: [fault("attr-case", name=_attr(ctx, "email"))], category="attributes",
+             refs=("seed redis_cloud: 'Attribute name (case-sensitive)'", "catalogue ATTR-05"),
+             fix_hint="Match attribute names exactly as the contract spells them.")
+
+
+def _truncation(ctx: ScenarioContext, *, in_nameid: bool) -> Observation:
+    """The attacker's legitimately signed identity is `<victim>@<domain><!---->.evilcorp`. The SP may
+    refuse it, or accept it as the full string; signing in `<victim>@<domain>` is the finding."""
+    domain = ctx.target.testdata.email_domain
+    local = f"admin.{ctx.runtime.next_seed()}"
+    victim, full = f"{local}@{domain}", f"{local}@{domain}.evilcorp"
+    user = ctx.new_user(email=full, name_id=full)
+    fs = [fault("nameid-comment", before=victim, after=".evilcorp")] if in_nameid else \
+        [fault("attr-comment", name=_attr(ctx, "email"))]
+    ctx.sp_login(user, fs)
+    data = ctx.whoami_data() or {}
+    obs = ctx.observe(user, intended=full, store_check=False)
+    nid_path = ctx.target.whoami.name_id_path
+    seen_nid = data.get(nid_path) if nid_path and isinstance(data, dict) else None
+    if obs.signed_in == victim or seen_nid == victim:
+        obs.signed_in = victim
+        obs.note = "the SP read the identifier only up to the XML comment"
+        return obs
+    if obs.signed_in == full:  # accepted as the full string: allowed
+        return Observation(signed_in=None, intended=full, note=f"accepted as the full string {full!r}")
+    return obs
+
+
+@scenario("CMT-01", "A comment inside the signed NameID never yields the truncated identity",
+          category="xml", refs=("catalogue CMT-01", "CVE-2017-11427", "CVE-2017-11428", "CVE-2018-0489"),
+          needs=("sp_initiated",), expect=REJECT,
+          fix_hint="Read the full text content of NameID (all text nodes), never only the first.")
+def cmt_01(ctx: ScenarioContext) -> Observation:
+    return _truncation(ctx, in_nameid=True)
+
+
+@scenario("CMT-02", "A comment inside a signed attribute value never yields the truncated value",
+          category="xml", refs=("catalogue CMT-02", "python3-saml testNodeTextAttack"),
+          needs=("sp_initiated",), expect=REJECT,
+          fix_hint="Read the full text content of AttributeValue elements.")
+def cmt_02(ctx: ScenarioContext) -> Observation:
+    return _truncation(ctx, in_nameid=False)
