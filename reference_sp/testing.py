@@ -72,6 +72,10 @@ class SPUnderTest:
     server: LoopbackServer
     idp: IdPUnderTest
     clients: list[httpx.Client] = field(default_factory=list)
+    # Options for every Response the helpers ask the IdP for. By default only the Assertion is
+    # signed (catalogue POS-03, which a correct SP accepts): one pysaml2/xmlsec1 check per login
+    # instead of two keeps the test suite fast. Set to {} for the full POS-01 shape.
+    default_options: dict[str, Any] = field(default_factory=lambda: {"sign_response": False})
 
     @classmethod
     def start(cls, idp: IdPUnderTest, profile: str = "redis_cloud", mutants: Iterable[str] = (),
@@ -139,7 +143,7 @@ class SPUnderTest:
 
         r = self.start_login(browser, **(params or self.default_login_params(user)))
         assert r.status_code == 302, f"/login answered {r.status_code}: {r.text[:300]}"
-        token = self.idp.idp.plan_login(user, faults, **options)
+        token = self.idp.idp.plan_login(user, faults, **{**self.default_options, **options})
         loc = r.headers["location"]
         assert loc.startswith(self.idp.server.base_url), loc
         r2 = httpx.get(loc, cookies={PLAN_COOKIE: token}, timeout=10)
@@ -168,7 +172,8 @@ class SPUnderTest:
                      faults: Sequence[Any] = (), relay_state: str | None = None,
                      **options: Any) -> Any:
         return self.idp.idp.issue_response(self.entity_id, user, in_response_to=in_response_to,
-                                           faults=faults, relay_state=relay_state, **options)
+                                           faults=faults, relay_state=relay_state,
+                                           **{**self.default_options, **options})
 
     def solicited(self, browser: httpx.Client, user: Any, faults: Sequence[Any] = (),
                   params: dict[str, str] | None = None, **options: Any) -> httpx.Response:

@@ -22,6 +22,7 @@ def idp():
 @pytest.fixture(scope="module")
 def sp(idp, tmp_path_factory):
     s = SPUnderTest.start(idp, "redis_cloud", db_dir=tmp_path_factory.mktemp("sp"))
+    s.default_options = {}  # Response and Assertion both signed (POS-01), as the faults expect
     yield s
     s.stop()
 
