@@ -385,6 +385,26 @@ class MockIdP:
         with self._lock:
             return list(self._issued.values())
 
+    def apply_name_id_policy(self, user: User, fmt: str | None, sp_entity_id: str) -> User:
+        """The user as the SP asked to name them (NameIDPolicy Format): persistent is a stable
+        pseudonym per (IdP, SP, user), transient a fresh random value, email the Email attribute."""
+        from .users import NAMEID_EMAIL, NAMEID_PERSISTENT, NAMEID_TRANSIENT, NAMEID_UNSPECIFIED
+
+        if not fmt or fmt == NAMEID_UNSPECIFIED or fmt == user.name_id_format:
+            return user
+        if fmt == NAMEID_PERSISTENT:
+            import hashlib
+
+            digest = hashlib.sha256(f"{self.entity_id}\0{sp_entity_id}\0{user.name_id}".encode()).hexdigest()
+            return replace(user, name_id="_" + digest[:40], name_id_format=fmt)
+        if fmt == NAMEID_TRANSIENT:
+            return replace(user, name_id="_" + secrets.token_hex(20), name_id_format=fmt)
+        if fmt == NAMEID_EMAIL:
+            email = next((v[0] for k, v in user.attributes.items() if k.lower() in ("email", "mail") and v), None)
+            if email or "@" in user.name_id:
+                return replace(user, name_id=email or user.name_id, name_id_format=fmt)
+        return user
+
     # ----------------------------------------------------------------- single logout
     def logout_request(
         self,

@@ -10,6 +10,7 @@ from flask import Flask, Response, request
 
 from . import faults as _faults
 from .bindings import (
+    BINDING_POST,
     BindingError,
     decode_post_request,
     decode_redirect_request,
@@ -17,6 +18,8 @@ from .bindings import (
     post_form_html,
 )
 from .builder import STATUS_NO_PASSIVE, STATUS_REQUEST_DENIED, STATUS_REQUESTER, STATUS_RESPONDER
+
+STATUS_UNSUPPORTED_BINDING = "urn:oasis:names:tc:SAML:2.0:status:UnsupportedBinding"
 from .faults import FaultError
 from .metadata import SPInfo
 from .users import NAMEID_FORMATS, User
@@ -108,10 +111,13 @@ def create_app(idp: "MockIdP") -> Flask:
             return None
         return plan
 
-    def issue_planned(plan: Any, sp: SPInfo, acs: str, irt: str | None, relay: str | None) -> Response:
+    def issue_planned(
+        plan: Any, sp: SPInfo, acs: str, irt: str | None, relay: str | None, nameid_format: str | None = None
+    ) -> Response:
         plan.uses += 1
+        user = idp.apply_name_id_policy(plan.user, nameid_format, sp.entity_id)
         issued = idp.issue_response(
-            sp.entity_id, plan.user, in_response_to=irt, acs_url=acs, faults=plan.faults, relay_state=relay, **plan.options
+            sp.entity_id, user, in_response_to=irt, acs_url=acs, faults=plan.faults, relay_state=relay, **plan.options
         )
         idp.events.append({"event": "response", "sp": sp.entity_id, "response_id": issued.response_id, "faults": list(issued.faults)})
         return answer(issued)
@@ -200,11 +206,18 @@ def create_app(idp: "MockIdP") -> Flask:
                 return answer(issued)
         else:
             ep = sp.default_acs()
+        if info.protocol_binding and info.protocol_binding != BINDING_POST:
+            issued = idp.issue_status(
+                sp.entity_id, status_code=STATUS_REQUESTER, status_subcode=STATUS_UNSUPPORTED_BINDING,
+                status_message=f"ProtocolBinding {info.protocol_binding} is not supported; the mock IdP answers by HTTP-POST",
+                in_response_to=info.id, acs_url=sp.default_acs().location, relay_state=relay,
+            )
+            return answer(issued)
         plan = plan_for(sp)
         if plan is not None:
             # The plan stands for an IdP session; ForceAuthn is met by "re-authenticating" the
             # planned user at once (AuthnInstant = now).
-            return issue_planned(plan, sp, ep.location, info.id, relay)
+            return issue_planned(plan, sp, ep.location, info.id, relay, info.name_id_policy_format)
         if info.is_passive:
             issued = idp.issue_status(
                 sp.entity_id, status_code=STATUS_RESPONDER, status_subcode=STATUS_NO_PASSIVE,
@@ -226,9 +239,9 @@ def create_app(idp: "MockIdP") -> Flask:
                 f" (<code>{_e(u.name_id)}</code>)</label>"
             )
         first = idp.users[0] if idp.users else None
-        fmt_opts = "".join(
-            f'<option value="{_e(v)}"{" selected" if (nameid_format or (first.name_id_format if first else "")) == v else ""}>{_e(k)}</option>'
-            for k, v in NAMEID_FORMATS.items()
+        asked = f" ({_e(nameid_format)})" if nameid_format else ""
+        fmt_opts = f'<option value="" selected>as the SP asks{asked}, else the user\'s own</option>' + "".join(
+            f'<option value="{_e(v)}">{_e(k)}</option>' for k, v in NAMEID_FORMATS.items()
         )
         fault_boxes = "".join(
             f'<label><input type="checkbox" name="fault" value="{_e(f.id)}"> <code>{_e(f.id)}</code> {_e(f.description)}</label>'
@@ -297,6 +310,8 @@ for (const r of document.querySelectorAll('input[name=user]')) r.addEventListene
             flist = _faults_from_form(request.form)
         except (ValueError, FaultError) as e:
             return error_page(str(e))
+        if not request.form.get("name_id_format"):
+            user = idp.apply_name_id_policy(user, entry.get("nameid_format"), entry["sp"])
         issued = idp.issue_response(
             entry["sp"], user, in_response_to=entry["irt"], acs_url=entry["acs"], faults=flist, relay_state=entry["relay"]
         )
