@@ -54,7 +54,11 @@ class ScenarioContext:
         if self.profile.attributes.role and data.role:
             kw["role"] = data.role
         kw.update(overrides)
-        return generate_user(self.profile.name, seed=self.runtime.next_seed(), **kw)
+        for _ in range(50):  # Faker names repeat now and then: every user of a run is a new one
+            user = generate_user(self.profile.name, seed=self.runtime.next_seed(), **kw)
+            if self.runtime.claim_identity(self.email_of(user)):
+                return user
+        raise HarnessError("could not generate a fresh user (50 name collisions in a row)")
 
     def email_of(self, user: Any) -> str:
         values = user.attributes.get(self.profile.attributes.email) or []

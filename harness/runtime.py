@@ -9,6 +9,7 @@ import logging
 import secrets
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,8 @@ class Runtime:
         self.sp_entity_id: str = ""
         self._http = httpx.Client(timeout=httpx.Timeout(target.timeouts.read, connect=target.timeouts.connect))
         self._user_counter = 0
+        self._identities: set[str] = set()
+        self._lock = threading.Lock()
 
     # --- lifecycle ------------------------------------------------------------------------
     def __enter__(self) -> "Runtime":
@@ -181,6 +184,15 @@ class Runtime:
 
     def capabilities(self) -> dict[str, str | None]:
         return self.target.capabilities(self.profile)
+
+    def claim_identity(self, email: str) -> bool:
+        """True the first time an identity is handed out in this run (scenarios never share users)."""
+        key = email.lower()
+        with self._lock:
+            if key in self._identities:
+                return False
+            self._identities.add(key)
+            return True
 
     def next_seed(self) -> int:
         self._user_counter += 1
