@@ -1,11 +1,19 @@
 """Building blocks for table-driven scenarios: one fault (or a few) on a valid baseline login."""
 from __future__ import annotations
 
+import sys
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from harness.context import ScenarioContext
 from harness.registry import REJECT, Outcome, scenario
 from harness.verdict import Observation
+
+
+def _adopt(func: Callable[..., Any], id: str) -> None:
+    """Name the generated function after its scenario and give it to the module that declared it
+    (two frames up), so pytest collects it there."""
+    func.__qualname__ = func.__name__ = f"scenario_{id.replace('-', '_').lower()}"
+    func.__module__ = sys._getframe(2).f_globals["__name__"]
 
 
 def fault(spec: str, **params: Any) -> Any:
@@ -47,7 +55,7 @@ def single_fault(
         login(ctx, user, fs, flow)
         return ctx.observe(user)
 
-    run.__qualname__ = run.__name__ = f"scenario_{id.replace('-', '_').lower()}"
+    _adopt(run, id)
     scenario(id, title, category=category, refs=refs, needs=needs, expect=expect, level=level,
              fix_hint=fix_hint)(run)
 
@@ -79,6 +87,6 @@ def wrapping(
         second.note = "variant (b): wrapped assertion for the victim " + victim
         return second
 
-    run.__qualname__ = run.__name__ = f"scenario_{id.replace('-', '_').lower()}"
+    _adopt(run, id)
     scenario(id, title, category=category, refs=refs, needs=("sp_initiated",), expect=REJECT,
              fix_hint=fix_hint)(run)
