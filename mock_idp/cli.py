@@ -32,6 +32,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
     f = sub.add_parser("faults", help="list every fault the IdP can send")
     f.add_argument("--json", action="store_true", help="machine-readable output")
+    f.add_argument("--markdown", action="store_true", help="the table of docs/mock-idp.md")
     f.set_defaults(func=cmd_faults)
 
     m = sub.add_parser("metadata", help="print the IdP's metadata XML")
@@ -73,9 +74,22 @@ def faults_table(out: TextIO) -> None:
     out.write(f"{len(rows)} faults; parameterised ones take id(name=value,...), e.g. clock-skew(seconds=-600)\n")
 
 
+def faults_markdown() -> str:
+    """The fault table of docs/mock-idp.md (regenerate with ``samlconf idp faults --markdown``)."""
+    lines = ["| ID | Stage | What the IdP sends | Parameters | References |", "|---|---|---|---|---|"]
+    for f in _faults.all_faults():
+        d = f.to_dict()
+        params = ", ".join(f"`{k}={v!r}`" for k, v in d["params"].items())
+        desc = d["description"].replace("|", "\\|")
+        lines.append(f"| `{d['id']}` | {d['stage']} | {desc} | {params} | {', '.join(d['refs'])} |")
+    return "\n".join(lines) + "\n"
+
+
 def cmd_faults(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    if getattr(args, "json", False):
+    if getattr(args, "markdown", False):
+        out.write(faults_markdown())
+    elif getattr(args, "json", False):
         json.dump([f.to_dict() for f in _faults.all_faults()], out, indent=2)
         out.write("\n")
     else:

@@ -290,3 +290,10 @@ def test_cli_serve_errors_are_one_line(tmp_path: Path, capsys) -> None:
     assert args.func(args, io.StringIO(), block=False) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(line.startswith("samlconf idp: ") for line in err)
+
+
+def test_docs_fault_table_is_current() -> None:
+    from mock_idp.cli import faults_markdown
+
+    doc = (Path(__file__).parent.parent / "docs" / "mock-idp.md").read_text(encoding="utf-8")
+    assert doc.endswith(faults_markdown()), "regenerate with: samlconf idp faults --markdown"

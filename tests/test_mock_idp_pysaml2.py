@@ -39,7 +39,16 @@ def env(tmp_path_factory):
     server.start(idp.app())
     (d / "idp.xml").write_bytes(idp.metadata_xml())
 
+    cache: dict = {}
+
     def client(**sp_over) -> Saml2Client:
+        """A pysaml2 SP client (cached per settings: building one parses metadata and keys)."""
+        key = tuple(sorted(sp_over.items()))
+        if key not in cache:
+            cache[key] = _make(**sp_over)
+        return cache[key]
+
+    def _make(**sp_over) -> Saml2Client:
         sp_conf = {
             "endpoints": {
                 "assertion_consumer_service": [(ACS, BINDING_HTTP_POST)],
