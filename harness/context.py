@@ -115,14 +115,15 @@ class ScenarioContext:
     def has(self, capability: str) -> bool:
         return self.runtime.capabilities().get(capability) is None
 
-    def observe(self, user: Any, *, intended: str | None = None, store_check: bool = True) -> Observation:
+    def observe(self, user: Any, *, intended: str | None = None, store_check: bool = True,
+                expect: Any = None) -> Observation:
         """The SP's state after the hops: who is signed in, compared with who was intended; and,
         when the target lets us look, whether the user store holds the user (JIT) or not."""
         obs = Observation(signed_in=self.whoami(), intended=intended or self.email_of(user))
         if store_check and self.has("user_inspection"):
             email = intended or self.email_of(user)
             record = self.find_user(email)
-            if self.expected is ACCEPT:
+            if (expect or self.expected) is ACCEPT:
                 obs.check("user provisioned just in time", record is not None,
                           "" if record else f"{email} is not in the SP's user store")
             else:
