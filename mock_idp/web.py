@@ -4,6 +4,7 @@ from __future__ import annotations
 import html
 import json
 import secrets
+import threading
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, request
@@ -94,13 +95,19 @@ def create_app(idp: "MockIdP") -> Flask:
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
     )
     pending: dict[str, dict[str, Any]] = {}
+    pending_lock = threading.Lock()
 
     def add_pending(entry: dict[str, Any]) -> str:
         token = secrets.token_urlsafe(18)
-        pending[token] = entry
-        while len(pending) > MAX_PENDING:
-            pending.pop(next(iter(pending)))
+        with pending_lock:
+            pending[token] = entry
+            while len(pending) > MAX_PENDING:
+                pending.pop(next(iter(pending)))
         return token
+
+    def take_pending(token: str) -> dict[str, Any] | None:
+        with pending_lock:
+            return pending.pop(token, None)
 
     def answer(issued: Any) -> Response:
         return Response(post_form_html(issued.acs_url, issued.saml_response_b64, issued.relay_state), mimetype="text/html")
@@ -302,7 +309,7 @@ for (const r of document.querySelectorAll('input[name=user]')) r.addEventListene
 
     @app.post("/login")
     def login() -> Response:
-        entry = pending.pop(request.form.get("pending", ""), None)
+        entry = take_pending(request.form.get("pending", ""))
         if entry is None:
             return error_page("login form expired or unknown; start the login again at the SP")
         try:

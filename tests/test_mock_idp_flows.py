@@ -183,6 +183,47 @@ def test_bad_requests_are_one_line_400s(served, path, params, needle) -> None:
     assert r.status_code == 400 and needle in r.headers["X-Samlconf-Error"]
 
 
+BOMB = (
+    b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+    b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]><lolz>&lol2;</lolz>'
+)
+
+
+@pytest.mark.parametrize(
+    "data,needle",
+    [
+        ({"SAMLRequest": "%%%"}, "base64"),
+        ({"SAMLRequest": base64.b64encode(BOMB).decode()}, "DOCTYPE"),
+        ({"SAMLRequest": base64.b64encode(b"<a>" + b"x" * 600_000 + b"</a>").decode()}, "too large"),
+        ({"SAMLRequest": "QUFB" * 700_000}, "too large"),
+        ({"RelayState": "x"}, "missing SAMLRequest"),
+    ],
+)
+def test_sso_post_binding_bad_input(served, data, needle) -> None:
+    _, server = served
+    r = httpx.post(f"{server.base_url}/sso", data=data)
+    assert r.status_code in (400, 413) and needle in r.headers["X-Samlconf-Error"]
+    assert httpx.get(f"{server.base_url}/metadata").status_code == 200
+
+
+def test_register_sp_from_url(served) -> None:
+    from flask import Flask
+
+    idp, _ = served
+    md = sp_metadata("https://by-url.example.test/sp", ["http://127.0.0.1:9/acs"])
+    app = Flask("md")
+    app.add_url_rule("/md", "md", lambda: (md, 200, {"Content-Type": "application/samlmetadata+xml"}))
+    with LoopbackServer() as srv:
+        srv.start(app)
+        sp = idp.register_sp_url(f"{srv.base_url}/md")
+        assert sp.entity_id == "https://by-url.example.test/sp" and idp.sp(sp.entity_id) is sp
+        from mock_idp.metadata import MetadataError
+
+        with pytest.raises(MetadataError) as ei:
+            idp.register_sp_url(f"{srv.base_url}/missing")
+        assert "cannot fetch" in str(ei.value)
+
+
 def test_oob_watch_records_fetches(served) -> None:
     idp, server = served
     url = idp.oob_url("tok123", "xxe")

@@ -169,6 +169,28 @@ def test_pysaml2_round_trip_through_sso(env) -> None:
     assert ar.name_id.text == user.name_id and ar.in_response_to == req_id
 
 
+def test_pysaml2_post_binding_signed_request(env) -> None:
+    """A POST-binding AuthnRequest with an enveloped signature is checked and answered."""
+    idp, server, client = env
+    cl = client()
+    req_id, info = cl.prepare_for_authenticate(entityid=idp.entity_id, relay_state="rs-p", binding=BINDING_HTTP_POST)
+    page = etree.HTML(info["data"])
+    fields = {i.get("name"): i.get("value") for i in page.iter("input") if i.get("name")}
+    assert b"Signature" in base64.b64decode(fields["SAMLRequest"])
+    user = generate_user(seed=13)
+    r = httpx.post(f"{server.base_url}/sso", data=fields, cookies={PLAN_COOKIE: idp.plan_login(user)})
+    out = {i.get("name"): i.get("value") for i in etree.HTML(r.text).iter("input") if i.get("name")}
+    ar = cl.parse_authn_request_response(out["SAMLResponse"], BINDING_HTTP_POST, outstanding={req_id: ACS})
+    assert ar.name_id.text == user.name_id
+    # the same request with a changed ID no longer verifies
+    xml = base64.b64decode(fields["SAMLRequest"]).replace(req_id.encode(), b"_tampered", 1)
+    fields["SAMLRequest"] = base64.b64encode(xml).decode()
+    r = httpx.post(f"{server.base_url}/sso", data=fields, cookies={PLAN_COOKIE: idp.plan_login(user)})
+    out = {i.get("name"): i.get("value") for i in etree.HTML(r.text).iter("input") if i.get("name")}
+    root = etree.fromstring(base64.b64decode(out["SAMLResponse"]))
+    assert [c.get("Value").rsplit(":", 1)[1] for c in root.iter("{*}StatusCode")] == ["Requester", "RequestDenied"]
+
+
 def test_sso_refuses_tampered_signed_request(env) -> None:
     idp, server, client = env
     _, info = client().prepare_for_authenticate(entityid=idp.entity_id, relay_state="rs-1", binding=BINDING_HTTP_REDIRECT)
