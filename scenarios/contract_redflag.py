@@ -150,3 +150,47 @@ def rf_local_off(ctx: ScenarioContext) -> Observation:
         obs.note = f"a local user of SAML tenant {ts[0]} signed in with a password"
     return obs
 
+
+
+def _other_idp_metadata(ctx: ScenarioContext, entity_id: str) -> str:
+    """Another IdP's metadata: the run's IdP metadata under a different entityID."""
+    from lxml import etree
+
+    raw = ctx.idp.metadata_xml()
+    root = etree.fromstring(raw if isinstance(raw, bytes) else raw.encode())
+    root.set("entityID", entity_id)
+    return etree.tostring(root, encoding="unicode")
+
+
+@scenario(
+    "RF-ONE-IDP",
+    "An IdP grants only the tenants bound to it: a tenant of another IdP in tenantid is ignored",
+    category="contract",
+    refs=(f"{SEED}: 'One SAML IdP per location'",
+          f"{SEED}: 'You cannot mix or chain multiple IdPs for a single location'",
+          "catalogue KEY-07"),
+    needs=("sp_initiated",),
+    expect=ACCEPT,
+    fix_hint="Grant a tenant only when the assertion comes from the one IdP configured for that "
+             "tenant; ignore (or refuse) tenants of other IdPs.",
+)
+def rf_one_idp(ctx: ScenarioContext) -> Observation:
+    ts = _tenants(ctx)
+    if ts is None or ctx.profile.tenants is None or not ctx.profile.tenants.one_idp_per_tenant:
+        return not_applicable(ctx, "no one-IdP-per-tenant rule")
+    if not {"add_idp", "add_tenant"} <= set(ctx.target.hooks):
+        return Observation(signed_in=None, intended=None, observable=False,
+                           note="the target has no add_idp / add_tenant hooks")
+    n = ctx.runtime.next_seed()
+    idp_id, foreign = f"other{n}", f"foreign{n}"
+    need_ok(ctx, "add_idp", idp_id=idp_id,
+            metadata_xml=_other_idp_metadata(ctx, f"urn:samlconf:other-idp:{n}"))
+    need_ok(ctx, "add_tenant", tenant=foreign, idp_id=idp_id)
+    user = ctx.new_user(tenants=[ts[0], foreign])
+    ctx.sp_login(user, tenant=ts[0])
+    obs = ctx.observe(user)
+    got = sorted(_me(ctx).get("tenants") or [])
+    obs.check(f"tenant {foreign} of another IdP not granted", foreign not in got,
+              f"the run's IdP granted {got}, including {foreign} (bound to IdP {idp_id})")
+    obs.check(f"own tenant {ts[0]} granted", ts[0] in got, f"tenants {got}")
+    return obs

@@ -18,6 +18,7 @@ CASES = [
     ("RF-MULTI-TENANT", "redflag", "tenantid_no_split"),
     ("RF-ROLE-ALIAS", "redflag", "rejects_role_alias"),
     ("RF-LOCAL-OFF", "redflag", "local_login_after_activation"),
+    ("RF-ONE-IDP", "redflag", "any_tenant_idp"),
     ("SES-01", "redis_cloud", "session_fixation"),
     ("SES-01", "redflag", "session_fixation"),
     ("SES-04", "redis_cloud", "open_redirect_relaystate"),
