@@ -1427,3 +1427,142 @@ def _mix(url: str) -> Fault:
         sc.addnext(sc2)
 
     return Fault("", "", tree=tree)
+
+
+# ============================================================================= positives and parser differentials
+_TIME_ATTRS = ("IssueInstant", "NotBefore", "NotOnOrAfter", "AuthnInstant", "SessionNotOnOrAfter")
+
+
+@register_factory("benign-variations",
+                  "Same content, unusual form: saml2/samlp2 prefixes, pretty-printed, fractional seconds (signed after; must be ACCEPTED)",
+                  ("POS-06",), prefixes=True, pretty=True, fractional=True)
+def _benign(prefixes: bool, pretty: bool, fractional: bool) -> Fault:
+    def tree(root: etree._Element, ctx: FaultContext) -> etree._Element:
+        if fractional:
+            for el in root.iter():
+                if not isinstance(el.tag, str):
+                    continue
+                for a in _TIME_ATTRS:
+                    v = el.get(a)
+                    if v and v.endswith("Z") and "." not in v:
+                        el.set(a, v[:-1] + ".123Z")
+        if prefixes:
+            xml = etree.tostring(root).decode()
+            xml = xml.replace("xmlns:saml=", "xmlns:saml2=").replace("<saml:", "<saml2:").replace("</saml:", "</saml2:")
+            xml = xml.replace("xmlns:samlp=", "xmlns:samlp2=").replace("<samlp:", "<samlp2:").replace("</samlp:", "</samlp2:")
+            root = etree.fromstring(xml)
+        if pretty:
+            etree.indent(root, space="    ")
+        return root
+
+    return Fault("", "", tree=tree)
+
+
+def _rollover(s: SigningOptions, ctx: FaultContext) -> None:
+    extra = getattr(ctx.idp, "extra_signing_keys", [])
+    if not extra:
+        raise ValueError("key-rollover needs MockIdP(extra_signing_keys=[...]) (a second published key)")
+    s.key = extra[0]
+
+
+register(Fault("key-rollover", "Signed with the second signing key published in the IdP metadata (must be ACCEPTED)",
+               ("POS-08", "SAML2Int SDP-SP37"), signing=_rollover))
+
+
+def _digest_comment(root: etree._Element, ctx: FaultContext) -> None:
+    for dv in _iter_tag(_asig(root), q(DS, "DigestValue")):
+        c = etree.Comment("x")
+        c.tail = dv.text
+        dv.text = None
+        dv.append(c)
+
+
+register(Fault("digest-comment", "A comment before the value inside the Assertion signature's DigestValue",
+               ("PDF-07",), signing=_assertion_signed(), signed=_digest_comment))
+
+
+def _trailing(xml: bytes, ctx: FaultContext) -> bytes:
+    body = xml.split(b"?>", 1)[1] if xml.startswith(b"<?xml") else xml
+    return xml + b"\n" + body.strip()
+
+
+register(Fault("trailing-document", "The signed Response followed by a second top-level Response (two roots)",
+               ("PDF-09",), bytes_=_trailing))
+
+
+def _decoy_sig(root: etree._Element, ctx: FaultContext) -> None:
+    decoy = copy.deepcopy(_asig(root))
+    _flip_sigvalue(decoy, ctx)
+    for dv in _iter_tag(decoy, q(DS, "DigestValue")):
+        dv.text = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+    ext = etree.Element(q(SAMLP, "Extensions"))
+    ext.append(decoy)
+    root.find(q(SAML, "Issuer")).addnext(ext)
+
+
+register(Fault("decoy-signature", "A decoy ds:Signature (bogus digest) in samlp:Extensions, earlier in the document than the real one",
+               ("PDF-11",), signing=_assertion_signed(), signed=_decoy_sig))
+
+
+@register_factory("namespace-bad-char", "A namespace declaration with an invalid character (U+0080) on the signed Assertion",
+                  ("PDF-06", "CVE-2025-25292"), uri="http://example.com\u0080")
+def _bad_ns(uri: str) -> Fault:
+    def b(xml: bytes, ctx: FaultContext) -> bytes:
+        return xml.replace(b"<saml:Assertion ", b'<saml:Assertion xmlns:x="' + uri.encode() + b'" ', 1)
+
+    return Fault("", "", signing=_assertion_signed(), bytes_=b)
+
+
+def _void_c14n(xml: bytes, ctx: FaultContext) -> bytes:
+    xml = xml.replace(b"<samlp:Response ", b'<samlp:Response xmlns:ns="1" ', 1)
+    import re
+
+    return re.sub(rb"<ds:DigestValue>[^<]*</ds:DigestValue>",
+                  b"<ds:DigestValue>47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=</ds:DigestValue>", xml)
+
+
+register(Fault("void-canonicalization", "Relative namespace URI xmlns:ns=\"1\" on the Response and every DigestValue = SHA-256 of \"\"",
+               ("PDF-05", "Golden SAML Response"), signing=_assertion_signed(), bytes_=_void_c14n))
+
+
+def _two_signedinfo(root: etree._Element, ctx: FaultContext) -> None:
+    s = _asig(root)
+    si = _iter_tag(s, q(DS, "SignedInfo"))[0]
+    forged = copy.deepcopy(si)
+    for dv in _iter_tag(forged, q(DS, "DigestValue")):
+        dv.text = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+    si.addnext(forged)
+
+
+register(Fault("two-signedinfo", "A second SignedInfo (other DigestValue) after the real one in the Assertion signature",
+               ("PDF-08",), signing=_assertion_signed(), signed=_two_signedinfo))
+
+
+def _encrypt_nameid(root: etree._Element, ctx: FaultContext) -> None:
+    from .encryption import encrypt_element
+
+    sp = ctx.sp
+    cert = (ctx.signing.encryption or {}).get("cert") or (sp.encryption_certs[0] if sp and sp.encryption_certs else None)
+    if cert is None:
+        raise ValueError("nameid-encrypted needs the SP's encryption certificate")
+    nid = _nameid(root)
+    wrapper = etree.Element(q(SAML, "EncryptedID"))
+    nid.addprevious(wrapper)
+    wrapper.append(nid)
+    encrypt_element(nid, cert, block=(ctx.signing.encryption or {}).get("block", "aes256-gcm"))
+
+
+register(Fault("nameid-encrypted", "NameID replaced by EncryptedID (to the SP's encryption cert), inside the signed Assertion",
+               ("NID-10", "SAML Core 2.2.4"), tree=_encrypt_nameid))
+
+
+def _base_id(root: etree._Element, ctx: FaultContext) -> None:
+    nid = _nameid(root)
+    b = etree.Element(q(SAML, "BaseID"), nsmap={"ext": "urn:samlconf:ext"})
+    b.set("{http://www.w3.org/2001/XMLSchema-instance}type", "ext:CustomID")
+    b.text = nid.text
+    nid.addprevious(b)
+    nid.getparent().remove(nid)
+
+
+register(Fault("nameid-baseid", "BaseID (xsi:type ext:CustomID) instead of NameID", ("NID-11",), tree=_base_id))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 __all__ = ["KeyPair", "load_or_create", "ephemeral", "default_home", "slug"]
@@ -61,10 +61,16 @@ def _make(
     days_valid: int = 3650,
     not_before_offset: timedelta = timedelta(0),
     key_size: int = 2048,
+    key_type: str = "rsa",
     subject: x509.Name | None = None,
     serial: int | None = None,
 ) -> KeyPair:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
+    if key_type == "ec":
+        key = ec.generate_private_key(ec.SECP256R1())
+    elif key_type == "rsa":
+        key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
+    else:
+        raise ValueError(f"key_type must be 'rsa' or 'ec', not {key_type!r}")
     cn = name[:64] or "samlconf"
     subj = subject or x509.Name(
         [
@@ -97,7 +103,11 @@ def _make(
 
 
 def ephemeral(name: str = "samlconf-ephemeral", **kw: object) -> KeyPair:
-    """A fresh key and self-signed cert, never cached (attacker keys, expired certs, ...)."""
+    """A fresh key and self-signed cert, never cached (attacker keys, expired certs, ...).
+
+    Keywords: days_valid, not_before_offset (shifts the validity window), key_size (RSA bits,
+    e.g. 1024 for a weak key), key_type ("rsa" or "ec" for P-256), subject, serial.
+    """
     return _make(name, **kw)  # type: ignore[arg-type]
 
 

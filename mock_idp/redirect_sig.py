@@ -14,7 +14,8 @@ from .signing import SIG_URIS
 
 __all__ = ["sign_query", "verify_query", "raw_query_params", "HASHES"]
 
-HASHES = {
+HASHES = {  # RSA only on the Redirect binding
+
     SIG_URIS["rsa-sha1"]: hashes.SHA1,
     SIG_URIS["rsa-sha256"]: hashes.SHA256,
     SIG_URIS["rsa-sha384"]: hashes.SHA384,
@@ -25,6 +26,8 @@ HASHES = {
 def sign_query(param: str, encoded_message: str, relay_state: str | None, key: KeyPair, algorithm: str = "rsa-sha256") -> str:
     """The query string ``SAMLRequest=..&RelayState=..&SigAlg=..&Signature=..`` (values URL-encoded)."""
     sig_alg = SIG_URIS[algorithm]
+    if sig_alg not in HASHES:
+        raise ValueError(f"Redirect-binding signing supports RSA algorithms only, not {algorithm}")
     parts = [f"{param}={quote_plus(encoded_message)}"]
     if relay_state is not None:
         parts.append(f"RelayState={quote_plus(relay_state)}")

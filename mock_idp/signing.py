@@ -33,6 +33,9 @@ SIGNATURE_ALGORITHMS = {
     "rsa-sha256": xmlsec.constants.TransformRsaSha256,
     "rsa-sha384": xmlsec.constants.TransformRsaSha384,
     "rsa-sha512": xmlsec.constants.TransformRsaSha512,
+    "ecdsa-sha256": xmlsec.constants.TransformEcdsaSha256,
+    "ecdsa-sha384": xmlsec.constants.TransformEcdsaSha384,
+    "ecdsa-sha512": xmlsec.constants.TransformEcdsaSha512,
 }
 DIGEST_ALGORITHMS = {
     "sha1": xmlsec.constants.TransformSha1,
