@@ -113,7 +113,7 @@ class RefSP:
         key_dir = Path(cfg.key_dir) if cfg.key_dir else Path(tempfile.gettempdir()) / "samlconf-refsp"
         from mock_idp.keys import load_or_create, slug
 
-        name = "refsp-" + hashlib.sha256(str(cfg.entity_id).encode()).hexdigest()[:16]
+        name = "refsp"  # one SP key pair per key directory (made once, cached 0600)
         pair = load_or_create(name, cache_dir=key_dir)
         kdir = key_dir / "keys" / slug(name)
         self.key_pem = pair.key_pem

@@ -1,0 +1,398 @@
+"""One test per mutant: the same probe runs against the correct reference SP and against the SP with
+that one mutant switched on; the mutant must change exactly the named behaviour (the probe's
+outcome differs, and is the defective one), while a golden login still works under the mutant
+(positive control: the mutant is one defect, not a broken SP)."""
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import threading
+import zlib
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+from urllib.parse import quote
+
+import pytest
+from lxml import etree
+
+from mock_idp.users import generate_user
+from reference_sp.mutants import MUTANTS
+from reference_sp.testing import IdPUnderTest, SPUnderTest
+
+_seed = iter(range(50_000, 90_000))
+PW = "pw-" + "z" * 8
+
+
+# --- SPs: one per (profile, mutant), started on first use, stopped together ------------------
+@pytest.fixture(scope="module")
+def idps():
+    out = {"redis_cloud": IdPUnderTest.start(profile="redis_cloud"),
+           "redflag": IdPUnderTest.start(profile="redflag"),
+           "other": IdPUnderTest.start("urn:samlconf:other-tenant-idp", profile="redflag")}
+    yield out
+    for i in out.values():
+        i.stop()
+
+
+@pytest.fixture(scope="module")
+def sps(idps, tmp_path_factory):
+    cache: dict[tuple[str, str | None], SPUnderTest] = {}
+
+    def get(profile: str, mutant: str | None) -> SPUnderTest:
+        key = (profile, mutant)
+        if key not in cache:
+            s = SPUnderTest.start(idps[profile], profile, mutants=[mutant] if mutant else [],
+                                  db_dir=tmp_path_factory.mktemp("sp"))
+            if profile == "redflag":
+                idps["other"].idp.register_sp(s.metadata())
+                s.admin("POST", "/admin/api/idps", {"id": "other", "metadata_xml": idps["other"].idp.metadata_xml().decode()})
+                s.admin("POST", "/admin/api/tenants", {"id": "othertenant", "idp_id": "other"})
+            cache[key] = s
+        return cache[key]
+
+    yield get
+    threads = [threading.Thread(target=s.stop) for s in cache.values()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+# --- probe helpers --------------------------------------------------------------------------
+def rc_user(accounts=("12345=member",), **kw):
+    return generate_user("redis_cloud", seed=next(_seed), accounts=list(accounts), **kw)
+
+
+def rf_user(tenants=("pocketstop1",), role="Editor", **kw):
+    return generate_user("redflag", seed=next(_seed), tenants=list(tenants), role=role, **kw)
+
+
+def outcome(sp: SPUnderTest, b) -> Any:
+    r = sp.me(b)
+    return r.json() if r.status_code == 200 else None
+
+
+def login(sp: SPUnderTest, u, faults=(), **opts) -> Any:
+    """SP-initiated login with the IdP object issuing the Response; returns whoami or None."""
+    b = sp.browser()
+    sp.solicited(b, u, faults=list(faults), **opts)
+    return outcome(sp, b)
+
+
+def signed_in(sp, u, faults=(), **opts) -> bool:
+    return login(sp, u, faults, **opts) is not None
+
+
+def retamper(fields: dict[str, str], fn: Callable[[etree._Element], None]) -> dict[str, str]:
+    root = etree.fromstring(base64.b64decode(fields["SAMLResponse"]))
+    fn(root)
+    return dict(fields, SAMLResponse=base64.b64encode(etree.tostring(root)).decode())
+
+
+def session_sid(b) -> str | None:
+    """The server-side session id inside Flask's signed cookie (payload read, not verified)."""
+    raw = b.cookies.get("refsp_session")
+    if not raw:
+        return None
+    compressed = raw.startswith(".")
+    payload = raw.lstrip(".").split(".")[0]
+    data = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    if compressed:
+        data = zlib.decompress(data)
+    return json.loads(data).get("sid")
+
+
+def local(sp, email, accounts=None, tenants=None, bypass_account=None, role=None):
+    if bypass_account:
+        r = sp.admin("POST", "/admin/api/bypass-users", {"account": bypass_account, "email": email,
+                                                         "password": PW, "role": role or "viewer"})
+    else:
+        body = {"email": email, "password": PW}
+        body.update({"accounts": accounts} if accounts is not None else {"tenants": tenants, "role": role or "Editor"})
+        r = sp.admin("POST", "/admin/api/local-users", body)
+    assert r.status_code == 201, r.text
+
+
+def pw_login(sp, email) -> int:
+    return sp.browser().post(sp.url + "/login/password", json={"email": email, "password": PW}).status_code
+
+
+def fresh_account(sp, active=False) -> str:
+    acct = str(100000 + next(_seed))
+    r = sp.admin("POST", "/admin/api/accounts", {"id": acct, "idp_id": "default", "saml_active": active})
+    assert r.status_code == 201, r.text
+    return acct
+
+
+# --- probes: each returns an observation; the mutant's must differ from the correct SP's --------
+# (profile, probe, expected observation on the correct SP, expected observation on the mutant)
+Probe = Callable[[SPUnderTest], Any]
+
+
+def p_skip_jit(sp):
+    u = rc_user()
+    b = sp.browser()
+    sp.solicited(b, u)
+    return sp.user(u.attributes["Email"][0]) is not None
+
+
+def p_session_outlives_user(sp):
+    b = sp.browser()
+    u = rc_user()
+    sp.solicited(b, u)
+    sp.admin("DELETE", f"/admin/api/users/{quote(u.attributes['Email'][0])}")
+    return sp.me(b).status_code
+
+
+def p_fault(fault: str, profile_user=rc_user) -> Probe:
+    return lambda sp: signed_in(sp, profile_user(), [fault])
+
+
+def p_xsw(sp):
+    me = login(sp, rc_user(), ["xsw-03(victim=victim@example.com)"])
+    return me and me["name_id"]
+
+
+def p_nameid_comment(sp):
+    u = rc_user()
+    me = login(sp, u, ["nameid-comment"])
+    return None if me is None else me["name_id"] == u.name_id
+
+
+def p_replay(sp):
+    issued = sp.idp_response(rc_user())
+    sp.post_issued(sp.browser(), issued)
+    b = sp.browser()
+    sp.post_issued(b, issued)
+    return outcome(sp, b) is not None
+
+
+def p_irt(sp):
+    return signed_in(sp, rc_user(), ["in-response-to-wrong"])
+
+
+def p_idp_initiated(sp):
+    b = sp.browser()
+    sp.post_issued(b, sp.idp_response(rf_user()))
+    return outcome(sp, b) is not None
+
+
+def p_issuer(sp):
+    u = rc_user()
+    b = sp.browser()
+    rid = sp.pending_request_id(b, email=u.attributes["Email"][0])
+    issued = sp.idp_response(u, in_response_to=rid, sign_response=False)
+
+    def other_issuer(root):
+        root.find("{urn:oasis:names:tc:SAML:2.0:assertion}Issuer").text = "https://other-idp.example.com"
+
+    b.post(issued.acs_url, data=retamper(issued.form_fields(), other_issuer))
+    return outcome(sp, b) is not None
+
+
+def p_attr_case(sp):
+    u = rc_user()
+    return signed_in(sp, u, ["attr-case(name=Email)"])
+
+
+def p_attr_dup(sp):
+    me = login(sp, rc_user(), ["attr-duplicate(name=FirstName,value=Mallory)"])
+    return me and me["first_name"]
+
+
+def p_mapping_multi(sp):
+    me = login(sp, rc_user(["12345=owner", "54321=manager"]))
+    return me and me["accounts"]
+
+
+def p_unknown_role(sp):
+    me = login(sp, rc_user(["12345=superuser"]))
+    return me and me["accounts"]
+
+
+def p_domain(sp):
+    u = rc_user(email=f"x{secrets.token_hex(3)}@unverified.test")
+    b = sp.browser()
+    sp.post_issued(b, sp.idp_response(u))  # IdP-initiated: the email form would stop it earlier
+    return outcome(sp, b) is not None
+
+
+def _activated(sp):
+    acct = fresh_account(sp)
+    owner = f"own{secrets.token_hex(3)}@example.com"
+    local(sp, owner, {acct: "owner"})
+    return acct, owner
+
+
+def p_deactivation(sp):
+    acct, owner = _activated(sp)
+    assert sp.admin("POST", "/admin/api/saml/activate", {"account": acct, "by": owner}).status_code == 200
+    u = rc_user([f"{acct}=viewer"])
+    login(sp, u)
+    sp.admin("POST", "/admin/api/saml/deactivate", {"account": acct, "by": owner})
+    return sp.user(u.attributes["Email"][0]) is not None
+
+
+def p_bypass(sp):
+    acct, owner = _activated(sp)
+    sp.admin("POST", "/admin/api/saml/activate", {"account": acct, "by": owner})
+    bp = f"bp{secrets.token_hex(3)}@example.com"
+    local(sp, bp, bypass_account=acct)
+    return pw_login(sp, bp), pw_login(sp, owner)
+
+
+def p_owner_conversion(sp):
+    acct, owner = _activated(sp)
+    sp.admin("POST", "/admin/api/saml/activate", {"account": acct, "by": owner})
+    return pw_login(sp, owner)
+
+
+def p_local_after_activation(sp):
+    acct, owner = _activated(sp)
+    member = f"m{secrets.token_hex(3)}@example.com"
+    local(sp, member, {acct: "member"})
+    sp.admin("POST", "/admin/api/saml/activate", {"account": acct, "by": owner})
+    return pw_login(sp, member)
+
+
+def p_link(sp):
+    member = f"m{secrets.token_hex(3)}@example.com"
+    local(sp, member, {"12345": "member"})
+    return sp.admin("POST", "/admin/api/link-token", {"account": "12345", "by": member}).status_code
+
+
+def p_keeps_tenants(sp):
+    u = rf_user(["pocketstop1", "pocketstop2"])
+    login(sp, u)
+    me = login(sp, u.with_attributes(tenantid="pocketstop1"))
+    return me and me["tenants"]
+
+
+def p_no_split(sp):
+    me = login(sp, rf_user(["pocketstop1", "pocketstop2"]))
+    return me and me["tenants"]
+
+
+def p_alias(sp):
+    me = login(sp, rf_user(role="Super_Administrator"))
+    return me and me["role"]
+
+
+def p_any_tenant_idp(sp, other=None):
+    b = sp.browser()
+    u = rf_user(["pocketstop1"])
+    rid = sp.pending_request_id(b, saml="pocketstop1")
+    other_idp = sp._other_idp  # type: ignore[attr-defined]
+    sp.post_issued(b, other_idp.issue_response(sp.entity_id, u, in_response_to=rid, sign_response=False))
+    return outcome(sp, b) is not None
+
+
+def p_fixation(sp):
+    b = sp.browser()
+    sp.solicited(b, rc_user())
+    first = session_sid(b)
+    sp.solicited(b, rc_user())
+    return session_sid(b) == first
+
+
+def p_open_redirect(sp):
+    r = sp.post_issued(sp.browser(), sp.idp_response(rc_user(), relay_state="https://evil.example/x"))
+    return r.headers.get("location")
+
+
+def p_slo_unsigned(sp):
+    b = sp.browser()
+    u = rc_user()
+    sp.solicited(b, u)
+    now = datetime.now(timezone.utc)
+    xml = (f'<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
+           f'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_{secrets.token_hex(16)}" Version="2.0" '
+           f'IssueInstant="{now:%Y-%m-%dT%H:%M:%SZ}" Destination="{sp.url}/saml/slo">'
+           f'<saml:Issuer>{sp.idp.idp.entity_id}</saml:Issuer><saml:NameID>{u.name_id}</saml:NameID>'
+           f'</samlp:LogoutRequest>').encode()
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    q = "SAMLRequest=" + quote(base64.b64encode(c.compress(xml) + c.flush()).decode(), safe="")
+    sp.browser().get(sp.url + "/saml/slo?" + q)
+    return sp.me(b).status_code
+
+
+RC, RF = "redis_cloud", "redflag"
+CASES: dict[str, tuple[str, Probe, Any, Any]] = {
+    "skip_jit": (RC, p_skip_jit, True, False),
+    "session_outlives_user": (RC, p_session_outlives_user, 401, 200),
+    "accepts_unsigned": (RC, p_fault("sig-unsigned"), False, True),
+    "trusts_keyinfo_cert": (RC, p_fault("sig-untrusted-cert"), False, True),
+    "xsw_first_assertion": (RC, p_xsw, None, "victim@example.com"),
+    "accepts_sha1": (RC, p_fault("alg-rsa-sha1"), False, True),
+    "nameid_comment_truncation": (RC, p_nameid_comment, True, False),
+    "accepts_doctype": (RC, p_fault("dtd-harmless"), False, True),
+    "no_replay_cache": (RC, p_replay, False, True),
+    "ignores_in_response_to": (RC, p_irt, False, True),
+    "accepts_idp_initiated": (RF, p_idp_initiated, False, True),
+    "ignores_not_on_or_after": (RC, p_fault("conditions-expired"), False, True),
+    "ignores_not_before": (RC, p_fault("conditions-not-yet-valid"), False, True),
+    "ignores_audience": (RC, p_fault("audience-wrong"), False, True),
+    "ignores_recipient": (RC, p_fault("recipient-wrong"), False, True),
+    "ignores_destination": (RC, p_fault("destination-wrong"), False, True),
+    "ignores_issuer": (RC, p_issuer, False, True),
+    "attr_names_case_insensitive": (RC, p_attr_case, False, True),
+    "duplicate_attribute_last_wins": (RC, p_attr_dup, None, "Mallory"),
+    "mapping_first_value_only": (RC, p_mapping_multi, {"12345": "owner", "54321": "manager"}, {"12345": "owner"}),
+    "owner_on_unknown_role": (RC, p_unknown_role, None, {"12345": "owner"}),
+    "skip_domain_check": (RC, p_domain, False, True),
+    "keeps_saml_users_at_deactivation": (RC, p_deactivation, False, True),
+    "locks_bypass_users": (RC, p_bypass, (200, 200), (403, 403)),
+    "converts_owner_at_activation": (RC, p_owner_conversion, 200, 401),
+    "local_login_after_activation": (RC, p_local_after_activation, 401, 200),
+    "link_without_owner_check": (RC, p_link, 403, 200),
+    "keeps_removed_tenants": (RF, p_keeps_tenants, ["pocketstop1"], ["pocketstop1", "pocketstop2"]),
+    "tenantid_no_split": (RF, p_no_split, ["pocketstop1", "pocketstop2"], None),
+    "rejects_role_alias": (RF, p_alias, "Super Administrator", None),
+    "any_tenant_idp": (RF, p_any_tenant_idp, False, True),
+    "session_fixation": (RC, p_fixation, False, True),
+    "open_redirect_relaystate": (RC, p_open_redirect, "/", "https://evil.example/x"),
+    "slo_accepts_unsigned": (RC, p_slo_unsigned, 200, 401),
+}
+
+
+def test_every_mutant_has_a_probe_and_is_documented():
+    assert set(CASES) == set(MUTANTS)
+    assert len(MUTANTS) >= 25
+    for m in MUTANTS.values():
+        assert m.defect and m.breaks
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_mutant_changes_exactly_the_named_behaviour(name, sps, idps):
+    profile, probe, correct_expected, mutant_expected = CASES[name]
+    correct, mutant = sps(profile, None), sps(profile, name)
+    for s in (correct, mutant):
+        s._other_idp = idps["other"].idp  # type: ignore[attr-defined]
+    # positive control: a golden login still works under the mutant
+    golden = rc_user() if profile == RC else rf_user()
+    if name != "skip_jit":
+        assert login(mutant, golden) is not None, f"{name}: golden login fails under the mutant"
+    got_correct = probe(correct)
+    got_mutant = probe(mutant)
+    assert got_correct == correct_expected, f"correct SP: {got_correct!r}"
+    assert got_mutant == mutant_expected, f"mutant {name}: {got_mutant!r}"
+
+
+def test_mutants_switch_on_from_the_environment(monkeypatch):
+    from reference_sp.mutants import UnknownMutant, from_env
+
+    monkeypatch.setenv("SAMLCONF_MUTANT", "skip_jit, ignores_audience")
+    assert from_env() == {"skip_jit", "ignores_audience"}
+    monkeypatch.setenv("SAMLCONF_MUTANT", "nope")
+    with pytest.raises(UnknownMutant):
+        from_env()
+
+
+def test_cli_lists_mutants_as_json(capsys):
+    from reference_sp.cli import main
+
+    assert main(["sp", "mutants", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {m["name"] for m in data["mutants"]} == set(MUTANTS)
+    assert main(["sp", "serve", "--mutant", "nope"]) == 2
