@@ -406,10 +406,12 @@ class MockIdP:
         return user
 
     # ----------------------------------------------------------------- single logout
+    _DEFAULT = object()
+
     def logout_request(
         self,
         sp_entity_id: str,
-        name_id: str,
+        name_id: str | None,
         *,
         session_index: str | None = None,
         name_id_format: str | None = None,
@@ -418,8 +420,16 @@ class MockIdP:
         sign: bool = True,
         algorithm: str = "rsa-sha256",
         key: KeyPair | None = None,
+        issuer: Any = _DEFAULT,
+        destination: Any = _DEFAULT,
+        lifetime: int = 300,
     ) -> Any:
-        """An IdP-initiated LogoutRequest to the SP's SLO endpoint (OutgoingMessage: URL or form)."""
+        """An IdP-initiated LogoutRequest to the SP's SLO endpoint (OutgoingMessage: URL or form).
+
+        For the SLO checks: sign=False (SLO-01), key=idp.attacker_key (SLO-02), issuer=None or
+        another entity (SLO-03), lifetime<0 (SLO-04), destination=another URL or None (SLO-05),
+        name_id of another user (SLO-06) or None (SLO-07).
+        """
         from .slo import build_logout_request, send
 
         sp = self.sp(sp_entity_id)
@@ -427,8 +437,9 @@ class MockIdP:
         if ep is None:
             raise ResponseError(f"SP {sp.entity_id} has no SingleLogoutService endpoint")
         req = build_logout_request(
-            issuer=self.entity_id, destination=ep.location, name_id=name_id,
-            name_id_format=name_id_format, session_index=session_index,
+            issuer=self.entity_id if issuer is MockIdP._DEFAULT else issuer,
+            destination=ep.location if destination is MockIdP._DEFAULT else destination,
+            name_id=name_id, name_id_format=name_id_format, session_index=session_index, lifetime=lifetime,
         )
         return send(req, ep.location, ep.binding, (key or self.key) if sign else None,
                     relay_state=relay_state, algorithm=algorithm)
@@ -436,14 +447,21 @@ class MockIdP:
     def logout_response(
         self,
         sp_entity_id: str,
-        in_response_to: str,
+        in_response_to: str | None,
         *,
-        status: str = STATUS_SUCCESS,
+        status: str | None = STATUS_SUCCESS,
+        subcode: str | None = None,
         binding: str = BINDING_REDIRECT,
         relay_state: str | None = None,
         sign: bool = True,
+        key: KeyPair | None = None,
+        issuer: Any = _DEFAULT,
     ) -> Any:
-        """A LogoutResponse to the SP's SLO endpoint (answering an SP-initiated logout)."""
+        """A LogoutResponse to the SP's SLO endpoint (answering an SP-initiated logout).
+
+        For the SLO checks: in_response_to of another request (SLO-12), sign=False (SLO-13),
+        status Responder / subcode PartialLogout (SLO-14), status=None: no Status (SLO-15).
+        """
         from .slo import build_logout_response, send
 
         sp = self.sp(sp_entity_id)
@@ -451,8 +469,11 @@ class MockIdP:
         if ep is None:
             raise ResponseError(f"SP {sp.entity_id} has no SingleLogoutService endpoint")
         url = ep.response_location or ep.location
-        resp = build_logout_response(issuer=self.entity_id, destination=url, in_response_to=in_response_to, status=status)
-        return send(resp, url, ep.binding, self.key if sign else None, relay_state=relay_state)
+        resp = build_logout_response(
+            issuer=self.entity_id if issuer is MockIdP._DEFAULT else issuer,
+            destination=url, in_response_to=in_response_to, status=status, subcode=subcode,
+        )
+        return send(resp, url, ep.binding, (key or self.key) if sign else None, relay_state=relay_state)
 
     # ----------------------------------------------------------------- out-of-band watch (XXE, XSLT)
     def oob_url(self, token: str, kind: str = "x") -> str:

@@ -67,38 +67,43 @@ class LogoutInfo:
 
 def build_logout_request(
     *,
-    issuer: str,
-    destination: str,
-    name_id: str,
+    issuer: str | None,
+    destination: str | None,
+    name_id: str | None,
     name_id_format: str | None = None,
     session_index: str | None = None,
     reason: str | None = "urn:oasis:names:tc:SAML:2.0:logout:user",
     now: datetime | None = None,
     lifetime: int = 300,
 ) -> etree._Element:
+    """issuer/destination/name_id None: left out (SLO-03/05/07 faults); lifetime < 0: expired (SLO-04)."""
     now = now or datetime.now(timezone.utc)
     r = etree.Element(q(SAMLP, "LogoutRequest"), nsmap={"samlp": SAMLP, "saml": SAML})
     r.set("ID", new_id())
     r.set("Version", "2.0")
     r.set("IssueInstant", xml_time(now))
-    r.set("Destination", destination)
+    if destination is not None:
+        r.set("Destination", destination)
     r.set("NotOnOrAfter", xml_time(now + timedelta(seconds=lifetime)))
     if reason:
         r.set("Reason", reason)
-    etree.SubElement(r, q(SAML, "Issuer")).text = issuer
-    nid = etree.SubElement(r, q(SAML, "NameID"))
-    nid.text = name_id
-    if name_id_format:
-        nid.set("Format", name_id_format)
+    if issuer is not None:
+        etree.SubElement(r, q(SAML, "Issuer")).text = issuer
+    if name_id is not None:
+        nid = etree.SubElement(r, q(SAML, "NameID"))
+        nid.text = name_id
+        if name_id_format:
+            nid.set("Format", name_id_format)
     if session_index:
         etree.SubElement(r, q(SAMLP, "SessionIndex")).text = session_index
     return r
 
 
 def build_logout_response(
-    *, issuer: str, destination: str | None, in_response_to: str | None, status: str = STATUS_SUCCESS,
+    *, issuer: str | None, destination: str | None, in_response_to: str | None, status: str | None = STATUS_SUCCESS,
     subcode: str | None = None, message: str | None = None, now: datetime | None = None,
 ) -> etree._Element:
+    """issuer None: no Issuer; status None: no Status at all (SLO-15)."""
     r = etree.Element(q(SAMLP, "LogoutResponse"), nsmap={"samlp": SAMLP, "saml": SAML})
     r.set("ID", new_id())
     r.set("Version", "2.0")
@@ -107,7 +112,10 @@ def build_logout_response(
         r.set("Destination", destination)
     if in_response_to:
         r.set("InResponseTo", in_response_to)
-    etree.SubElement(r, q(SAML, "Issuer")).text = issuer
+    if issuer is not None:
+        etree.SubElement(r, q(SAML, "Issuer")).text = issuer
+    if status is None:
+        return r
     st = etree.SubElement(r, q(SAMLP, "Status"))
     sc = etree.SubElement(st, q(SAMLP, "StatusCode"), Value=status)
     if subcode:

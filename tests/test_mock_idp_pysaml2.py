@@ -268,3 +268,30 @@ def test_sp_logout_request_gets_signed_logout_response(env, binding) -> None:
     assert resp.response.in_response_to == req_id
     assert resp.response.status.status_code.value.endswith("Success")
     assert any(e.get("event") == "LogoutRequest" and e.get("id") == req_id for e in idp.events)
+
+
+def test_logout_message_variants(env) -> None:
+    """The knobs the SLO checks turn: each changes what it says (parsed back with our safe parser)."""
+    from mock_idp.slo import parse_logout
+
+    idp, _, _ = env
+    plain = parse_logout(idp.logout_request(SP, "a@example.com", binding=BINDING_HTTP_POST, sign=False).xml)
+    assert plain.issuer == idp.entity_id and plain.destination == SLO and plain.name_id == "a@example.com"
+    out = idp.logout_request(SP, "a@example.com", sign=False)
+    assert "Signature=" not in out.url and "SigAlg=" not in out.url
+    out = idp.logout_request(SP, None, binding=BINDING_HTTP_POST, issuer=None, destination=None, lifetime=-600)
+    info = parse_logout(out.xml)
+    assert info.issuer is None and info.destination is None and info.name_id is None
+    from datetime import datetime, timezone
+
+    assert info.not_on_or_after < datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    out = idp.logout_request(SP, "a@example.com", binding=BINDING_HTTP_POST, key=idp.attacker_key)
+    from mock_idp.testing import xmlsec1_verify
+
+    assert not xmlsec1_verify(out.xml, idp.key.cert_pem)[0] and xmlsec1_verify(out.xml, idp.attacker_key.cert_pem)[0]
+    resp = parse_logout(idp.logout_response(SP, "_x", binding=BINDING_HTTP_POST, status=None).xml)
+    assert resp.kind == "LogoutResponse" and resp.status is None and resp.in_response_to == "_x"
+    resp = idp.logout_response(SP, "_x", binding=BINDING_HTTP_POST,
+                               status="urn:oasis:names:tc:SAML:2.0:status:Success",
+                               subcode="urn:oasis:names:tc:SAML:2.0:status:PartialLogout")
+    assert b"PartialLogout" in resp.xml and xmlsec1_verify(resp.xml, idp.key.cert_pem)[0]
