@@ -6,11 +6,13 @@ Exit codes: 0 everything passed, 1 a scenario failed / errored / was inconclusiv
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import logging
 import os
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from .errors import ConfigError, SamlconfError, TargetError, one_line
 
@@ -51,7 +53,7 @@ def _run_one(args: argparse.Namespace) -> int:
     if args.chromium:
         options["chromium"] = args.chromium
     try:
-        with Runtime(target, mutants=tuple(args.mutant or ()), seed=args.seed) as runtime:
+        with _embedded_log(report_dir), Runtime(target, mutants=tuple(args.mutant or ()), seed=args.seed) as runtime:
             engine = Engine(runtime, drivers, writers, driver_options=options)
             results = engine.run(specs)
     except TargetError as exc:
@@ -60,6 +62,25 @@ def _run_one(args: argparse.Namespace) -> int:
     print(table(results))
     print(f"reports written to {report_dir}/", file=sys.stderr)
     return EXIT_FAILED if any(r.verdict in BAD_VERDICTS for r in results) else EXIT_OK
+
+
+@contextlib.contextmanager
+def _embedded_log(report_dir: Path) -> Iterator[None]:
+    """The embedded reference SP and pysaml2 log every refusal: into report_dir/target.log, not the terminal."""
+    report_dir.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(report_dir / "target.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    loggers = [logging.getLogger(n) for n in ("reference_sp", "saml2")]
+    saved = [(lg.handlers[:], lg.propagate) for lg in loggers]
+    for lg in loggers:
+        lg.handlers = [handler]
+        lg.propagate = False
+    try:
+        yield
+    finally:
+        for lg, (handlers, propagate) in zip(loggers, saved):
+            lg.handlers, lg.propagate = handlers, propagate
+        handler.close()
 
 
 def _scenarios(args: argparse.Namespace) -> int:

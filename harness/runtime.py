@@ -5,7 +5,6 @@ target's SP metadata back and registers it with the IdP; scenarios then ask the 
 """
 from __future__ import annotations
 
-import logging
 import secrets
 import shutil
 import tempfile
@@ -120,21 +119,10 @@ class Runtime:
             mutants=frozenset(self.mutants),
             admin_token=token,
         )
-        self._quiet_embedded_logs()
         server.start(create_app(cfg))
         self.embedded = EmbeddedSP(server, self.workdir, token)
         self.target.base_url = server.base_url
         self.secrets[REFSP_TOKEN_VAR] = token
-
-    def _quiet_embedded_logs(self) -> None:
-        """The embedded SP and pysaml2 log every refusal; keep that in a file, not on the terminal."""
-        handler = logging.FileHandler(self.workdir / "reference_sp.log", delay=True)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-        for name in ("reference_sp", "saml2"):
-            logger = logging.getLogger(name)
-            logger.handlers = [handler]
-            logger.propagate = False
-        self._log_handler = handler
 
     def _read_sp_metadata(self) -> bytes:
         sp = self.target.sp
@@ -161,9 +149,6 @@ class Runtime:
                 except Exception:  # noqa: BLE001 - stopping must not mask the run's outcome
                     pass
         self._http.close()
-        handler = getattr(self, "_log_handler", None)
-        if handler is not None:
-            handler.close()
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
