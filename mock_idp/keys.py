@@ -10,6 +10,7 @@ import base64
 import os
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -26,12 +27,12 @@ class KeyPair:
     key_pem: bytes
     cert_pem: bytes
 
-    @property
+    @cached_property
     def cert_b64(self) -> str:
         """The certificate as base64 DER, without PEM headers (for ds:X509Certificate)."""
         return base64.b64encode(self.certificate.public_bytes(serialization.Encoding.DER)).decode()
 
-    @property
+    @cached_property
     def certificate(self) -> x509.Certificate:
         return x509.load_pem_x509_certificate(self.cert_pem)
 
