@@ -123,10 +123,13 @@ class SPUnderTest:
         return r.json()["users"]
 
     def user(self, email: str) -> dict[str, Any] | None:
-        for u in self.users():
-            if u["email"] == email.lower():
-                return u
-        return None
+        from urllib.parse import quote
+
+        r = self.admin("GET", "/admin/api/users/" + quote(email.lower()))
+        if r.status_code == 404:
+            return None
+        assert r.status_code == 200, r.text
+        return r.json()
 
     def me(self, browser: httpx.Client) -> httpx.Response:
         return browser.get(self.url + "/api/me")
