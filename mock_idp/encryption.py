@@ -37,8 +37,18 @@ def _pem(cert: Any) -> bytes:
     return f"-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n".encode()
 
 
-def encrypt_element(el: etree._Element, cert: Any, *, block: str = "aes256-gcm", key_transport: str = "rsa-oaep") -> etree._Element:
-    """Replace `el` in its tree by xenc:EncryptedData for `cert` (KeyPair, PEM or base64 DER); return it."""
+def encrypt_element(
+    el: etree._Element,
+    cert: Any,
+    *,
+    block: str = "aes256-gcm",
+    key_transport: str = "rsa-oaep",
+    plaintext_prefix: bytes = b"",
+) -> etree._Element:
+    """Replace `el` in its tree by xenc:EncryptedData for `cert` (KeyPair, PEM or base64 DER); return it.
+
+    `plaintext_prefix` is put before the element's bytes inside the ciphertext (a DOCTYPE for ENC-10).
+    """
     try:
         block_t, bits = BLOCK_ALGORITHMS[block]
         kt = KEY_TRANSPORTS[key_transport]
@@ -56,7 +66,7 @@ def encrypt_element(el: etree._Element, cert: Any, *, block: str = "aes256-gcm",
     ctx.key = xmlsec.Key.generate(xmlsec.constants.KeyDataAes, bits, xmlsec.constants.KeyDataTypeSession)
     # Serialize the element on its own (with every in-scope namespace declared on it), so the
     # plaintext is a self-contained document fragment for the SP, then put EncryptedData in its place.
-    plaintext = etree.tostring(el, encoding="UTF-8", xml_declaration=False)
+    plaintext = plaintext_prefix + etree.tostring(el, encoding="UTF-8", xml_declaration=False)
     try:
         enc = ctx.encrypt_binary(enc_data, plaintext)
     except xmlsec.Error as e:
@@ -81,7 +91,10 @@ def encrypt_assertions(root: etree._Element, fctx: Any) -> None:
         parent = a.getparent()
         idx = parent.index(a)
         wrapper = etree.Element(q(SAML, "EncryptedAssertion"))
-        ed = encrypt_element(a, cert, block=opts.get("block", "aes256-gcm"), key_transport=opts.get("key_transport", "rsa-oaep"))
+        ed = encrypt_element(
+            a, cert, block=opts.get("block", "aes256-gcm"), key_transport=opts.get("key_transport", "rsa-oaep"),
+            plaintext_prefix=opts.get("plaintext_prefix", b""),
+        )
         parent.remove(ed)
         wrapper.append(ed)
         parent.insert(idx, wrapper)

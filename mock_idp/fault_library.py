@@ -1566,3 +1566,179 @@ def _base_id(root: etree._Element, ctx: FaultContext) -> None:
 
 
 register(Fault("nameid-baseid", "BaseID (xsi:type ext:CustomID) instead of NameID", ("NID-11",), tree=_base_id))
+
+
+# ============================================================================= batch: certs, IDs, char refs, encryption shapes
+def _cloned(s: SigningOptions, ctx: FaultContext) -> None:
+    """An attacker key in a cert copying the genuine cert's subject, issuer, serial and validity."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    from .keys import KeyPair
+
+    real = ctx.idp.key.certificate
+    attacker = ctx.idp.attacker_key
+    pk = serialization.load_pem_private_key(attacker.key_pem, password=None)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(real.subject)
+        .issuer_name(real.issuer)
+        .public_key(pk.public_key())
+        .serial_number(real.serial_number)
+        .not_valid_before(real.not_valid_before_utc)
+        .not_valid_after(real.not_valid_after_utc)
+        .sign(pk, hashes.SHA256())
+    )
+    s.key = KeyPair(attacker.key_pem, cert.public_bytes(serialization.Encoding.PEM))
+    s.key_info = "x509"
+
+
+register(Fault("sig-cloned-cert", "Signed by an attacker key whose cert clones the IdP cert's subject, issuer, serial and dates",
+               ("SIG-10", "CVE-2015-5372", "SAML Raider: clone certificate"), signing=_cloned))
+
+
+def _encryption_key_signs(s: SigningOptions, ctx: FaultContext) -> None:
+    keys = getattr(ctx.idp, "encryption_keys", [])
+    if not keys:
+        raise ValueError("key-encryption-only needs MockIdP(encryption_keys=[...]) (a key published with use=\"encryption\")")
+    s.key = keys[0]
+
+
+register(Fault("key-encryption-only", "Signed with the IdP key its metadata publishes for encryption only",
+               ("KEY-06",), signing=_encryption_key_signs))
+
+
+def _drop_assertion_id(root: etree._Element, ctx: FaultContext) -> None:
+    del _assertion(root).attrib["ID"]
+
+
+register(Fault("assertion-id-missing", "The signed Assertion's ID attribute removed after signing",
+               ("SIG-18", "SAML Core 1.3.4"), signing=_assertion_signed(), signed=_drop_assertion_id))
+
+
+def _dup_id(root: etree._Element, ctx: FaultContext) -> None:
+    a = _assertion(root)
+    ext = etree.Element(q(SAMLP, "Extensions"))
+    etree.SubElement(ext, "{urn:samlconf:decoy}Decoy", nsmap={"decoy": "urn:samlconf:decoy"}, ID=a.get("ID"))
+    root.find(q(SAML, "Issuer")).addnext(ext)
+
+
+register(Fault("duplicate-id", "A decoy element in samlp:Extensions carrying the signed Assertion's ID",
+               ("SIG-18", "SAML Core 1.3.4"), signing=_assertion_signed(), signed=_dup_id))
+
+
+def _char_ref(xml: bytes, ctx: FaultContext) -> bytes:
+    import html
+
+    name_id = ctx.spec.user.name_id
+    esc = html.escape(name_id, quote=False).encode()
+    needle = b">" + esc + b"</saml:NameID>"
+    if not name_id or needle not in xml:
+        raise ValueError("NameID text not found for the character reference")
+    first = f"&#x{ord(name_id[0]):x};".encode()
+    return xml.replace(needle, b">" + first + html.escape(name_id[1:], quote=False).encode() + b"</saml:NameID>", 1)
+
+
+register(Fault("nameid-char-ref", "The first NameID character written as a character reference (&#x61;...); the signature stays valid",
+               ("CMT-05",), bytes_=_char_ref, stage_override="pre-sign"))
+
+
+def _with_encryption(**enc: Any) -> Callable[[SigningOptions, FaultContext], None]:
+    def signing(s: SigningOptions, ctx: FaultContext) -> None:
+        s.encrypt = True
+        s.encryption = {**s.encryption, **enc}
+
+    return signing
+
+
+def _enc_data(root: etree._Element) -> etree._Element:
+    found = root.find(f"{q(SAML, 'EncryptedAssertion')}/{{http://www.w3.org/2001/04/xmlenc#}}EncryptedData")
+    if found is None:
+        raise ValueError("no EncryptedAssertion (the SP needs an encryption certificate)")
+    return found
+
+
+_XENC = "http://www.w3.org/2001/04/xmlenc#"
+
+
+@register_factory("encrypted-type", "EncryptedData Type attribute changed (\"...#Content\") or removed (\"\")",
+                  ("ENC-08",), type="http://www.w3.org/2001/04/xmlenc#Content")
+def _enc_type(type: str) -> Fault:
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        ed = _enc_data(root)
+        if type:
+            ed.set("Type", type)
+        else:
+            ed.attrib.pop("Type", None)
+
+    return Fault("", "", signing=_with_encryption(), encrypted=signed)
+
+
+@register_factory("encrypted-missing", "EncryptedData without its KeyInfo (part=keyinfo) or its EncryptionMethod (part=method)",
+                  ("ENC-09",), part="keyinfo")
+def _enc_missing(part: str) -> Fault:
+    if part not in ("keyinfo", "method"):
+        raise ValueError("part must be keyinfo or method")
+
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        ed = _enc_data(root)
+        tag = q(DS, "KeyInfo") if part == "keyinfo" else q(_XENC, "EncryptionMethod")
+        el = next(c for c in ed if c.tag == tag)
+        ed.remove(el)
+
+    return Fault("", "", signing=_with_encryption(), encrypted=signed)
+
+
+def _second_enc_key(root: etree._Element, ctx: FaultContext) -> None:
+    ed = _enc_data(root)
+    ek = _iter_tag(ed, q(_XENC, "EncryptedKey"))[0]
+    bogus = copy.deepcopy(ek)
+    for cv in _iter_tag(bogus, q(_XENC, "CipherValue")):
+        import base64
+
+        raw = bytearray(base64.b64decode("".join((cv.text or "").split())))
+        raw[:8] = b"\0" * 8
+        cv.text = base64.b64encode(bytes(raw)).decode()
+    ek.addprevious(bogus)
+
+
+register(Fault("encrypted-two-keys", "Two EncryptedKey elements: a bogus one first, the one that decrypts second",
+               ("ENC-05",), signing=_with_encryption(), encrypted=_second_enc_key))
+
+
+@register_factory("encrypted-corrupt", "One byte of the EncryptedData ciphertext flipped (at offset; -1 = last byte)",
+                  ("ENC-07",), block="aes128-cbc", offset=-1)
+def _enc_corrupt(block: str, offset: int) -> Fault:
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        import base64
+
+        ed = _enc_data(root)
+        cv = next(c for c in ed if c.tag == q(_XENC, "CipherData"))[0]
+        raw = bytearray(base64.b64decode("".join((cv.text or "").split())))
+        raw[int(offset)] ^= 0x01
+        cv.text = base64.b64encode(bytes(raw)).decode()
+
+    return Fault("", "", signing=_with_encryption(block=block), encrypted=signed)
+
+
+register(Fault("encrypted-dtd", "The encrypted plaintext starts with a DOCTYPE declaring an entity",
+               ("ENC-10",), signing=_with_encryption(plaintext_prefix=b'<!DOCTYPE saml:Assertion [<!ENTITY x "y">]>')))
+
+
+@register_factory("encrypted-attribute", "One Attribute sent as EncryptedAttribute (to the SP's encryption cert)",
+                  ("ENC-11", "SAML Core 2.7.3.2"), name=None)
+def _enc_attr(name: str | None) -> Fault:
+    def tree(root: etree._Element, ctx: FaultContext) -> None:
+        from .encryption import encrypt_element
+
+        sp = ctx.sp
+        cert = (ctx.signing.encryption or {}).get("cert") or (sp.encryption_certs[0] if sp and sp.encryption_certs else None)
+        if cert is None:
+            raise ValueError("encrypted-attribute needs the SP's encryption certificate")
+        attr = _attr_el(root, _pick_attr(ctx.spec, name))
+        wrapper = etree.Element(q(SAML, "EncryptedAttribute"))
+        attr.addprevious(wrapper)
+        wrapper.append(attr)
+        encrypt_element(attr, cert)
+
+    return Fault("", "", tree=tree)

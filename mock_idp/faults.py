@@ -4,12 +4,15 @@ A fault acts at one or more points of the issuing pipeline (see `MockIdP.issue_r
 
 1. ``spec``    - edit the `ResponseSpec` (times, audience, recipient, attributes, status, ...)
 2. ``signing`` - edit the `SigningOptions` (who signs what, with which key and algorithms)
-3. ``tree``    - edit the unsigned XML tree (comments in NameID, extra elements, ...)
-4. ``signed``  - edit the signed XML tree (XSW1-8, stripping or tampering with signatures)
-5. ``bytes``   - edit the serialized document (DTDs, entities)
+3. ``tree``      - edit the unsigned XML tree (comments in NameID, extra elements, ...)
+   (then the Assertion is signed, and encrypted if asked)
+4. ``encrypted`` - edit the EncryptedAssertion before the Response is signed (ENC shapes)
+   (then the Response is signed)
+5. ``signed``    - edit the signed XML tree (XSW1-8, stripping or tampering with signatures)
+6. ``bytes``     - edit the serialized document (DTDs, entities)
 
-Stage "pre-sign" means the fault acts only at points 1-3 (the signatures stay valid over the
-changed content); "post-sign" means it acts at point 4 or 5 (it breaks or wraps signatures).
+Stage "pre-sign" means the fault acts only at points 1-4 (the signatures stay valid over the
+changed content); "post-sign" means it acts at point 5 or 6 (it breaks or wraps signatures).
 """
 from __future__ import annotations
 
@@ -80,6 +83,7 @@ class Fault:
     spec: SpecFn | None = None
     signing: SigningFn | None = None
     tree: TreeFn | None = None
+    encrypted: TreeFn | None = None  # after encrypting the assertion, before signing the Response
     signed: TreeFn | None = None
     bytes_: BytesFn | None = None
     params: tuple[tuple[str, Any], ...] = ()

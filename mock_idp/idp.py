@@ -76,6 +76,23 @@ class IssuedResponse:
     def form_html(self) -> str:
         return post_form_html(self.acs_url, self.saml_response_b64, self.relay_state)
 
+    def redirect_url(self) -> str:
+        """The response over HTTP-Redirect (DEFLATE + base64 in the query; BND-01: SPs must refuse it)."""
+        from urllib.parse import urlencode
+
+        from .bindings import encode_redirect
+
+        q = {"SAMLResponse": encode_redirect(self.xml)}
+        if self.relay_state is not None:
+            q["RelayState"] = self.relay_state
+        return self.acs_url + ("&" if "?" in self.acs_url else "?") + urlencode(q)
+
+    def deflated_b64(self) -> str:
+        """The response DEFLATE-compressed then base64 (a compressed POST body, BND-03)."""
+        from .bindings import encode_redirect
+
+        return encode_redirect(self.xml)
+
     def form_fields(self) -> dict[str, str]:
         out = {"SAMLResponse": self.saml_response_b64}
         if self.relay_state is not None:
@@ -105,7 +122,9 @@ class MockIdP:
         key_dir: Path | None = None,
         users: Sequence[User] | None = None,
         extra_signing_keys: Sequence[KeyPair] = (),
+        encryption_keys: Sequence[KeyPair] = (),
         require_signed_requests: bool = False,
+        metadata_key_use: str | None = "signing",
     ) -> None:
         if profile not in PROFILES:
             raise ValueError(f"unknown attribute profile {profile!r}; known: {', '.join(PROFILES)}")
@@ -115,6 +134,8 @@ class MockIdP:
         self.key_dir = key_dir
         self.profile = profile
         self.extra_signing_keys = list(extra_signing_keys)
+        self.encryption_keys = list(encryption_keys)
+        self.metadata_key_use = metadata_key_use
         self.require_signed_requests = require_signed_requests
         self.users: list[User] = list(users) if users else [
             generate_user(profile, seed=i) for i in range(1, 4)
@@ -139,12 +160,23 @@ class MockIdP:
                 self._attacker = ephemeral("samlconf attacker")
             return self._attacker
 
-    def metadata_xml(self) -> bytes:
+    def metadata_xml(self, *, sign: bool = False, valid_until: datetime | None = None,
+                     cache_duration: str | None = None) -> bytes:
+        """The IdP's metadata; `sign=True` signs the EntityDescriptor with the IdP key (META-03).
+
+        `metadata_key_use=None` (constructor) leaves `use` off the signing KeyDescriptor (KEY-08);
+        `encryption_keys` are published with use="encryption" (KEY-06).
+        """
         return idp_metadata(
             self.entity_id,
             self.base_url,
             [self.key, *self.extra_signing_keys],
+            encryption_keys=self.encryption_keys,
             want_authn_requests_signed=self.require_signed_requests,
+            signing_use=self.metadata_key_use,
+            sign_with=self.key if sign else None,
+            valid_until=valid_until,
+            cache_duration=cache_duration,
         )
 
     # ----------------------------------------------------------------- SPs
@@ -297,6 +329,9 @@ class MockIdP:
             from .encryption import encrypt_assertions
 
             encrypt_assertions(root, ctx)
+        for f in flist:
+            if f.encrypted:
+                f.encrypted(root, ctx)
         if signing.sign_response and root.get("ID"):
             sign(root, root, key, **skw)  # type: ignore[arg-type]
         for f in flist:

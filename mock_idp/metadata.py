@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Sequence
 
 from lxml import etree
@@ -153,19 +154,33 @@ def idp_metadata(
     *,
     encryption_keys: Sequence[KeyPair] = (),
     want_authn_requests_signed: bool = False,
+    signing_use: str | None = "signing",
+    sign_with: KeyPair | None = None,
+    valid_until: "datetime | None" = None,
+    cache_duration: str | None = None,
 ) -> bytes:
     """IDPSSODescriptor with signing KeyDescriptor(s), SSO and SLO endpoints (Redirect and POST)."""
+    from .builder import new_id, xml_time
+
     nsmap = {"md": MD, "ds": DS}
     ed = etree.Element(q(MD, "EntityDescriptor"), nsmap=nsmap, entityID=entity_id)
+    if sign_with is not None:
+        ed.set("ID", new_id())
+    if valid_until is not None:
+        ed.set("validUntil", xml_time(valid_until))
+    if cache_duration:
+        ed.set("cacheDuration", cache_duration)
     idp = etree.SubElement(
         ed,
         q(MD, "IDPSSODescriptor"),
         protocolSupportEnumeration=SAML2_PROTOCOL,
         WantAuthnRequestsSigned="true" if want_authn_requests_signed else "false",
     )
-    for use, pairs in (("signing", keys), ("encryption", encryption_keys)):
+    for use, pairs in ((signing_use, keys), ("encryption", encryption_keys)):
         for k in pairs:
-            kd = etree.SubElement(idp, q(MD, "KeyDescriptor"), use=use)
+            kd = etree.SubElement(idp, q(MD, "KeyDescriptor"))
+            if use:
+                kd.set("use", use)
             ki = etree.SubElement(kd, q(DS, "KeyInfo"))
             x = etree.SubElement(ki, q(DS, "X509Data"))
             etree.SubElement(x, q(DS, "X509Certificate")).text = k.cert_b64
@@ -176,4 +191,12 @@ def idp_metadata(
         etree.SubElement(idp, q(MD, "NameIDFormat")).text = fmt
     for b in (BINDING_REDIRECT, BINDING_POST):
         etree.SubElement(idp, q(MD, "SingleSignOnService"), Binding=b, Location=f"{base}/sso")
+    if sign_with is not None:
+        from .signing import sign
+
+        etree.indent(ed)
+        sig = sign(ed, ed, sign_with)
+        ed.remove(sig)
+        ed.insert(0, sig)  # md schema: Signature is the first child of EntityDescriptor
+        return etree.tostring(ed, xml_declaration=True, encoding="UTF-8")
     return etree.tostring(ed, xml_declaration=True, encoding="UTF-8", pretty_print=True)

@@ -815,7 +815,105 @@ def test_nameid_variants(idp, base, keys) -> None:
     both_valid(idp, r)
 
 
+def test_cert_and_id_faults(idp, base, keys) -> None:
+    from cryptography import x509
+
+    g, r = issue(idp, "sig-cloned-cert")
+    cloned = x509.load_der_x509_certificate(base64.b64decode(_cert_in(_a(g))))
+    real = idp.key.certificate
+    assert (cloned.subject, cloned.issuer, cloned.serial_number) == (real.subject, real.issuer, real.serial_number)
+    assert cloned.public_key().public_numbers() != real.public_key().public_numbers()
+    assert _same_content(base, g) is None and not sig_ok(idp, r.xml, "_assert1")
+    enc_key = ephemeral("idp-encryption-key")
+    i = MockIdP(base_url="http://127.0.0.1:9", key=keys[0], encryption_keys=[enc_key])
+    i.register_sp(sp_metadata(SP, [ACS]))
+    uses = [kd.get("use") for kd in etree.fromstring(i.metadata_xml()).iter("{*}KeyDescriptor")]
+    assert uses == ["signing", "encryption"]
+    r = i.issue_response(SP, USER, faults=["key-encryption-only"])
+    assert xmlsec1_verify(r.xml, enc_key.cert_pem)[0] and not xmlsec1_verify(r.xml, keys[0].cert_pem)[0]
+    b = issue(idp, "sig-assertion-only")[0]
+    g, r = issue(idp, "assertion-id-missing")
+    assert "ID" not in _a(g).attrib and short(diff(b, g)) == {"A@ID"}
+    g, r = issue(idp, "duplicate-id")
+    assert g.find("samlp:Extensions", NS)[0].get("ID") == "_assert1" and diff(_a(b), _a(g)) == set()
+
+
+def test_nameid_char_ref(idp, base) -> None:
+    g, r = issue(idp, "nameid-char-ref")
+    assert f">&#x{ord(NAMEID[0]):x};{NAMEID[1:]}</saml:NameID>".encode() in r.xml
+    assert short(diff(base, g)) == set()  # parsed, it is the same text
+    both_valid(idp, r, cli=True)
+
+
+def test_encryption_shape_faults(idp, keys) -> None:
+    from mock_idp.signing import verify
+
+    def enc(fault):
+        g, r = issue(idp, fault)
+        assert verify(g, g, idp.key.cert_pem), "the Response signature covers the changed EncryptedAssertion"
+        return g.find("saml:EncryptedAssertion/xenc:EncryptedData", NS), r
+
+    ed, _ = enc("encrypted-type")
+    assert ed.get("Type") == "http://www.w3.org/2001/04/xmlenc#Content"
+    ed, _ = enc(faults.get("encrypted-type", type=""))
+    assert "Type" not in ed.attrib
+    ed, _ = enc("encrypted-missing")
+    assert ed.find("ds:KeyInfo", NS) is None and ed.find("xenc:EncryptionMethod", NS) is not None
+    ed, _ = enc(faults.get("encrypted-missing", part="method"))
+    assert ed.find("xenc:EncryptionMethod", NS) is None and ed.find("ds:KeyInfo", NS) is not None
+    ed, _ = enc("encrypted-two-keys")
+    eks = ed.findall("ds:KeyInfo/xenc:EncryptedKey", NS)
+    assert len(eks) == 2 and eks[0].findtext(".//xenc:CipherValue", namespaces=NS) != eks[1].findtext(".//xenc:CipherValue", namespaces=NS)
+    ed, _ = enc("encrypted-corrupt")
+    assert ed.find("xenc:EncryptionMethod", NS).get("Algorithm").endswith("aes128-cbc")
+    # the DOCTYPE sits inside the ciphertext: decrypt with the SP key to see it
+    import xmlsec
+
+    ed, _ = enc("encrypted-dtd")
+    mgr = xmlsec.KeysManager()
+    mgr.add_key(xmlsec.Key.from_memory(keys[1].key_pem, xmlsec.constants.KeyDataFormatPem))
+    ctx = xmlsec.EncryptionContext(mgr)
+    ed = _parse(etree.tostring(ed))
+    del ed.attrib["Type"]  # decrypt as raw bytes (as an Element, libxmlsec1 would parse and refuse the DTD)
+    plain = ctx.decrypt(ed)
+    assert (plain if isinstance(plain, bytes) else etree.tostring(plain)).startswith(b"<!DOCTYPE saml:Assertion")
+    g, r = issue(idp, "encrypted-attribute")
+    assert g.find(".//saml:Attribute[@Name='Email']", NS) is None
+    assert g.find(".//saml:AttributeStatement/saml:EncryptedAttribute/xenc:EncryptedData", NS) is not None
+    both_valid(idp, r)
+
+
+def test_metadata_variants(keys) -> None:
+    from mock_idp.testing import xmlsec1_verify as v
+
+    i = MockIdP(base_url="http://127.0.0.1:9", key=keys[0], metadata_key_use=None)
+    md = etree.fromstring(i.metadata_xml())
+    assert [kd.get("use") for kd in md.iter("{*}KeyDescriptor")] == [None]
+    signed = MockIdP(base_url="http://127.0.0.1:9", key=keys[0]).metadata_xml(
+        sign=True, valid_until=NOW, cache_duration="PT1H")
+    root = etree.fromstring(signed)
+    assert root.get("validUntil") == xml_time(NOW) and root.get("cacheDuration") == "PT1H"
+    assert etree.QName(root[0]).localname == "Signature"
+    assert v(signed, keys[0].cert_pem, id_elements=["urn:oasis:names:tc:SAML:2.0:metadata:EntityDescriptor"])[0]
+
+
+def test_issued_response_binding_helpers(idp) -> None:
+    from urllib.parse import parse_qs, urlparse
+
+    from mock_idp.bindings import decode_redirect_request
+
+    r = idp.issue_response(SP, USER, relay_state="/x")
+    url = urlparse(r.redirect_url())
+    q_ = parse_qs(url.query)
+    assert url.geturl().startswith(ACS + "?") and q_["RelayState"] == ["/x"]
+    assert decode_redirect_request(q_["SAMLResponse"][0]) == r.xml
+    assert decode_redirect_request(r.deflated_b64()) == r.xml
+    assert r.form_fields() == {"SAMLResponse": r.saml_response_b64, "RelayState": "/x"}
+
+
 POST_SIGN_TESTED = {
+    "sig-cloned-cert", "key-encryption-only", "assertion-id-missing", "duplicate-id", "nameid-char-ref", "encrypted-type",
+    "encrypted-missing", "encrypted-two-keys", "encrypted-corrupt", "encrypted-dtd", "encrypted-attribute",
     "benign-variations", "key-rollover", "digest-comment", "trailing-document", "decoy-signature", "namespace-bad-char",
     "void-canonicalization", "two-signedinfo", "nameid-encrypted", "nameid-baseid",
     "sig-reference-uri", "sig-detached", "sig-wrong-position", "sig-duplicate", "signature-method", "canonicalization",
