@@ -137,3 +137,44 @@ def test_garbage_at_the_acs_is_a_clear_4xx_never_500(sp):
         assert 400 <= r.status_code < 500, (data, r.status_code)
         assert "error" in r.text
     assert sp.me(b).status_code == 401
+
+
+# --- storage under concurrency ---------------------------------------------------------------
+def test_concurrent_logins_lose_no_update(sp):
+    from concurrent.futures import ThreadPoolExecutor
+
+    users = [user(200 + i) for i in range(8)]
+    same = user(300)
+    jobs = [(u, sp.browser()) for u in users] + [(same, sp.browser()) for _ in range(4)]
+    with ThreadPoolExecutor(max_workers=6) as ex:
+        codes = list(ex.map(lambda j: sp.solicited(j[1], j[0]).status_code, jobs))
+    assert codes == [302] * len(jobs)
+    for u in users:
+        assert sp.user(u.attributes["Email"][0]) is not None
+    assert sp.user(same.attributes["Email"][0])["logins"] == 4
+
+
+def test_concurrent_double_submit_signs_in_at_most_once(sp):
+    from concurrent.futures import ThreadPoolExecutor
+
+    issued = sp.idp_response(user(310))
+    browsers = [sp.browser() for _ in range(5)]
+    with ThreadPoolExecutor(max_workers=5) as ex:
+        codes = list(ex.map(lambda b: sp.post_issued(b, issued).status_code, browsers))
+    assert sorted(codes) == [302, 403, 403, 403, 403]
+
+
+# --- profile "generic" -------------------------------------------------------------------------
+def test_generic_profile_sp_and_idp_initiated(idp, tmp_path):
+    s = SPUnderTest.start(idp, "generic", db_dir=tmp_path)
+    try:
+        b = s.browser()
+        u = generate_user("generic", seed=400)
+        assert s.sp_login(b, u).status_code == 302
+        me = s.me(b).json()
+        assert me["email"] == u.attributes["Email"][0] and me["accounts"] == {} and me["tenants"] == []
+        b2 = s.browser()
+        assert s.post_issued(b2, s.idp_response(generate_user("generic", seed=401))).status_code == 302
+        assert s.me(b2).status_code == 200
+    finally:
+        s.stop()
