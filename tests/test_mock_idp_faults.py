@@ -911,7 +911,69 @@ def test_issued_response_binding_helpers(idp) -> None:
     assert r.form_fields() == {"SAMLResponse": r.saml_response_b64, "RelayState": "/x"}
 
 
+def test_foreign_signed_documents(idp, base) -> None:
+    from mock_idp.signing import verify
+
+    for source, tag in (("error", q(SAMLP, "Response")), ("metadata", "{urn:oasis:names:tc:SAML:2.0:metadata}EntityDescriptor")):
+        g, r = issue(idp, faults.get("xsw-foreign-signed", source=source, victim="ceo@example.com"))
+        other = g.find("samlp:Extensions", NS)[0]
+        assert other.tag == tag and other.get("ID") == r.notes["foreign_id"]
+        assert verify(other, other, idp.key.cert_pem)  # a genuine IdP signature, over another document
+        assert g.find("ds:Signature", NS) is None and _a(g).find("ds:Signature", NS) is None
+        assert _t(g, "saml:Assertion/saml:Subject/saml:NameID") == "ceo@example.com"
+
+
+def test_xsw_cve_2025_23369(idp, base) -> None:
+    g, r = issue(idp, faults.get("xsw-cve-2025-23369", victim="ceo@example.com"))
+    sig = g.find("ds:Signature", NS)
+    assert sig.getprevious().tag == q(SAML, "Issuer")
+    assert sig.find("ds:SignedInfo/ds:Reference", NS).get("URI") == "#_assert1"
+    inner = sig.find("ds:Object/saml:Assertion", NS)
+    assert inner.get("ID") == "_assert1" and inner.find("ds:Signature", NS) is None
+    assert _a(g).get("ID") == "_assert1ffff" and _t(_a(g), "saml:Subject/saml:NameID") == "ceo@example.com"
+    orig = _parse(etree.tostring(base.find("saml:Assertion", NS)))
+    orig.remove(orig.find("ds:Signature", NS))
+    assert diff(orig, inner) == set()
+
+
+def test_id_attribute_pollution(idp, base) -> None:
+    g, r = issue(idp, "id-attribute-pollution")
+    assert g.get("ID") == "_attack" and g.get(q(SAMLP, "ID")) == "_resp1"
+    assert g.find("ds:Signature/ds:SignedInfo/ds:Reference", NS).get("URI") == "#_resp1"
+    assert short(diff(base, g)) == {"Response@ID"}
+
+
+def test_doctype_roundtrip(idp, base) -> None:
+    from mock_idp.bindings import BindingError, safe_parse
+
+    r = idp.issue_response(SP, USER, in_response_to="_req1", faults=["doctype-roundtrip"], **FIX)
+    assert r.xml.startswith(b"<!DOCTYPE response SYSTEM 'x\"><!--'>")
+    with pytest.raises(BindingError):
+        safe_parse(r.xml)
+    forged = _parse(r.xml)  # libxml2's reading: the forged Response, the genuine one as CDATA text
+    assert _t(forged, "saml:Assertion/saml:Subject/saml:NameID") == "victim@example.com"
+    assert forged.find(".//ds:Signature", NS) is None
+    genuine = forged.text if forged.text and "<!--]]>" not in (forged.text or "") else "".join(forged.itertext())
+    start = genuine.index("-->") + 3
+    end = genuine.rindex("<!--")
+    assert short(diff(base, _parse(genuine[start:end].encode()))) == set()
+
+
+def test_deflate_bomb() -> None:
+    from mock_idp.bindings import BindingError, decode_redirect_request, deflate_bomb
+
+    small = deflate_bomb(100_000, chunk=4096)
+    assert len(small) < 2000
+    assert len(base64.b64decode(small)) < 1000
+    import zlib
+
+    assert len(zlib.decompress(base64.b64decode(small), -15)) == 100_000 + len("<samlp:Response></samlp:Response>")
+    with pytest.raises(BindingError):
+        decode_redirect_request(deflate_bomb(2_000_000))  # our own decoder refuses it
+
+
 POST_SIGN_TESTED = {
+    "xsw-foreign-signed", "xsw-cve-2025-23369", "id-attribute-pollution", "doctype-roundtrip",
     "sig-cloned-cert", "key-encryption-only", "assertion-id-missing", "duplicate-id", "nameid-char-ref", "encrypted-type",
     "encrypted-missing", "encrypted-two-keys", "encrypted-corrupt", "encrypted-dtd", "encrypted-attribute",
     "benign-variations", "key-rollover", "digest-comment", "trailing-document", "decoy-signature", "namespace-bad-char",
