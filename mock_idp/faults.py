@@ -16,7 +16,6 @@ changed content); "post-sign" means it acts at point 5 or 6 (it breaks or wraps 
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Sequence
 
@@ -224,10 +223,6 @@ def resolve(faults: Iterable[Fault | str] | Fault | str | None) -> list[Fault]:
 
 def all_faults() -> list[Fault | _Factory]:
     return sorted(REGISTRY.values(), key=lambda f: f.id)
-
-
-def _deepcopy(el: etree._Element) -> etree._Element:
-    return copy.deepcopy(el)
 
 
 from . import fault_library as _fault_library  # noqa: E402,F401  (registers the faults)

@@ -1,34 +1,19 @@
 """The mock IdP: SP registry, response issuing (with faults), replay memory, and the Flask app."""
 from __future__ import annotations
 
-import html
 import secrets
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field, fields, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Sequence
 
 from lxml import etree
 
 from . import faults as _faults
-from .bindings import (
-    BINDING_POST,
-    BINDING_REDIRECT,
-    AuthnRequestInfo,
-    BindingError,
-    decode_post_request,
-    decode_redirect_request,
-    encode_post,
-    parse_authn_request,
-    post_form_html,
-)
+from .bindings import BINDING_REDIRECT, AuthnRequestInfo, encode_post, post_form_html
 from .builder import (
-    STATUS_NO_PASSIVE,
-    STATUS_REQUEST_DENIED,
-    STATUS_REQUESTER,
-    STATUS_RESPONDER,
     STATUS_SUCCESS,
     ResponseSpec,
     SAML,
@@ -38,8 +23,8 @@ from .builder import (
 )
 from .faults import Fault, FaultContext, SigningOptions
 from .keys import KeyPair, load_or_create
-from .metadata import Endpoint, MetadataError, SPInfo, idp_metadata, parse_sp_metadata
-from .signing import sign, sign_response
+from .metadata import MetadataError, SPInfo, idp_metadata, parse_sp_metadata
+from .signing import sign
 from .users import PROFILES, User, generate_user
 
 __all__ = ["MockIdP", "IssuedResponse", "Plan", "PLAN_COOKIE", "UnknownSP", "ResponseError"]

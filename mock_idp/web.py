@@ -86,7 +86,7 @@ def _attrs_from_text(text: str) -> dict[str, list[str]]:
 
 
 def create_app(idp: "MockIdP") -> Flask:
-    from .idp import PLAN_COOKIE, SESSION_COOKIE, ResponseError, UnknownSP
+    from .idp import PLAN_COOKIE, SESSION_COOKIE, UnknownSP
 
     app = Flask("samlconf_mock_idp")
     app.config.update(

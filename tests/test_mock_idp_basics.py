@@ -20,7 +20,7 @@ from mock_idp.bindings import (
     parse_authn_request,
     post_form_html,
 )
-from mock_idp.builder import NS, SAML, SAMLP, ResponseSpec, build_response, q
+from mock_idp.builder import NS, ResponseSpec, build_response
 from mock_idp.signing import sign_response
 from mock_idp.testing import XMLSEC1, authn_request, sp_metadata, xmlsec1_verify
 

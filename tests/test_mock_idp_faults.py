@@ -13,7 +13,7 @@ import pytest
 from lxml import etree
 
 from mock_idp import MockIdP, ephemeral, faults, generate_user
-from mock_idp.builder import DS, NS, SAML, SAMLP, XENC, q, xml_time
+from mock_idp.builder import DS, NS, SAML, SAMLP, q, xml_time
 from mock_idp.faults import FaultError
 from mock_idp.testing import XMLSEC1, sp_metadata, xmlsec1_verify
 from mock_idp.xmldiff import diff
@@ -306,8 +306,6 @@ def _cert_in(el):
 def check_unsigned(idp, base, g, r):
     assert _sigs(g) == (False, False)
     g2 = _parse(r.xml)
-    for s in base.iter(q(DS, "Signature")):
-        pass
     stripped = _parse(etree.tostring(base))
     for s in list(stripped.iter(q(DS, "Signature"))):
         s.getparent().remove(s)
