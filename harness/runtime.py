@@ -5,6 +5,7 @@ target's SP metadata back and registers it with the IdP; scenarios then ask the 
 """
 from __future__ import annotations
 
+import importlib
 import secrets
 import shutil
 import tempfile
@@ -15,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from .errors import ConfigError, HarnessError, TargetError
+from .errors import ConfigError, HarnessError, SamlconfError, TargetError, one_line
 from .profiles import Profile, load_profile
 from .serving import LoopbackServer
 from .target import Target, expand_env
@@ -69,6 +70,7 @@ class Runtime:
         self.idp_server: LoopbackServer | None = None
         self.embedded: EmbeddedSP | None = None
         self.sp_entity_id: str = ""
+        self.adapter: Any = None
         self._http = httpx.Client(timeout=httpx.Timeout(target.timeouts.read, connect=target.timeouts.connect))
         self._user_counter = 0
         self._identities: set[str] = set()
@@ -98,6 +100,7 @@ class Runtime:
         self.idp_server.start(self.idp.app())
         if t.embedded is not None:
             self._start_embedded()
+        self.adapter = self._load_adapter()
         self.sp_metadata = self._read_sp_metadata()
         info = self.idp.register_sp(self.sp_metadata)
         self.sp_entity_id = info.entity_id
@@ -168,7 +171,22 @@ class Runtime:
         return out
 
     def capabilities(self) -> dict[str, str | None]:
-        return self.target.capabilities(self.profile)
+        return self.target.capabilities(self.profile, self.adapter)
+
+    def _load_adapter(self) -> Any:
+        """`adapter = "pkg.module:Class"`: an object whose methods are the hooks (`list_users()`, ...).
+        It is made with the runtime, so it can reach the target's URLs and the secrets."""
+        spec = self.target.adapter
+        if not spec:
+            return None
+        module_name, _, attr = spec.partition(":")
+        if not module_name or not attr:
+            raise ConfigError(f"adapter {spec!r}: write it as 'package.module:Class'")
+        try:
+            cls = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(f"adapter {spec!r}: cannot import ({one_line(exc)})") from None
+        return cls(self)
 
     def claim_identity(self, email: str) -> bool:
         """True the first time an identity is handed out in this run (scenarios never share users)."""
@@ -187,6 +205,13 @@ class Runtime:
     def call_hook(self, name: str, **values: str) -> Any:
         """Call an admin hook declared in the target file; returns its JSON (at json_path)."""
         hook = self.target.hooks.get(name)
+        if hook is None and callable(getattr(self.adapter, name, None)):
+            try:
+                return getattr(self.adapter, name)(**values)
+            except SamlconfError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the adapter is the target's code: its failure is the target's
+                raise TargetError(f"adapter hook {name}: {type(exc).__name__}: {one_line(exc)}") from None
         if hook is None:
             raise HarnessError(f"target has no {name!r} hook")
         where = f"hooks.{name}"

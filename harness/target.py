@@ -134,7 +134,7 @@ class Target(_Strict):
             text = self.base_url.rstrip("/") + text
         return text
 
-    def capabilities(self, profile: Profile) -> dict[str, str | None]:
+    def capabilities(self, profile: Profile, adapter: object | None = None) -> dict[str, str | None]:
         """capability -> None when available, else the reason it is missing."""
         have: dict[str, str | None] = {}
         have["sp_initiated"] = None if self.login.sp_initiated_url else "target file has no login.sp_initiated_url"
@@ -149,7 +149,8 @@ class Target(_Strict):
             "delete_user": "delete_user",
         }
         for cap, hook in hook_caps.items():
-            have[cap] = None if (hook in self.hooks or self.adapter) else f"target has no {hook!r} hook"
+            have[cap] = None if (hook in self.hooks or callable(getattr(adapter, hook, None))) \
+                else f"target has no {hook!r} hook"
         for cap in self.capabilities_off:
             have[cap] = "switched off in the target file (capabilities_off)"
         return have
