@@ -265,11 +265,12 @@ def create_app(idp: "MockIdP") -> Flask:
 <label>Attributes, one <code>Name: value</code> per line (repeat a name for several values)
 <textarea name="attributes" id="attributes" rows="8">{_e(_attrs_to_text(first) if first else '')}</textarea></label>
 </fieldset>
+<button type="submit" id="submit">Sign in</button>
 <fieldset><legend>Faults</legend>
 <label>Parameterised faults, comma-separated (e.g. <code>clock-skew(seconds=-600)</code>)
 <input name="fault_expr" size="60"></label>
 <details><summary>All faults</summary>{fault_boxes}</details></fieldset>
-<button type="submit" id="submit">Sign in</button>
+<button type="submit" id="submit-bottom">Sign in</button>
 </form>
 <script>
 for (const r of document.querySelectorAll('input[name=user]')) r.addEventListener('change', () => {{
