@@ -150,8 +150,32 @@ def create_app(idp: "MockIdP") -> Flask:
             '<ul><li><a href="metadata">IdP metadata</a></li><li><a href="idp-initiated">IdP-initiated login</a></li>'
             '<li><a href="faults">fault list</a></li></ul>'
             f"<h2>Known SPs</h2><ul>{sps}</ul>"
+            '<h2>Trust an SP</h2><form method="post" action="sps" id="add-sp">'
+            '<label>SP metadata URL <input name="url" size="60"></label>'
+            '<label>or paste its metadata XML<textarea name="metadata" rows="6"></textarea></label>'
+            '<button type="submit">Add SP</button></form>'
         )
         return _page("samlconf mock IdP", body)
+
+    @app.post("/sps")
+    def add_sp() -> Response:
+        """Register an SP at run time: form fields `url` or `metadata`, or a raw XML body."""
+        from .metadata import MetadataError
+
+        try:
+            if request.mimetype in ("application/samlmetadata+xml", "application/xml", "text/xml"):
+                sp = idp.register_sp(request.get_data())
+            elif request.form.get("url"):
+                sp = idp.register_sp_url(request.form["url"].strip())
+            elif request.form.get("metadata"):
+                sp = idp.register_sp(request.form["metadata"].encode("utf-8"))
+            else:
+                return error_page("give SP metadata: a url field, a metadata field, or an XML body")
+        except MetadataError as e:
+            return error_page(str(e))
+        return _page("samlconf mock IdP: SP added",
+                     f'<p id="sp-added">Trusting <code>{_e(sp.entity_id)}</code>, ACS '
+                     f'<code>{_e(sp.default_acs().location)}</code>.</p><p><a href="./">back</a></p>')
 
     @app.get("/metadata")
     def metadata() -> Response:

@@ -224,6 +224,18 @@ def test_register_sp_from_url(served) -> None:
         assert "cannot fetch" in str(ei.value)
 
 
+def test_add_sp_at_run_time(served) -> None:
+    idp, server = served
+    md = sp_metadata("https://runtime.example.test/sp", ["http://127.0.0.1:9/acs"])
+    r = httpx.post(f"{server.base_url}/sps", content=md, headers={"Content-Type": "application/samlmetadata+xml"})
+    assert r.status_code == 200 and idp.sp("https://runtime.example.test/sp")
+    r = httpx.post(f"{server.base_url}/sps", data={"metadata": sp_metadata("https://form.example.test/sp", ["http://127.0.0.1:9/a"]).decode()})
+    assert r.status_code == 200 and 'id="sp-added"' in r.text and idp.sp("https://form.example.test/sp")
+    r = httpx.post(f"{server.base_url}/sps", data={"metadata": "<x/>"})
+    assert r.status_code == 400 and "EntityDescriptor" in r.headers["X-Samlconf-Error"]
+    assert "add-sp" in httpx.get(f"{server.base_url}/").text
+
+
 def test_oob_watch_records_fetches(served) -> None:
     idp, server = served
     url = idp.oob_url("tok123", "xxe")
