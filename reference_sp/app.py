@@ -117,9 +117,12 @@ class RefSP:
         pair = load_or_create(name, cache_dir=key_dir)
         kdir = key_dir / "keys" / slug(name)
         self.key_pem = pair.key_pem
+        load_or_create("refsp-encryption", cache_dir=key_dir)  # separate keys (catalogue META-02)
+        edir = key_dir / "keys" / slug("refsp-encryption")
         self.identity = SPIdentity(
             entity_id=str(cfg.entity_id), acs_url=cfg.acs_url, slo_url=cfg.slo_url,
             key_file=kdir / "key.pem", cert_file=kdir / "cert.pem", cert_pem=pair.cert_pem,
+            enc_key_file=edir / "key.pem", enc_cert_file=edir / "cert.pem",
         )
         self.clients = ClientCache(self.identity)
         self.seed()

@@ -25,6 +25,7 @@ from .saml import (
     check_assertion,
     decode_post_message,
     idp_info,
+    parse_xml,
     text_of,
     verify_with_cert,
 )
@@ -191,7 +192,9 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
         if sp.m("trusts_keyinfo_cert") or sp.m("xsw_first_assertion"):
             a = _lax_signature(root, metadatas)
         else:
-            a = _pysaml2(b64, root, metadatas, ctx["solicited"], irt)
+            holder: dict[str, Any] = {}
+            a = _pysaml2(b64, root, metadatas, ctx["solicited"], irt, holder)
+            root = holder.get("root", root)
         v = check_assertion(root, a, CheckOptions(
             acs_url=cfg.acs_url, entity_id=str(cfg.entity_id), idp_entity_id=expected_entity,
             expected_in_response_to=irt if ctx["solicited"] else None, skip=sp.m))
@@ -206,7 +209,7 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
         return v, ctx
 
     def _pysaml2(b64: str, root: Any, metadatas: list[bytes], solicited: bool,
-                 irt: str | None) -> Any:
+                 irt: str | None, holder: dict[str, Any]) -> Any:
         time_mut = sp.m("ignores_not_on_or_after") or sp.m("ignores_not_before")
         client = sp.clients.client(metadatas, LAX_SKEW if time_mut else SKEW)
         lax_irt = sp.m("ignores_in_response_to")
@@ -227,7 +230,18 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
             raise Rejected(f"SAML validation failed: {type(e).__name__}: {msg}", "SAML") from None
         if resp is None or getattr(resp, "assertion", None) is None:
             raise Rejected("SAML validation failed: the Response did not verify", "SAML")
-        children = root.findall(f"{{{SAML}}}Assertion")
+        if root.find(f"{{{SAML}}}EncryptedAssertion") is not None:
+            # pysaml2 decrypted (and verified) it: read the decrypted document, through the same
+            # hardened parser (catalogue ENC-10)
+            if len(root.findall(f"{{{SAML}}}EncryptedAssertion")) != 1 or \
+                    root.find(f"{{{SAML}}}Assertion") is not None:
+                raise Rejected("exactly one (encrypted or plain) Assertion is allowed", "MAS-03")
+            xml = resp.xmlstr if isinstance(resp.xmlstr, bytes) else str(resp.xmlstr).encode()
+            root = parse_xml(xml)
+            holder["root"] = root
+            children = root.findall(f"{{{SAML}}}EncryptedAssertion/{{{SAML}}}Assertion")
+        else:
+            children = root.findall(f"{{{SAML}}}Assertion")
         if len(children) != 1 or children[0].get("ID") != resp.assertion.id:
             raise Rejected("the verified assertion is not the Response's only Assertion", "XSW-11")
         a = children[0]

@@ -204,6 +204,8 @@ class SPIdentity:
     key_file: Path
     cert_file: Path
     cert_pem: bytes
+    enc_key_file: Path | None = None
+    enc_cert_file: Path | None = None
 
 
 class ClientCache:
@@ -226,6 +228,9 @@ class ClientCache:
             "allow_unknown_attributes": True,
             "only_use_keys_in_metadata": True,
             "delete_tmpfiles": True,
+            **({"encryption_keypairs": [{"key_file": str(self.sp.enc_key_file),
+                                         "cert_file": str(self.sp.enc_cert_file)}]}
+               if self.sp.enc_key_file else {}),
             "service": {
                 "sp": {
                     "name": "samlconf reference SP",

@@ -166,3 +166,28 @@ def test_relaystate_redirect_is_same_origin_only(sp):
     assert r.status_code == 302 and r.headers["location"] == "/"
     r = sp.post_issued(sp.browser(), sp.idp_response(fresh_user(), relay_state="/dashboard?x=1"))
     assert r.headers["location"] == "/dashboard?x=1"
+
+
+def test_encrypted_assertion_is_decrypted_and_its_signature_checked(sp):
+    from mock_idp.keys import ephemeral
+
+    b = sp.browser()
+    u = fresh_user()
+    assert sp.solicited(b, u, faults=["encrypted-assertion"], sign_response=True).status_code == 302
+    assert sp.me(b).json()["email"] == u.attributes["Email"][0]
+    # inner Assertion signed by a key the SP does not trust, Response unsigned
+    b = sp.browser()
+    r = sp.solicited(b, fresh_user(), faults=["encrypted-assertion"], key=ephemeral("enc-attacker"))
+    assert r.status_code == 403 and sp.me(b).status_code == 401
+    b = sp.browser()
+    assert sp.solicited(b, fresh_user(), faults=["encrypted-unsigned"]).status_code == 403
+    assert sp.me(b).status_code == 401
+
+
+def test_sp_metadata_has_separate_signing_and_encryption_keys(sp):
+    from lxml import etree
+
+    root = etree.fromstring(sp.metadata())
+    kds = root.findall(".//{urn:oasis:names:tc:SAML:2.0:metadata}KeyDescriptor")
+    certs = {kd.get("use"): kd.find(".//{http://www.w3.org/2000/09/xmldsig#}X509Certificate").text for kd in kds}
+    assert set(certs) == {"signing", "encryption"} and certs["signing"] != certs["encryption"]
