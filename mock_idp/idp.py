@@ -443,12 +443,18 @@ class MockIdP:
         issuer: Any = _DEFAULT,
         destination: Any = _DEFAULT,
         lifetime: int = 300,
+        signed_order: str = "standard",
+        relay_state_sent: str | None = None,
+        wrap_assertion_from: bytes | None = None,
     ) -> Any:
         """An IdP-initiated LogoutRequest to the SP's SLO endpoint (OutgoingMessage: URL or form).
 
         For the SLO checks: sign=False (SLO-01), key=idp.attacker_key (SLO-02), issuer=None or
         another entity (SLO-03), lifetime<0 (SLO-04), destination=another URL or None (SLO-05),
-        name_id of another user (SLO-06) or None (SLO-07).
+        name_id of another user (SLO-06) or None (SLO-07); Redirect only: signed_order="swapped"
+        (SLO-02: signature over another parameter order), relay_state_sent (RLY-07: RelayState
+        changed after signing); wrap_assertion_from=<an issued response's xml> puts its signed
+        Assertion into samlp:Extensions of the (then usually unsigned) request (SLO-10).
         """
         from .slo import build_logout_request, send
 
@@ -461,8 +467,23 @@ class MockIdP:
             destination=ep.location if destination is MockIdP._DEFAULT else destination,
             name_id=name_id, name_id_format=name_id_format, session_index=session_index, lifetime=lifetime,
         )
+        if wrap_assertion_from is not None:
+            from .bindings import safe_parse
+            from .builder import SAMLP
+
+            captured = safe_parse(wrap_assertion_from, "captured response").find(q(SAML, "Assertion"))
+            if captured is None:
+                raise ResponseError("wrap_assertion_from: the captured response has no plain Assertion")
+            ext = etree.Element(q(SAMLP, "Extensions"))
+            ext.append(captured)
+            issuer_el = req.find(q(SAML, "Issuer"))
+            if issuer_el is not None:
+                issuer_el.addnext(ext)
+            else:
+                req.insert(0, ext)
         return send(req, ep.location, ep.binding, (key or self.key) if sign else None,
-                    relay_state=relay_state, algorithm=algorithm)
+                    relay_state=relay_state, algorithm=algorithm, signed_order=signed_order,
+                    relay_state_sent=relay_state_sent)
 
     def logout_response(
         self,

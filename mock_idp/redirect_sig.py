@@ -23,8 +23,21 @@ HASHES = {  # RSA only on the Redirect binding
 }
 
 
-def sign_query(param: str, encoded_message: str, relay_state: str | None, key: KeyPair, algorithm: str = "rsa-sha256") -> str:
-    """The query string ``SAMLRequest=..&RelayState=..&SigAlg=..&Signature=..`` (values URL-encoded)."""
+def sign_query(
+    param: str,
+    encoded_message: str,
+    relay_state: str | None,
+    key: KeyPair,
+    algorithm: str = "rsa-sha256",
+    *,
+    signed_order: str = "standard",
+    relay_state_sent: str | None = None,
+) -> str:
+    """The query string ``SAMLRequest=..&RelayState=..&SigAlg=..&Signature=..`` (values URL-encoded).
+
+    Faults: signed_order="swapped" signs ``SigAlg=..&RelayState=..&SAMLRequest=..`` (the wrong order)
+    while sending the standard one; relay_state_sent sends another RelayState than the signed one.
+    """
     sig_alg = SIG_URIS[algorithm]
     if sig_alg not in HASHES:
         raise ValueError(f"Redirect-binding signing supports RSA algorithms only, not {algorithm}")
@@ -32,9 +45,12 @@ def sign_query(param: str, encoded_message: str, relay_state: str | None, key: K
     if relay_state is not None:
         parts.append(f"RelayState={quote_plus(relay_state)}")
     parts.append(f"SigAlg={quote_plus(sig_alg)}")
-    signed = "&".join(parts).encode("ascii")
+    to_sign = list(reversed(parts)) if signed_order == "swapped" else parts
+    signed = "&".join(to_sign).encode("ascii")
     pk = serialization.load_pem_private_key(key.key_pem, password=None)
     sig = pk.sign(signed, padding.PKCS1v15(), HASHES[sig_alg]())  # type: ignore[union-attr,call-arg]
+    if relay_state_sent is not None:
+        parts = [p if not p.startswith("RelayState=") else f"RelayState={quote_plus(relay_state_sent)}" for p in parts]
     return "&".join(parts) + "&Signature=" + quote_plus(base64.b64encode(sig).decode())
 
 

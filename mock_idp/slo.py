@@ -133,6 +133,8 @@ def send(
     *,
     relay_state: str | None = None,
     algorithm: str = "rsa-sha256",
+    signed_order: str = "standard",
+    relay_state_sent: str | None = None,
 ) -> OutgoingMessage:
     """Sign (unless key is None) and encode `el` for `binding`: a query signature for Redirect
     (no enveloped signature, as Bindings 3.4.4.1 wants), an enveloped one for POST."""
@@ -141,7 +143,8 @@ def send(
         xml = etree.tostring(el, encoding="UTF-8")
         enc = encode_redirect(xml)
         if key is not None:
-            query = sign_query(param, enc, relay_state, key, algorithm)
+            query = sign_query(param, enc, relay_state, key, algorithm,
+                               signed_order=signed_order, relay_state_sent=relay_state_sent)
         else:
             from urllib.parse import urlencode
 

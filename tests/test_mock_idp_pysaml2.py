@@ -295,3 +295,34 @@ def test_logout_message_variants(env) -> None:
                                status="urn:oasis:names:tc:SAML:2.0:status:Success",
                                subcode="urn:oasis:names:tc:SAML:2.0:status:PartialLogout")
     assert b"PartialLogout" in resp.xml and xmlsec1_verify(resp.xml, idp.key.cert_pem)[0]
+
+
+def test_logout_redirect_signature_faults(env) -> None:
+    """Wrong signed order (SLO-02) and RelayState changed after signing (RLY-07) both fail pysaml2's check."""
+    idp, _, client = env
+    cl = client()
+    for kw in ({"signed_order": "swapped"}, {"relay_state_sent": "https://evil.example/"}):
+        out = idp.logout_request(SP, "a@example.com", relay_state="bye", **kw)
+        q = {k: v[0] for k, v in parse_qs(urlparse(out.url).query).items()}
+        if "relay_state_sent" in kw:
+            assert q["RelayState"] == "https://evil.example/"
+        with pytest.raises(Exception):
+            r = cl.parse_logout_request(q["SAMLRequest"], BINDING_HTTP_REDIRECT, relay_state=q["RelayState"],
+                                        sigalg=q["SigAlg"], signature=q["Signature"])
+            if r is None:
+                raise ValueError("refused")
+
+
+def test_logout_request_wrapping_a_captured_assertion(env) -> None:
+    from mock_idp.slo import parse_logout
+    from mock_idp.testing import xmlsec1_verify
+
+    idp, _, _ = env
+    captured = idp.issue_response(SP, generate_user(seed=8), sign_response=False)
+    out = idp.logout_request(SP, "victim@example.com", binding=BINDING_HTTP_POST, sign=False,
+                             wrap_assertion_from=captured.xml)
+    root = etree.fromstring(out.xml)
+    inner = root.find("samlp:Extensions/saml:Assertion", NS)
+    assert inner.get("ID") == captured.assertion_id and root.find("{http://www.w3.org/2000/09/xmldsig#}Signature") is None
+    assert xmlsec1_verify(out.xml, idp.key.cert_pem, node_id=captured.assertion_id)[0]
+    assert parse_logout(out.xml).name_id == "victim@example.com"
