@@ -1826,3 +1826,25 @@ def _doctype_rt(victim: str) -> Fault:
         return (b"<!DOCTYPE response SYSTEM 'x\"><!--'>\n" + forged_b[:close] + inner + forged_b[close:])
 
     return Fault("", "", bytes_=b)
+
+
+@register_factory("encrypted-xsw",
+                  "Inside the EncryptedAssertion, a wrapped assertion: the signed original edited in place (victim) with an "
+                  "unsigned clean copy in ds:Object of its Signature (XSW8 shape), then encrypted; Response signed",
+                  ("ENC-03",), victim="victim@example.com")
+def _enc_xsw(victim: str) -> Fault:
+    def signing(s: SigningOptions, ctx: FaultContext) -> None:
+        s.sign_assertion = True
+        s.encrypt = False  # this fault encrypts itself, after wrapping
+        ctx.notes["encrypt_after_wrap"] = True
+
+    def encrypted(root: etree._Element, ctx: FaultContext) -> None:
+        from .encryption import encrypt_assertions
+
+        a = _assertion(root)
+        original = _drop_sig(copy.deepcopy(a))
+        _victimize(a, victim)
+        etree.SubElement(_asig(root), q(DS, "Object")).append(original)
+        encrypt_assertions(root, ctx)
+
+    return Fault("", "", signing=signing, encrypted=encrypted)

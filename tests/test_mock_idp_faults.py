@@ -881,6 +881,24 @@ def test_encryption_shape_faults(idp, keys) -> None:
     both_valid(idp, r)
 
 
+def test_encrypted_xsw(idp, keys) -> None:
+    import xmlsec
+
+    from mock_idp.signing import verify
+
+    g, r = issue(idp, "encrypted-xsw")
+    assert verify(g, g, idp.key.cert_pem) and _a(g) is None
+    ed = g.find("saml:EncryptedAssertion/xenc:EncryptedData", NS)
+    mgr = xmlsec.KeysManager()
+    mgr.add_key(xmlsec.Key.from_memory(keys[1].key_pem, xmlsec.constants.KeyDataFormatPem))
+    ed = _parse(etree.tostring(ed))
+    del ed.attrib["Type"]
+    inner = _parse(xmlsec.EncryptionContext(mgr).decrypt(ed))
+    assert _t(inner, "saml:Subject/saml:NameID") == "victim@example.com"
+    clean = inner.find("ds:Signature/ds:Object/saml:Assertion", NS)
+    assert clean.get("ID") == inner.get("ID") and _t(clean, "saml:Subject/saml:NameID") == NAMEID
+
+
 def test_metadata_variants(keys) -> None:
     from mock_idp.testing import xmlsec1_verify as v
 
@@ -971,6 +989,7 @@ def test_deflate_bomb() -> None:
 
 
 POST_SIGN_TESTED = {
+    "encrypted-xsw",
     "xsw-foreign-signed", "xsw-cve-2025-23369", "id-attribute-pollution", "doctype-roundtrip",
     "sig-cloned-cert", "key-encryption-only", "assertion-id-missing", "duplicate-id", "nameid-char-ref", "encrypted-type",
     "encrypted-missing", "encrypted-two-keys", "encrypted-corrupt", "encrypted-dtd", "encrypted-attribute",
