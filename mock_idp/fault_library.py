@@ -182,7 +182,7 @@ def _sig_stripped(victim: str | None) -> Fault:
 
 
 @register_factory("sig-tampered", "NameID changed after signing, signatures left as they were",
-                  ("SIG-05", "SAML Prof 4.1.4.3"), victim="victim@example.com")
+                  ("SIG-05", "SIG-07", "SAML Prof 4.1.4.3"), victim="victim@example.com")
 def _sig_tampered(victim: str) -> Fault:
     return Fault("", "", signed=lambda root, ctx: _victimize(_assertion(root), victim))
 
@@ -267,7 +267,7 @@ def _use_attacker(key_info: str, announce_genuine: bool = False) -> Callable[[Si
 
 
 register(Fault("sig-untrusted-cert", "Signed with a self-signed attacker key whose certificate is in KeyInfo",
-               ("SIG-09", "KEY-01", "CVE-2015-5372"), signing=_use_attacker("x509")))
+               ("SIG-09", "KEY-01", "KEY-03", "CVE-2015-5372"), signing=_use_attacker("x509")))
 register(Fault("sig-attacker-keyvalue", "Signed with an attacker key given as a raw RSAKeyValue in KeyInfo (no X509)",
                ("KEY-02", "CVE-2021-21239"), signing=_use_attacker("keyvalue")))
 register(Fault("sig-attacker-key-genuine-cert", "Signed with an attacker key while KeyInfo carries the genuine IdP certificate",
@@ -584,7 +584,7 @@ def _long_lived(days: int) -> Fault:
 
 
 # ----------------------------------------------------------------------------- AUD / DST / IRT / ISS
-@register_factory("audience-wrong", "Audience is another SP's entityID", ("AUD-01", "SAML Core 2.5.1.4"),
+@register_factory("audience-wrong", "Audience is another SP's entityID", ("AUD-01", "AUD-05", "SAML Core 2.5.1.4"),
                   audience="https://other-sp.example.com/saml")
 def _aud_wrong(audience: str) -> Fault:
     return Fault("", "", spec=lambda s, ctx: replace(s, audience=audience))
@@ -619,7 +619,7 @@ register(Fault("audience-two-restrictions", "A second AudienceRestriction naming
 register(Fault("audience-empty", "Audience is whitespace only", ("AUD-06",), tree=_aud_tree("empty")))
 
 
-@register_factory("destination-wrong", "Response Destination is another URL", ("DST-01", "SAML Core 3.2.2"),
+@register_factory("destination-wrong", "Response Destination is another URL", ("DST-01", "DST-04", "SAML Core 3.2.2"),
                   url="https://other-sp.example.com/saml/acs")
 def _dest_wrong(url: str) -> Fault:
     return Fault("", "", spec=lambda s, ctx: replace(s, destination=url))
@@ -678,7 +678,7 @@ def _scd_irt(value: str | None) -> Fault:
 
 
 @register_factory("issuer-wrong", "Response and Assertion Issuer are another IdP's entityID (signature by the real IdP key)",
-                  ("ISS-01", "SAML Prof 4.1.4.2"), issuer="https://other-idp.example.com/idp")
+                  ("ISS-01", "ISS-07", "SAML Prof 4.1.4.2"), issuer="https://other-idp.example.com/idp")
 def _issuer_wrong(issuer: str) -> Fault:
     return Fault("", "", spec=lambda s, ctx: replace(s, issuer=issuer, assertion_issuer=issuer))
 
@@ -1848,3 +1848,90 @@ def _enc_xsw(victim: str) -> Fault:
         encrypt_assertions(root, ctx)
 
     return Fault("", "", signing=signing, encrypted=encrypted)
+
+
+# ============================================================================= batch: remaining cheap catalogue shapes
+def _no_response_issuer(root: etree._Element, ctx: FaultContext) -> None:
+    root.remove(root.find(q(SAML, "Issuer")))
+
+
+register(Fault("response-issuer-missing", "The (signed) Response has no Issuer", ("ISS-04", "SAML Prof 4.1.4.2"),
+               tree=_no_response_issuer))
+
+
+@register_factory("name-qualifier", "NameID carries NameQualifier (default: another IdP) and SPNameQualifier (default: the SP)",
+                  ("NID-05", "NID-06", "SAML Core 2.2.2"), name_qualifier="https://other-idp.example.com/idp", sp_name_qualifier=None)
+def _qualifiers(name_qualifier: str | None, sp_name_qualifier: str | None) -> Fault:
+    def tree(root: etree._Element, ctx: FaultContext) -> None:
+        nid = _nameid(root)
+        nid.set("NameQualifier", name_qualifier or ctx.idp.entity_id)
+        nid.set("SPNameQualifier", sp_name_qualifier or (ctx.spec.audience or ""))
+
+    return Fault("", "", tree=tree)
+
+
+def _two_refs(root: etree._Element, ctx: FaultContext) -> None:
+    import xmlsec
+
+    from .signing import DIGEST_ALGORITHMS, SIGNATURE_ALGORITHMS, _xmlsec_key
+
+    a = _assertion(root)
+    old = _sig(a)
+    if old is not None:
+        a.remove(old)
+    ext = etree.Element(q(SAMLP, "Extensions"))
+    decoy = etree.SubElement(ext, "{urn:samlconf:decoy}Decoy", nsmap={"decoy": "urn:samlconf:decoy"}, ID="_decoy")
+    decoy.text = "decoy"
+    root.find(q(SAML, "Issuer")).addnext(ext)
+    sig = xmlsec.template.create(a, xmlsec.constants.TransformExclC14N, SIGNATURE_ALGORITHMS[ctx.signing.algorithm], ns="ds")
+    a.find(q(SAML, "Issuer")).addnext(sig)
+    for uri in ("#" + a.get("ID"), "#_decoy"):
+        ref = xmlsec.template.add_reference(sig, DIGEST_ALGORITHMS[ctx.signing.digest], uri=uri)
+        if uri != "#_decoy":
+            xmlsec.template.add_transform(ref, xmlsec.constants.TransformEnveloped)
+        xmlsec.template.add_transform(ref, xmlsec.constants.TransformExclC14N)
+    ki = xmlsec.template.ensure_key_info(sig)
+    x = etree.SubElement(ki, q(DS, "X509Data"))
+    etree.SubElement(x, q(DS, "X509Certificate")).text = (ctx.signing.key or ctx.idp.key).cert_b64
+    sctx = xmlsec.SignatureContext()
+    sctx.key = _xmlsec_key(ctx.signing.key or ctx.idp.key)
+    sctx.register_id(a, "ID")
+    sctx.register_id(decoy, "ID")
+    sctx.sign(sig)
+
+
+register(Fault("sig-two-references", "The Assertion's SignedInfo has two References: the Assertion and a decoy in Extensions (valid)",
+               ("SIG-12", "SAML Core 5.4.2"), signing=_assertion_signed(), signed=_two_refs))
+
+
+register(Fault("expires-now", "Conditions and SubjectConfirmationData NotOnOrAfter equal the issue instant (expired at once)",
+               ("TIME-07", "SAML Core 2.5.1.2"), spec=lambda s, ctx: replace(s, lifetime=0, scd_lifetime=0)))
+
+
+@register_factory("dtd-quadratic", "One large internal entity referenced many times in an AttributeValue (quadratic blowup)",
+                  ("XML-06",), size=100_000, count=10_000)
+def _quadratic(size: int, count: int) -> Fault:
+    def b(xml: bytes, ctx: FaultContext) -> bytes:
+        xml = xml.replace(b"</saml:AttributeValue>", b"&a;" * int(count) + b"</saml:AttributeValue>", 1)
+        return _doctype(xml, b'<!DOCTYPE samlp:Response [<!ENTITY a "' + b"x" * int(size) + b'">]>')
+
+    return Fault("", "", bytes_=b)
+
+
+def _xslt_dos(root: etree._Element, ctx: FaultContext) -> None:
+    transforms = _iter_tag(_asig(root), q(DS, "Transforms"))[0]
+    t = etree.SubElement(transforms, q(DS, "Transform"), Algorithm=XSLT_TRANSFORM)
+    ss = etree.SubElement(t, q(XSLT_NS, "stylesheet"), nsmap={"xsl": XSLT_NS}, version="1.0")
+    main = etree.SubElement(ss, q(XSLT_NS, "template"), match="/")
+    call = etree.SubElement(main, q(XSLT_NS, "call-template"), name="d")
+    etree.SubElement(call, q(XSLT_NS, "with-param"), name="n", select="27")
+    d = etree.SubElement(ss, q(XSLT_NS, "template"), name="d")
+    etree.SubElement(d, q(XSLT_NS, "param"), name="n")
+    when = etree.SubElement(etree.SubElement(d, q(XSLT_NS, "choose")), q(XSLT_NS, "when"), test="$n > 0")
+    for _ in range(2):
+        c = etree.SubElement(when, q(XSLT_NS, "call-template"), name="d")
+        etree.SubElement(c, q(XSLT_NS, "with-param"), name="n", select="$n - 1")
+
+
+register(Fault("xslt-dos", "An XSLT Transform with an exponential recursive template (2^27 calls) in the Assertion signature",
+               ("XML-09",), signing=_assertion_signed(), signed=_xslt_dos))

@@ -110,6 +110,7 @@ class MockIdP:
         encryption_keys: Sequence[KeyPair] = (),
         require_signed_requests: bool = False,
         metadata_key_use: str | None = "signing",
+        scopes: Sequence[str] = (),
     ) -> None:
         if profile not in PROFILES:
             raise ValueError(f"unknown attribute profile {profile!r}; known: {', '.join(PROFILES)}")
@@ -121,6 +122,7 @@ class MockIdP:
         self.extra_signing_keys = list(extra_signing_keys)
         self.encryption_keys = list(encryption_keys)
         self.metadata_key_use = metadata_key_use
+        self.scopes = list(scopes)
         self.require_signed_requests = require_signed_requests
         self.users: list[User] = list(users) if users else [
             generate_user(profile, seed=i) for i in range(1, 4)
@@ -162,6 +164,7 @@ class MockIdP:
             sign_with=self.key if sign else None,
             valid_until=valid_until,
             cache_duration=cache_duration,
+            scopes=self.scopes,
         )
 
     # ----------------------------------------------------------------- SPs

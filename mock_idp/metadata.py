@@ -158,8 +158,12 @@ def idp_metadata(
     sign_with: KeyPair | None = None,
     valid_until: "datetime | None" = None,
     cache_duration: str | None = None,
+    scopes: Sequence[str] = (),
 ) -> bytes:
-    """IDPSSODescriptor with signing KeyDescriptor(s), SSO and SLO endpoints (Redirect and POST)."""
+    """IDPSSODescriptor with signing KeyDescriptor(s), SSO and SLO endpoints (Redirect and POST).
+
+    `scopes`: shibmd:Scope values the IdP may assert (for scoped attributes such as subject-id).
+    """
     from .builder import new_id, xml_time
 
     nsmap = {"md": MD, "ds": DS}
@@ -176,6 +180,11 @@ def idp_metadata(
         protocolSupportEnumeration=SAML2_PROTOCOL,
         WantAuthnRequestsSigned="true" if want_authn_requests_signed else "false",
     )
+    if scopes:
+        shib = "urn:mace:shibboleth:metadata:1.0"
+        ext = etree.SubElement(idp, q(MD, "Extensions"))
+        for sc in scopes:
+            etree.SubElement(ext, f"{{{shib}}}Scope", nsmap={"shibmd": shib}, regexp="false").text = sc
     for use, pairs in ((signing_use, keys), ("encryption", encryption_keys)):
         for k in pairs:
             kd = etree.SubElement(idp, q(MD, "KeyDescriptor"))

@@ -156,6 +156,9 @@ CONTENT = {
     "session-lifetime": {"A/AuthnStatement@SessionNotOnOrAfter"},
     "authn-instant-stale": {"A/AuthnStatement@AuthnInstant"},
     "scd-mix-and-match": {"A/Subject/*"},
+    "response-issuer-missing": {"Response/*"},
+    "name-qualifier": {"A/Subject/NameID@NameQualifier", "A/Subject/NameID@SPNameQualifier"},
+    "expires-now": {"A/Conditions@NotOnOrAfter", "SCD@NotOnOrAfter"},
 }
 
 
@@ -245,6 +248,11 @@ SEMANTICS = {
     "condition-unknown": lambda b, g: g.find(".//saml:Conditions/saml:Condition", NS).get("{http://www.w3.org/2001/XMLSchema-instance}type") == "ext:Foo",
     "session-lifetime": lambda b, g: g.find(".//saml:AuthnStatement", NS).get("SessionNotOnOrAfter") == xml_time(NOW + timedelta(seconds=120)),
     "authn-instant-stale": lambda b, g: g.find(".//saml:AuthnStatement", NS).get("AuthnInstant") == xml_time(NOW - timedelta(hours=8)),
+    "response-issuer-missing": lambda b, g: g.find("saml:Issuer", NS) is None and _a(g).find("saml:Issuer", NS) is not None,
+    "name-qualifier": lambda b, g: (g.find(".//saml:NameID", NS).get("NameQualifier"), g.find(".//saml:NameID", NS).get("SPNameQualifier"))
+    == ("https://other-idp.example.com/idp", SP),
+    "expires-now": lambda b, g: g.find(".//saml:Conditions", NS).get("NotOnOrAfter") == xml_time(NOW)
+    == g.find(".//saml:SubjectConfirmationData", NS).get("NotOnOrAfter"),
     "scd-mix-and-match": lambda b, g: [(d.get("Recipient"), d.get("NotOnOrAfter")) for d in g.iterfind(".//saml:SubjectConfirmationData", NS)]
     == [(ACS, xml_time(NOW - timedelta(seconds=600))), ("https://other-sp.example.com/saml/acs", xml_time(NOW + timedelta(seconds=300)))],
 }
@@ -899,12 +907,36 @@ def test_encrypted_xsw(idp, keys) -> None:
     assert clean.get("ID") == inner.get("ID") and _t(clean, "saml:Subject/saml:NameID") == NAMEID
 
 
+def test_two_references_and_xslt_dos(idp) -> None:
+    b = issue(idp, "sig-assertion-only")[0]
+    g, r = issue(idp, "sig-two-references")
+    refs = [x.get("URI") for x in _a(g).iterfind("ds:Signature/ds:SignedInfo/ds:Reference", NS)]
+    assert refs == ["#_assert1", "#_decoy"] and g.find("samlp:Extensions", NS)[0].get("ID") == "_decoy"
+    assert short(diff(b, g)) == {"Response/*"}  # plus the Extensions; the Assertion itself is unchanged
+    assert diff(_a(b), _a(g)) == {"Assertion/Signature"}
+    from mock_idp.testing import ID_ELEMENTS
+
+    ok, err = xmlsec1_verify(r.xml, idp.key.cert_pem, node_id="_assert1", id_elements=[*ID_ELEMENTS, "urn:samlconf:decoy:Decoy"])
+    assert ok, err
+    g, r = issue(idp, "xslt-dos")
+    ts = _a(g).findall("ds:Signature/ds:SignedInfo/ds:Reference/ds:Transforms/ds:Transform", NS)
+    assert ts[-1].get("Algorithm").endswith("REC-xslt-19991116")
+    assert len(ts[-1].findall(".//{http://www.w3.org/1999/XSL/Transform}call-template")) == 3
+    assert diff(b, g) == {"Response/Assertion/Signature"}
+
+
+def test_dtd_quadratic(idp) -> None:
+    r = idp.issue_response(SP, USER, faults=[faults.get("dtd-quadratic", size=1000, count=50)])
+    assert b'<!ENTITY a "' + b"x" * 1000 + b'">' in r.xml and r.xml.count(b"&a;") == 50
+
+
 def test_metadata_variants(keys) -> None:
     from mock_idp.testing import xmlsec1_verify as v
 
-    i = MockIdP(base_url="http://127.0.0.1:9", key=keys[0], metadata_key_use=None)
+    i = MockIdP(base_url="http://127.0.0.1:9", key=keys[0], metadata_key_use=None, scopes=["a.example"])
     md = etree.fromstring(i.metadata_xml())
     assert [kd.get("use") for kd in md.iter("{*}KeyDescriptor")] == [None]
+    assert [s.text for s in md.iter("{urn:mace:shibboleth:metadata:1.0}Scope")] == ["a.example"]
     signed = MockIdP(base_url="http://127.0.0.1:9", key=keys[0]).metadata_xml(
         sign=True, valid_until=NOW, cache_duration="PT1H")
     root = etree.fromstring(signed)
@@ -989,6 +1021,7 @@ def test_deflate_bomb() -> None:
 
 
 POST_SIGN_TESTED = {
+    "sig-two-references", "xslt-dos", "dtd-quadratic",
     "encrypted-xsw",
     "xsw-foreign-signed", "xsw-cve-2025-23369", "id-attribute-pollution", "doctype-roundtrip",
     "sig-cloned-cert", "key-encryption-only", "assertion-id-missing", "duplicate-id", "nameid-char-ref", "encrypted-type",
