@@ -52,7 +52,9 @@ def _b64decode(data: str | bytes, what: str) -> bytes:
         raise BindingError(f"{what} is empty")
     if len(data) > MAX_ENCODED:
         raise BindingError(f"{what} is too large ({len(data)} characters; limit {MAX_ENCODED})")
-    cleaned = "".join(data.split())
+    # Base64 has no spaces: a space is a '+' that the sender left unescaped in a query string
+    # (decoded as a space); line breaks are tolerated (some SPs wrap at 76 characters).
+    cleaned = "".join(data.strip().replace(" ", "+").split())
     try:
         return base64.b64decode(cleaned, validate=True)
     except (binascii.Error, ValueError):
