@@ -205,7 +205,22 @@ def create_app(idp: "MockIdP") -> Flask:
         try:
             sp = idp.sp(info.issuer)
         except UnknownSP:
-            return error_page(f"AuthnRequest from unknown SP {info.issuer!r}: register its metadata with the IdP")
+            line = f"AuthnRequest from unknown SP {info.issuer!r}: register its metadata with the IdP"
+            extra = ""
+            if info.acs_url:
+                # A SAML error Response for the requester, but never sent on its own to a URL nobody
+                # registered: the person may return it by pressing the button.
+                issued = idp.issue_status(
+                    None, status_code=STATUS_REQUESTER, status_subcode=STATUS_REQUEST_DENIED,
+                    status_message=line, in_response_to=info.id, acs_url=info.acs_url, relay_state=relay,
+                )
+                rs = f'<input type="hidden" name="RelayState" value="{_e(relay)}">' if relay is not None else ""
+                extra = (
+                    f'<form method="post" action="{_e(issued.acs_url)}" id="saml-error">'
+                    f'<input type="hidden" name="SAMLResponse" value="{_e(issued.saml_response_b64)}">{rs}'
+                    f'<button type="submit">Return this error to {_e(issued.acs_url)}</button></form>'
+                )
+            return error_page(line, extra_html=extra)
         from .requests import check_request_signature
 
         sig_error = check_request_signature(idp, sp, request, xml, info)

@@ -103,6 +103,18 @@ def test_name_id_policy_is_honoured(served) -> None:
     assert t1.findtext(".//saml:NameID", namespaces=NS) != t2.findtext(".//saml:NameID", namespaces=NS)
 
 
+def test_unknown_sp_gets_an_error_response_it_is_not_sent(served) -> None:
+    _, server = served
+    _, enc, _ = authn_request("urn:stranger", acs_url="https://stranger.example/acs")
+    r = httpx.get(f"{server.base_url}/sso", params={"SAMLRequest": enc, "RelayState": "z"})
+    assert r.status_code == 400 and "unknown SP" in r.headers["X-Samlconf-Error"]
+    form = etree.HTML(r.text).find(".//form[@id='saml-error']")
+    assert form.get("action") == "https://stranger.example/acs" and "onload" not in r.text
+    fields = {i.get("name"): i.get("value") for i in form.iter("input")}
+    assert _codes(etree.fromstring(base64.b64decode(fields["SAMLResponse"]))) == ["Requester", "RequestDenied"]
+    assert fields["RelayState"] == "z"
+
+
 def test_unsupported_protocol_binding(served) -> None:
     idp, server = served
     rid, enc, xml = authn_request(SP)
