@@ -7,7 +7,6 @@ mutants that break them, and `reference_sp/admin.py` for the admin API the harne
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import secrets
@@ -16,32 +15,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
-from flask import Flask, Response, jsonify, redirect, request, session
+from flask import Flask, Response, request
 from lxml import etree
 from markupsafe import escape
 
 from . import mutants as _m
-from .saml import (
-    LAX_SKEW,
-    MD,
-    SAML,
-    SAMLP,
-    SKEW,
-    CheckOptions,
-    ClientCache,
-    IdPInfo,
-    Rejected,
-    SPIdentity,
-    Verified,
-    check_assertion,
-    decode_post_message,
-    idp_info,
-    text_of,
-    verify_with_cert,
-)
-from .store import Store, check_password
+from .saml import ClientCache, IdPInfo, SPIdentity, idp_info
+from .store import Store
 
 __all__ = ["SPConfig", "create_app", "PROFILES", "RefSP"]
 

@@ -217,16 +217,19 @@ class ClientCache:
         self._clients: dict[tuple[Any, ...], RefClient] = {}
         self._xmlsec1 = shutil.which("xmlsec1") or "/usr/bin/xmlsec1"
 
-    def config_dict(self, metadatas: list[bytes], timeslack: int) -> dict[str, Any]:
+    def config_dict(self, metadatas: list[bytes], timeslack: int,
+                    trust_keyinfo: bool = False) -> dict[str, Any]:
         return {
             "entityid": self.sp.entity_id,
             "xmlsec_binary": self._xmlsec1,
             "key_file": str(self.sp.key_file),
             "cert_file": str(self.sp.cert_file),
-            "metadata": {"inline": [m.decode() for m in metadatas]} if metadatas else {},
+            # the `trusts_keyinfo_cert` mutant: no IdP keys, so pysaml2 takes the message's own
+            "metadata": ({"inline": [m.decode() for m in metadatas]}
+                         if metadatas and not trust_keyinfo else {}),
             "accepted_time_diff": timeslack,
             "allow_unknown_attributes": True,
-            "only_use_keys_in_metadata": True,
+            "only_use_keys_in_metadata": not trust_keyinfo,
             "delete_tmpfiles": True,
             **({"encryption_keypairs": [{"key_file": str(self.sp.enc_key_file),
                                          "cert_file": str(self.sp.enc_cert_file)}]}
@@ -248,13 +251,14 @@ class ClientCache:
             },
         }
 
-    def client(self, metadatas: list[bytes], timeslack: int = SKEW) -> RefClient:
-        key = (tuple(metadatas), timeslack)
+    def client(self, metadatas: list[bytes], timeslack: int = SKEW,
+               trust_keyinfo: bool = False) -> RefClient:
+        key = (tuple(metadatas), timeslack, trust_keyinfo)
         with self._lock:
             c = self._clients.get(key)
             if c is None:
                 conf = Saml2Config()
-                conf.load(self.config_dict(metadatas, timeslack))
+                conf.load(self.config_dict(metadatas, timeslack, trust_keyinfo))
                 c = RefClient(config=conf)
                 if type(c.sec.crypto) is CryptoBackendXmlSec1:
                     c.sec.crypto.__class__ = _CachedVersionXmlSec1

@@ -9,7 +9,7 @@ import json
 import secrets
 import threading
 import zlib
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any, Callable
 from urllib.parse import quote
 
