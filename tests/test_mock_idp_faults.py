@@ -930,6 +930,38 @@ def test_dtd_quadratic(idp) -> None:
     assert b'<!ENTITY a "' + b"x" * 1000 + b'">' in r.xml and r.xml.count(b"&a;") == 50
 
 
+def test_namespace_confusion_faults(idp, base) -> None:
+    from mock_idp.fault_library import _exc_digest
+
+    # the helper computes what a verifier computes: the genuine DigestValue of the plain response
+    a = _a(base)
+    assert _exc_digest(a) == a.findtext("ds:Signature/ds:SignedInfo/ds:Reference/ds:DigestValue", namespaces=NS)
+    b = issue(idp, "sig-assertion-only")[0]
+    genuine_sv = b.findtext("saml:Assertion/ds:Signature/ds:SignatureValue", namespaces=NS)
+
+    r = idp.issue_response(SP, USER, in_response_to="_req1", faults=["attlist-namespace-confusion"], **FIX)
+    assert r.xml.split(b"\n")[1].startswith(b"<!DOCTYPE samlp:Response [<!ATTLIST Signature xmlns CDATA #FIXED")
+    assert 'xmlns:example="http://example.com\u0080"'.encode() in r.xml
+    cleaned = r.xml.replace('\u0080'.encode(), b"")
+    g = etree.fromstring(cleaned, etree.XMLParser(load_dtd=False, no_network=True))
+    # libxml2 applies the ATTLIST's #FIXED xmlns: the bare copy becomes a dsig Signature ...
+    assert g.find("samlp:Status/samlp:StatusDetail/ds:Signature", NS).findtext("ds:SignatureValue", namespaces=NS) == genuine_sv
+    # ... while without the DTD it is a namespace-less element
+    no_dtd = etree.fromstring(cleaned.split(b"]>", 1)[1].strip())
+    assert no_dtd.find("samlp:Status/samlp:StatusDetail/Signature", NS) is not None
+    forged = _a(g)
+    assert _t(forged, "saml:Subject/saml:NameID") == "victim@example.com"
+    assert forged.findtext("ds:Signature/ds:SignedInfo/ds:Reference/ds:DigestValue", namespaces=NS) == _exc_digest(forged)
+    assert not sig_ok(idp, r.xml.replace('\u0080'.encode(), b""), "_assert1")
+
+    g, r = issue(idp, "xml-xmlns-confusion")
+    child = g.find("samlp:Extensions/ds:Parent/ds:Child", NS)
+    assert child.get("{http://www.w3.org/XML/1998/namespace}xmlns") == "#other"
+    assert child.find("ds:Signature", NS).findtext("ds:SignatureValue", namespaces=NS) == genuine_sv
+    assert _exc_digest(_a(g)) == _a(g).findtext("ds:Signature/ds:SignedInfo/ds:Reference/ds:DigestValue", namespaces=NS)
+    assert _t(_a(g), "saml:Subject/saml:NameID") == "victim@example.com" and not sig_ok(idp, r.xml, "_assert1")
+
+
 def test_metadata_variants(keys) -> None:
     from mock_idp.testing import xmlsec1_verify as v
 
@@ -1021,6 +1053,7 @@ def test_deflate_bomb() -> None:
 
 
 POST_SIGN_TESTED = {
+    "attlist-namespace-confusion", "xml-xmlns-confusion",
     "sig-two-references", "xslt-dos", "dtd-quadratic",
     "encrypted-xsw",
     "xsw-foreign-signed", "xsw-cve-2025-23369", "id-attribute-pollution", "doctype-roundtrip",
