@@ -45,7 +45,7 @@ _TABLE: tuple[Mutant, ...] = (
            "deleting a user (deprovisioning) does not end their sessions", ("PROV-DELETE",), _RC),
     # --- signature ---------------------------------------------------------------------------
     Mutant("accepts_unsigned", "accepts a Response whose Assertion carries no signature",
-           ("SIG-01", "SIG-02", "SIG-03")),
+           ("SIG-01", "SIG-02", "SIG-03", "XSW-04")),
     Mutant("trusts_keyinfo_cert", "verifies the signature with the certificate found in the "
            "message's own KeyInfo instead of the IdP's certificate from metadata",
            ("SIG-09", "SIG-10", "KEY-01", "KEY-03")),
@@ -59,7 +59,8 @@ _TABLE: tuple[Mutant, ...] = (
            "the first XML comment (the 2018 comment-truncation bug)", ("CMT-01", "CMT-02")),
     Mutant("accepts_doctype", "does not refuse a message that carries a DOCTYPE", ("XML-01",)),
     # --- replay / correlation ----------------------------------------------------------------
-    Mutant("no_replay_cache", "keeps no cache of consumed Response/Assertion IDs",
+    Mutant("no_replay_cache", "keeps no cache of consumed Response/Assertion IDs (under redflag "
+           "only RPL-02 can show it: request correlation already stops a plain replay)",
            ("RPL-01", "RPL-02", "RPL-03", "RPL-05")),
     Mutant("ignores_in_response_to", "does not correlate InResponseTo with the AuthnRequest this "
            "browser session sent", ("IRT-01", "IRT-02", "IRT-03", "IRT-04", "IRT-06")),
@@ -70,7 +71,7 @@ _TABLE: tuple[Mutant, ...] = (
            "SubjectConfirmationData/@NotOnOrAfter (expired assertions accepted)",
            ("TIME-02", "TIME-03", "TIME-04")),
     Mutant("ignores_not_before", "ignores Conditions/@NotBefore (not-yet-valid assertions "
-           "accepted)", ("TIME-01",)),
+           "accepted; with it goes the NotBefore < NotOnOrAfter window check)", ("TIME-01", "TIME-06")),
     # --- audience / destination / recipient / issuer ----------------------------------------
     Mutant("ignores_audience", "does not check the AudienceRestriction", ("AUD-01", "AUD-02",
                                                                             "AUD-05")),

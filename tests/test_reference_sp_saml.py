@@ -191,3 +191,13 @@ def test_sp_metadata_has_separate_signing_and_encryption_keys(sp):
     kds = root.findall(".//{urn:oasis:names:tc:SAML:2.0:metadata}KeyDescriptor")
     certs = {kd.get("use"): kd.find(".//{http://www.w3.org/2000/09/xmldsig#}X509Certificate").text for kd in kds}
     assert set(certs) == {"signing", "encryption"} and certs["signing"] != certs["encryption"]
+
+
+def test_assertion_id_reused_in_a_fresh_response_is_refused(sp):
+    b = sp.browser()
+    u = fresh_user()
+    assert sp.solicited(b, u).status_code == 302
+    b2 = sp.browser()
+    r = sp.solicited(b2, u, faults=["assertion-id-reuse"])  # new request, new Response ID
+    assert r.status_code == 403 and "replay" in r.text
+    assert sp.me(b2).status_code == 401
