@@ -134,7 +134,16 @@ class MockIdP:
         self._lock = threading.Lock()
         self._attacker: KeyPair | None = None
         self._oob: dict[str, list[dict[str, Any]]] = {}
-        self.events: list[dict[str, Any]] = []  # what the IdP saw (requests, logins, errors)
+        self.events: list[dict[str, Any]] = []  # what the IdP saw (requests, logins, errors), newest last
+
+    MAX_EVENTS = 10_000
+
+    def record(self, event: dict[str, Any]) -> None:
+        """Append to `events` (bounded: the oldest are dropped past MAX_EVENTS)."""
+        with self._lock:
+            self.events.append(event)
+            if len(self.events) > self.MAX_EVENTS:
+                del self.events[: len(self.events) - self.MAX_EVENTS]
 
     # ----------------------------------------------------------------- keys and metadata
     @property

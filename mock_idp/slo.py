@@ -199,7 +199,7 @@ def handle_slo(idp: "MockIdP", request: Any) -> Any:
         xml = decode_redirect_request(src[param]) if request.method == "GET" else decode_post_request(src[param])
         info = parse_logout(xml)
     except BindingError as e:
-        idp.events.append({"event": "bad-logout", "error": str(e)})
+        idp.record({"event": "bad-logout", "error": str(e)})
         return error_page(str(e))
     try:
         sp = idp.sp(info.issuer)
@@ -207,7 +207,7 @@ def handle_slo(idp: "MockIdP", request: Any) -> Any:
         return error_page(f"{info.kind} from unknown SP {info.issuer!r}")
     # An SP that publishes a signing key must sign its logout messages (SAML Prof 4.4.3.1).
     sig_error = check_request_signature(idp, sp, request, xml, None, param, required=bool(sp.signing_certs))
-    idp.events.append({"event": info.kind, "sp": sp.entity_id, "id": info.id, "name_id": info.name_id,
+    idp.record({"event": info.kind, "sp": sp.entity_id, "id": info.id, "name_id": info.name_id,
                        "status": info.status, "signature_error": sig_error})
     if info.kind == "LogoutResponse":
         if sig_error:

@@ -126,7 +126,7 @@ def create_app(idp: "MockIdP") -> Flask:
         issued = idp.issue_response(
             sp.entity_id, user, in_response_to=irt, acs_url=acs, faults=plan.faults, relay_state=relay, **plan.options
         )
-        idp.events.append({"event": "response", "sp": sp.entity_id, "response_id": issued.response_id, "faults": list(issued.faults)})
+        idp.record({"event": "response", "sp": sp.entity_id, "response_id": issued.response_id, "faults": list(issued.faults)})
         return answer(issued)
 
     @app.errorhandler(413)
@@ -199,9 +199,9 @@ def create_app(idp: "MockIdP") -> Flask:
                 xml = decode_post_request(saml_request)
             info = parse_authn_request(xml)
         except BindingError as e:
-            idp.events.append({"event": "bad-request", "error": str(e)})
+            idp.record({"event": "bad-request", "error": str(e)})
             return error_page(str(e))
-        idp.events.append({"event": "authn-request", "id": info.id, "issuer": info.issuer, "binding": request.method})
+        idp.record({"event": "authn-request", "id": info.id, "issuer": info.issuer, "binding": request.method})
         try:
             sp = idp.sp(info.issuer)
         except UnknownSP:
@@ -225,7 +225,7 @@ def create_app(idp: "MockIdP") -> Flask:
 
         sig_error = check_request_signature(idp, sp, request, xml, info)
         if sig_error:
-            idp.events.append({"event": "bad-signature", "id": info.id, "error": sig_error})
+            idp.record({"event": "bad-signature", "id": info.id, "error": sig_error})
             issued = idp.issue_status(
                 sp.entity_id, status_code=STATUS_REQUESTER, status_subcode=STATUS_REQUEST_DENIED,
                 status_message=sig_error, in_response_to=info.id, relay_state=relay,
@@ -362,7 +362,7 @@ for (const r of document.querySelectorAll('input[name=user]')) r.addEventListene
         issued = idp.issue_response(
             entry["sp"], user, in_response_to=entry["irt"], acs_url=entry["acs"], faults=flist, relay_state=entry["relay"]
         )
-        idp.events.append({"event": "response", "sp": entry["sp"], "response_id": issued.response_id, "faults": list(issued.faults)})
+        idp.record({"event": "response", "sp": entry["sp"], "response_id": issued.response_id, "faults": list(issued.faults)})
         return answer(issued)
 
     @app.route("/idp-initiated", methods=["GET", "POST"])
