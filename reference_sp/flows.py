@@ -361,7 +361,7 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
             if sp.profile == "redflag" and not sp.m("local_login_after_activation"):
                 return error_page("Sign-in refused", "SAML single sign-on is on for your tenant; "
                                   "sign in through your identity provider", 403, "RF-LOCAL-OFF")
-            if sp.profile == "redis_cloud" and sp.m("locks_bypass_users"):
+            if sp.profile == "redis_cloud" and sp.m("locks_bypass_users") and u["bypass"]:
                 return error_page("Sign-in refused", "SAML is active for this account", 403,
                                   "RC-BYPASS")
         old = session.get("sid")

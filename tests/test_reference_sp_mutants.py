@@ -342,7 +342,7 @@ CASES: dict[str, tuple[str, Probe, Any, Any]] = {
     "owner_on_unknown_role": (RC, p_unknown_role, None, {"12345": "owner"}),
     "skip_domain_check": (RC, p_domain, False, True),
     "keeps_saml_users_at_deactivation": (RC, p_deactivation, False, True),
-    "locks_bypass_users": (RC, p_bypass, (200, 200), (403, 403)),
+    "locks_bypass_users": (RC, p_bypass, (200, 200), (403, 200)),
     "converts_owner_at_activation": (RC, p_owner_conversion, 200, 401),
     "local_login_after_activation": (RC, p_local_after_activation, 401, 200),
     "link_without_owner_check": (RC, p_link, 403, 200),
