@@ -63,7 +63,19 @@ class IdPUnderTest:
         return cls(idp, server)
 
     def stop(self) -> None:
-        self.server.stop()
+        _stop_soon(self.server)
+
+
+def _stop_soon(server: LoopbackServer) -> None:
+    """Stop a server without waiting out its shutdown poll (half a second per server)."""
+    import threading
+
+    threading.Thread(target=server.stop, daemon=True).start()
+
+
+def _client() -> httpx.Client:
+    # Loopback HTTP only: verify=False skips loading the CA bundle (~30 ms per client).
+    return httpx.Client(follow_redirects=False, timeout=10, verify=False)
 
 
 @dataclass
@@ -94,7 +106,7 @@ class SPUnderTest:
     def stop(self) -> None:
         for c in self.clients:
             c.close()
-        self.server.stop()
+        _stop_soon(self.server)
 
     # --- plumbing ------------------------------------------------------------------------------
     @property
@@ -106,16 +118,26 @@ class SPUnderTest:
         return str(self.cfg.entity_id)
 
     def browser(self) -> httpx.Client:
-        c = httpx.Client(follow_redirects=False, timeout=10)
+        """A fresh cookie jar (a new browser)."""
+        c = _client()
         self.clients.append(c)
         return c
 
+    @property
+    def _admin_client(self) -> httpx.Client:
+        c = self.__dict__.get("_admin")
+        if c is None:
+            c = self.__dict__["_admin"] = self.browser()
+        return c
+
     def metadata(self) -> bytes:
-        return httpx.get(self.url + "/saml/metadata", timeout=10).content
+        return self._admin_client.get(self.url + "/saml/metadata").content
 
     def admin(self, method: str, path: str, json: Any = None) -> httpx.Response:
-        return httpx.request(method, self.url + path, json=json, timeout=10,
-                             headers={"Authorization": f"Bearer {self.cfg.admin_token}"})
+        r = self._admin_client.request(method, self.url + path, json=json,
+                                       headers={"Authorization": f"Bearer {self.cfg.admin_token}"})
+        self._admin_client.cookies.clear()
+        return r
 
     def users(self) -> list[dict[str, Any]]:
         r = self.admin("GET", "/admin/api/users")
@@ -149,7 +171,9 @@ class SPUnderTest:
         token = self.idp.idp.plan_login(user, faults, **{**self.default_options, **options})
         loc = r.headers["location"]
         assert loc.startswith(self.idp.server.base_url), loc
-        r2 = httpx.get(loc, cookies={PLAN_COOKIE: token}, timeout=10)
+        idp_browser = self.browser()
+        idp_browser.cookies.set(PLAN_COOKIE, token)
+        r2 = idp_browser.get(loc)
         assert r2.status_code == 200, f"IdP /sso answered {r2.status_code}: {r2.text[:300]}"
         action, fields = form_fields(r2.text)
         return browser.post(action, data=fields)
