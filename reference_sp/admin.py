@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from flask import Flask, Response, jsonify, request
 
+from .saml import Rejected
 from .store import hash_password
 
 if TYPE_CHECKING:
@@ -214,6 +215,8 @@ def register_admin(app: Flask, sp: "RefSP") -> None:
         md = need(data, "metadata_xml").encode()
         try:
             info = sp.put_idp(idp_id, md)
+        except Rejected as e:
+            raise AdminError(f"bad IdP metadata: {e.message}") from None
         except ValueError as e:
             raise AdminError(f"bad IdP metadata: {e}") from None
         if idp_id == sp.cfg.idp_id:

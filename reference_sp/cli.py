@@ -76,6 +76,7 @@ def _fail(msg: str) -> int:
 
 def serve(args: argparse.Namespace) -> int:
     from .app import SPConfig, create_app
+    from .saml import Rejected
 
     try:
         muts = _m.parse_mutants(list(args.mutant)) | _m.from_env()
@@ -94,8 +95,8 @@ def serve(args: argparse.Namespace) -> int:
         cfg = SPConfig(base_url=base, idp_metadata=md, db_path=Path(args.db or "reference_sp.sqlite"),
                        profile=args.profile, mutants=muts, dns_resolver=args.dns_resolver, **kw)
         app = create_app(cfg)
-    except (_UsageError, _m.UnknownMutant, ValueError) as e:
-        return _fail(str(e))
+    except (_UsageError, _m.UnknownMutant, ValueError, Rejected) as e:
+        return _fail(f"--idp-metadata: {e}" if isinstance(e, Rejected) else str(e))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     print(f"reference SP ({cfg.profile}) on {base}  metadata {base}/saml/metadata", file=sys.stderr)
     print(f"mutants: {', '.join(sorted(muts)) or 'none'}", file=sys.stderr)

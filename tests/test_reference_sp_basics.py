@@ -178,3 +178,37 @@ def test_generic_profile_sp_and_idp_initiated(idp, tmp_path):
         assert s.me(b2).status_code == 200
     finally:
         s.stop()
+
+
+def test_junk_on_every_route_is_never_a_500(sp):
+    b = sp.browser()
+    junk = [
+        ("GET", "/login", {"params": {"email": "not-an-email"}}),
+        ("GET", "/login", {"params": {"email": "a@b@c"}}),
+        ("GET", "/saml/metadata", {"params": {"idpId": "nope"}}),
+        ("POST", "/saml/acs", {"data": {"SAMLResponse": "A" * 10, "RelayState": "x" * 5000}}),
+        ("POST", "/saml/acs", {"content": b"\xff\xfe\x00", "headers": {"Content-Type": "application/x-www-form-urlencoded"}}),
+        ("POST", "/saml/acs", {"data": {"SAMLResponse": "PHNhbWxwOlJlc3BvbnNlLz4="}}),  # <samlp:Response/> unbound prefix
+        ("GET", "/saml/slo", {}),
+        ("GET", "/saml/slo", {"params": {"SAMLRequest": "%%%"}}),
+        ("GET", "/saml/slo", {"params": {"SAMLResponse": "eJzLSM3JyQcABiwCFQ=="}}),
+        ("POST", "/login/password", {"content": b"{not json", "headers": {"Content-Type": "application/json"}}),
+        ("POST", "/login/password", {"data": {"email": "x", "password": "y"}}),
+        ("POST", "/api/tenant", {"json": {"tenant": "x"}}),
+        ("GET", "/logout", {}),
+        ("PUT", "/saml/acs", {}),
+    ]
+    for method, path, kw in junk:
+        r = b.request(method, sp.url + path, **kw)
+        assert r.status_code < 500, (method, path, kw, r.status_code, r.text[:200])
+    hdr = {"Authorization": f"Bearer {sp.cfg.admin_token}"}
+    for method, path, body in [("POST", "/admin/api/saml/activate", {"account": "nope", "by": "x@y"}),
+                               ("POST", "/admin/api/saml/activate", ["not", "an", "object"]),
+                               ("POST", "/admin/api/idps", {"id": "x", "metadata_xml": "<junk"}),
+                               ("POST", "/admin/api/idps", {"id": "x", "metadata_xml": "<!DOCTYPE x [<!ENTITY a 'b'>]><x>&a;</x>"}),
+                               ("POST", "/admin/api/domains/nope/verify", None),
+                               ("DELETE", "/admin/api/users/nobody@example.com", None),
+                               ("POST", "/admin/api/link-request", {"token": "x", "account": "12345", "by": "x@y"}),
+                               ("POST", "/admin/api/local-users", {"email": "a@b.c", "password": "p", "accounts": {"12345": "god"}})]:
+        r = b.request(method, sp.url + path, json=body, headers=hdr)
+        assert 400 <= r.status_code < 500 and "error" in r.json(), (path, r.status_code, r.text[:200])
