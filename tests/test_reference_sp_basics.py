@@ -212,3 +212,39 @@ def test_junk_on_every_route_is_never_a_500(sp):
                                ("POST", "/admin/api/local-users", {"email": "a@b.c", "password": "p", "accounts": {"12345": "god"}})]:
         r = b.request(method, sp.url + path, json=body, headers=hdr)
         assert 400 <= r.status_code < 500 and "error" in r.json(), (path, r.status_code, r.text[:200])
+
+
+def test_cli_serve_runs_the_sp_alone(idp, tmp_path):
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    md = tmp_path / "idp.xml"
+    md.write_bytes(idp.idp.metadata_xml())
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**__import__("os").environ, "SAMLCONF_MUTANT": "skip_jit", "SAMLCONF_REFSP_TOKEN": "tok"}
+    proc = subprocess.Popen([sys.executable, "-m", "reference_sp.cli", "sp", "serve", "--profile", "redflag",
+                             "--port", str(port), "--idp-metadata", str(md), "--db", str(tmp_path / "sp.sqlite"),
+                             "--mutant", "ignores_audience"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                r = httpx.get(url + "/admin/api/state", headers={"Authorization": "Bearer tok"}, timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        else:
+            raise AssertionError(proc.stderr.read().decode() if proc.poll() is not None else "no answer")
+        state = r.json()
+        assert state["profile"] == "redflag"
+        assert state["mutants"] == ["ignores_audience", "skip_jit"]
+        assert [t["id"] for t in state["tenants"]] == ["pocketstop1", "pocketstop2"]
+        assert httpx.get(url + "/login", params={"saml": "pocketstop1"}).status_code == 302
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
