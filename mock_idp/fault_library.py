@@ -29,6 +29,8 @@ from .faults import Fault, FaultContext, SigningOptions, register, register_fact
 
 EVIL_RESPONSE_ID = "_evil_response_ID"
 EVIL_ASSERTION_ID = "_evil_assertion_ID"
+# SAML Raider's IDs, suffixed with the original element's (fresh) ID: an SP's replay cache must not
+# be what refuses the second variant of an XSW case, nor the next XSW scenario of the same run.
 XSLT_NS = "http://www.w3.org/1999/XSL/Transform"
 XSLT_TRANSFORM = "http://www.w3.org/TR/1999/REC-xslt-19991116"
 
@@ -325,7 +327,7 @@ def _xsw_response(before_sig: bool) -> Callable[[str | None], Fault]:
                 sig.addprevious(clone)
             else:
                 sig.append(clone)
-            root.set("ID", EVIL_RESPONSE_ID)
+            root.set("ID", EVIL_RESPONSE_ID + root.get("ID", ""))
             a = root.find(q(SAML, "Assertion"))
             if a is not None:
                 _victimize(a, victim)
@@ -343,7 +345,7 @@ def _xsw3(victim: str | None) -> Fault:
     def signed(root: etree._Element, ctx: FaultContext) -> None:
         a = _assertion(root)
         evil = _drop_sig(copy.deepcopy(a))
-        evil.set("ID", EVIL_ASSERTION_ID)
+        evil.set("ID", EVIL_ASSERTION_ID + a.get("ID", ""))
         _victimize(evil, victim)
         a.addprevious(evil)
 
@@ -354,7 +356,7 @@ def _xsw4(victim: str | None) -> Fault:
     def signed(root: etree._Element, ctx: FaultContext) -> None:
         a = _assertion(root)
         evil = _drop_sig(copy.deepcopy(a))
-        evil.set("ID", EVIL_ASSERTION_ID)
+        evil.set("ID", EVIL_ASSERTION_ID + a.get("ID", ""))
         _victimize(evil, victim)
         root.append(evil)
         evil.append(a)  # moves the signed original inside the evil copy
@@ -367,7 +369,7 @@ def _xsw5_6(inside_sig: bool) -> Callable[[str | None], Fault]:
         def signed(root: etree._Element, ctx: FaultContext) -> None:
             a = _assertion(root)
             copy_ = _drop_sig(copy.deepcopy(a))
-            a.set("ID", EVIL_ASSERTION_ID)
+            a.set("ID", EVIL_ASSERTION_ID + a.get("ID", ""))
             _victimize(a, victim)
             if inside_sig:
                 _sig(a).append(copy_)
@@ -528,16 +530,43 @@ def _set_time(where: str, attr: str, delta_s: int | None) -> Callable[[etree._El
     return tree
 
 
-@register_factory("conditions-expired", "Conditions NotOnOrAfter lies N seconds in the past",
+def _shift_window(end: bool, delta_s: int) -> Callable[[etree._Element, FaultContext], None]:
+    """Move the whole Conditions window so that NotOnOrAfter (end) or NotBefore (start) lands
+    `delta_s` seconds from now, keeping its length: one fault (expired / not yet valid), not also
+    an inverted window."""
+
+    def tree(root: etree._Element, ctx: FaultContext) -> None:
+        el = _conditions(root)
+        nb, noa = el.get("NotBefore"), el.get("NotOnOrAfter")
+        length = (_parse_time(noa) - _parse_time(nb)) if (nb and noa) else timedelta(seconds=ctx.spec.lifetime)
+        if end:
+            new_end = ctx.spec.now + timedelta(seconds=delta_s)
+            el.set("NotOnOrAfter", xml_time(new_end))
+            if nb:
+                el.set("NotBefore", xml_time(new_end - length))
+        else:
+            new_start = ctx.spec.now + timedelta(seconds=delta_s)
+            el.set("NotBefore", xml_time(new_start))
+            if noa:
+                el.set("NotOnOrAfter", xml_time(new_start + length))
+
+    return tree
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+
+
+@register_factory("conditions-expired", "Conditions window moved so NotOnOrAfter lies N seconds in the past",
                   ("TIME-02", "SAML Core 2.5.1.2"), seconds=600)
 def _cond_expired(seconds: int) -> Fault:
-    return Fault("", "", tree=_set_time("conditions", "NotOnOrAfter", -int(seconds)))
+    return Fault("", "", tree=_shift_window(True, -int(seconds)))
 
 
-@register_factory("conditions-not-yet-valid", "Conditions NotBefore lies N seconds in the future",
+@register_factory("conditions-not-yet-valid", "Conditions window moved so NotBefore lies N seconds in the future",
                   ("TIME-01", "SAML Core 2.5.1.2"), seconds=600)
 def _cond_future(seconds: int) -> Fault:
-    return Fault("", "", tree=_set_time("conditions", "NotBefore", int(seconds)))
+    return Fault("", "", tree=_shift_window(False, int(seconds)))
 
 
 @register_factory("scd-expired", "Bearer SubjectConfirmationData NotOnOrAfter lies N seconds in the past",
@@ -687,6 +716,14 @@ def _issuer_wrong(issuer: str) -> Fault:
                   ("ISS-02",), issuer="https://other-idp.example.com/idp")
 def _aiss(issuer: str) -> Fault:
     return Fault("", "", spec=lambda s, ctx: replace(s, assertion_issuer=issuer))
+
+
+@register_factory("response-issuer-mismatch", "Only the Response's Issuer differs (default: a near miss of the "
+                  "IdP's entityID); the Assertion's Issuer stays right",
+                  ("ISS-02", "ISS-07"), issuer=None)
+def _riss(issuer: str | None) -> Fault:
+    return Fault("", "", spec=lambda s, ctx: replace(s, issuer=issuer or s.issuer + ".evil",
+                                                    assertion_issuer=s.assertion_issuer or s.issuer))
 
 
 def _no_assertion_issuer(root: etree._Element, ctx: FaultContext) -> None:

@@ -57,5 +57,7 @@ for sid, title, f, refs in [
     ("ISS-02", "Assertion Issuer differing from the Response Issuer is refused", "assertion-issuer-mismatch",
      "Prof 4.1.4.2 MUST"),
     ("ISS-03", "An Assertion without Issuer is refused", "assertion-issuer-missing", "Core 2.3.3 MUST"),
+    ("ISS-07", "A near-miss Response Issuer (Assertion Issuer right) is refused", "response-issuer-mismatch",
+     "Prof 4.1.4.2 MUST (exact match)"),
 ]:
     single_fault(sid, title, [f], category="issuer", refs=(refs, f"catalogue {sid}"), fix_hint=ISS_HINT)

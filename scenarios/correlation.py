@@ -35,6 +35,19 @@ def rpl_01(ctx: ScenarioContext) -> Observation:
     return ctx.observe(user, store_check=False)
 
 
+@scenario("RPL-02", "A fresh Response re-using a consumed Assertion ID is refused", category="replay",
+          refs=("Prof 4.1.4.5 MUST", "catalogue RPL-02"), needs=("sp_initiated",), expect=REJECT,
+          fix_hint=RPL_HINT)
+def rpl_02(ctx: ScenarioContext) -> Observation:
+    user = ctx.new_user()
+    ctx.sp_login(user)
+    if ctx.whoami() is None:
+        return Observation(signed_in=None, intended=None, observable=False, note="the first login failed")
+    ctx.restart()
+    ctx.sp_login(user, [fault("assertion-id-reuse")])
+    return ctx.observe(user, store_check=False)
+
+
 @scenario("RPL-05", "An unsolicited Response replayed is refused", category="replay",
           refs=("Prof 4.1.4.5 MUST", "catalogue RPL-05"), needs=("idp_initiated",), expect=REJECT,
           fix_hint=RPL_HINT)

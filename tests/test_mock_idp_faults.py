@@ -89,6 +89,7 @@ def both_valid(idp, r, *, cli: bool = False) -> None:
 # fault id -> exact set of changed paths (signatures left out: they are checked to verify instead)
 CONTENT = {
     "assertion-issuer-mismatch": {"A/Issuer#text"},
+    "response-issuer-mismatch": {"Response/Issuer#text"},
     "assertion-issuer-missing": {"A/*"},
     "attr-case": {"AS/*"},
     "attr-comma-joined": {"AS/Attribute[redisAccountMapping]/*"},
@@ -110,10 +111,10 @@ CONTENT = {
     "audience-wrong": {"A/Conditions/AudienceRestriction/Audience#text"},
     "clock-skew": {"A/AuthnStatement@AuthnInstant", "A/AuthnStatement@SessionNotOnOrAfter", "A/Conditions@NotBefore",
                    "A/Conditions@NotOnOrAfter", "A@IssueInstant", "Response@IssueInstant", "SCD@NotOnOrAfter"},
-    "conditions-expired": {"A/Conditions@NotOnOrAfter"},
+    "conditions-expired": {"A/Conditions@NotOnOrAfter", "A/Conditions@NotBefore"},
     "conditions-inverted": {"A/Conditions@NotBefore", "A/Conditions@NotOnOrAfter"},
     "conditions-missing": {"A/*"},
-    "conditions-not-yet-valid": {"A/Conditions@NotBefore"},
+    "conditions-not-yet-valid": {"A/Conditions@NotBefore", "A/Conditions@NotOnOrAfter"},
     "destination-empty": {"Response@Destination"},
     "destination-missing": {"Response@Destination"},
     "destination-wrong": {"Response@Destination"},
@@ -175,6 +176,7 @@ def _attrs(root):
 
 
 SEMANTICS = {
+    "response-issuer-mismatch": lambda b, g: _t(g, "saml:Issuer") == _t(g, "saml:Assertion/saml:Issuer") + ".evil",
     "assertion-issuer-mismatch": lambda b, g: _t(g, "saml:Assertion/saml:Issuer") == "https://other-idp.example.com/idp"
     and _t(g, "saml:Issuer") == _t(b, "saml:Issuer"),
     "assertion-issuer-missing": lambda b, g: _a(g).find("saml:Issuer", NS) is None,
@@ -499,7 +501,7 @@ def test_xsw_01_02(idp) -> None:
     for fid, before in (("xsw-01", False), ("xsw-02", True)):
         b = _xsw_base(idp, fid)
         g, r = issue(idp, faults.get(fid, victim="ceo@example.com"))
-        assert g.get("ID") == "_evil_response_ID"
+        assert g.get("ID") == "_evil_response_ID_resp1"
         sig = g.find("ds:Signature", NS)
         clone = (sig.getprevious() if before else sig[-1])
         assert clone.tag == q(SAMLP, "Response") and clone.get("ID") == "_resp1"
@@ -513,7 +515,7 @@ def test_xsw_01_02(idp) -> None:
         # XSW2: the outer (evil) Response's signature still verifies, its Reference finds the clone
         # (only Response IDs are registered: the clone repeats the Assertion's ID). For XSW1,
         # libxmlsec1 itself refuses an unexpected element inside ds:Signature.
-        assert before == xmlsec1_verify(r.xml, idp.key.cert_pem, node_id="_evil_response_ID", id_elements=[f"{SAMLP}:Response"])[0]
+        assert before == xmlsec1_verify(r.xml, idp.key.cert_pem, node_id="_evil_response_ID_resp1", id_elements=[f"{SAMLP}:Response"])[0]
 
 
 def _unsigned_copy(a):
@@ -536,19 +538,19 @@ def test_xsw_03_to_08(idp, victim) -> None:
     # XSW3: evil copy before the signed original
     g, r = issue(idp, faults.get("xsw-03", victim=victim))
     evil, signed = _assertions(g)
-    evil_ok(evil, "_evil_assertion_ID")
+    evil_ok(evil, "_evil_assertion_ID_assert1")
     assert evil.find("ds:Signature", NS) is None and diff(orig_a, signed) == set()
     assert sig_ok(idp, r.xml, "_assert1")
     # XSW4: evil copy appended, signed original inside it
     g, r = issue(idp, faults.get("xsw-04", victim=victim))
     (evil,) = _assertions(g)
-    evil_ok(evil, "_evil_assertion_ID")
+    evil_ok(evil, "_evil_assertion_ID_assert1")
     assert diff(orig_a, evil[-1]) == set()
     # XSW5 / XSW6: original renamed in place keeping its Signature; clean copy appended / inside Signature
     for fid in ("xsw-05", "xsw-06"):
         g, r = issue(idp, faults.get(fid, victim=victim))
         first = _assertions(g)[0]
-        evil_ok(first, "_evil_assertion_ID")
+        evil_ok(first, "_evil_assertion_ID_assert1")
         assert first.find("ds:Signature", NS) is not None
         copy_ = _assertions(g)[1] if fid == "xsw-05" else first.find("ds:Signature", NS)[-1]
         assert diff(_unsigned_copy(orig_a), copy_) == set()
