@@ -1,0 +1,286 @@
+"""SLO: single logout (catalogue POS-11, SLO-01, SLO-11) and SP-initiated logout (FLOW-03).
+
+Every scenario first signs a fresh user in (SP-initiated), then carries logout messages through the
+same browser session, and judges by the SP's state afterwards (its whoami), never by an HTTP status.
+The SAML the SP sends back is read from the hops (decoded here: a Redirect-binding SAMLResponse is
+DEFLATEd like a SAMLRequest) and from what the mock IdP's `/slo` endpoint recorded (whether the SP's
+signature over its logout message verified).
+
+The negative SLO checks (SLO-01, SLO-11) are "the session survives" observations (ACCEPT: the
+intended user is still signed in). A session that survives proves nothing if the SP ignores logout
+altogether, so each of them ends with its own positive control: a correctly signed LogoutRequest for
+the same session must then end it, otherwise the scenario is inconclusive.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from lxml import etree
+
+from harness import samlmsg
+from harness.context import ScenarioContext
+from harness.events import Hop
+from harness.registry import ACCEPT, REJECT, scenario
+from harness.runtime import json_path
+from harness.verdict import Observation
+
+NEEDS = ("sp_initiated", "slo")
+_SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+SLO_HINT = ("Verify the signature of every LogoutRequest (Redirect: over the query string as sent, with "
+            "the IdP's metadata key) before ending any session; refuse unsigned ones (Prof 4.4.4.1).")
+
+
+@dataclass
+class SignedIn:
+    user: Any
+    email: str
+    name_id: str
+    session_index: str | None
+
+
+def _sign_in(ctx: ScenarioContext) -> SignedIn | Observation:
+    """A fresh user signed in by SP-initiated SSO; an unobservable Observation if that failed."""
+    user = ctx.new_user()
+    ctx.sp_login(user)
+    data = ctx.whoami_data()
+    email = ctx.email_of(user)
+    who = None if data is None else json_path(data, ctx.target.whoami.json_path)
+    if who is None or str(who) != email:
+        return Observation(signed_in=None if who is None else str(who), intended=email, observable=False,
+                           note=f"the login before the logout failed (whoami: {who!r})")
+    name_id = None
+    if ctx.target.whoami.name_id_path:
+        name_id = json_path(data, ctx.target.whoami.name_id_path)
+    return SignedIn(user, email, str(name_id or user.name_id), _session_index(ctx))
+
+
+def _session_index(ctx: ScenarioContext) -> str | None:
+    """The SessionIndex of the last Response the IdP issued into this session (None if not found)."""
+    for hop in reversed(ctx.hops):
+        rid = (hop.saml.get("SAMLResponse") or {}).get("ID") if hop.method == "POST" else None
+        if not rid:
+            continue
+        try:
+            xml = ctx.idp.replay(rid).xml
+        except KeyError:
+            return None
+        root = etree.fromstring(xml, _PARSER)
+        st = root.find(f".//{{{_SAML}}}AuthnStatement")
+        return None if st is None else st.get("SessionIndex")
+    return None
+
+
+def _messages(hops: list[Hop], param: str) -> list[tuple[Hop, dict[str, Any]]]:
+    """Every `param` (SAMLRequest / SAMLResponse) carried in the hops, decoded.
+
+    Redirect (GET) values are DEFLATEd for both parameters (Bindings 3.4.4.1); POST values are not."""
+    out = []
+    for hop in hops:
+        if hop.method == "GET":
+            value = dict(parse_qsl(urlsplit(hop.url).query)).get(param)
+            if value is None:
+                continue
+            summary = samlmsg.summarize(samlmsg.decode(value, deflated=True))
+        else:
+            summary = hop.saml.get(param)
+            if not summary:
+                continue
+        out.append((hop, summary))
+    return out
+
+
+def _origin(url: str) -> str:
+    p = urlsplit(url)
+    return f"{p.scheme}://{p.netloc}".lower()
+
+
+def _idp_events(ctx: ScenarioContext, kind: str, message_id: str | None) -> list[dict[str, Any]]:
+    return [e for e in list(ctx.idp.events) if e.get("event") == kind and e.get("id") == message_id]
+
+
+def _logout_request(ctx: ScenarioContext, who: SignedIn, **knobs: Any) -> Any:
+    knobs.setdefault("session_index", who.session_index)
+    return ctx.idp.logout_request(ctx.runtime.sp_entity_id, who.name_id, **knobs)
+
+
+def _control(ctx: ScenarioContext, who: SignedIn, obs: Observation) -> Observation:
+    """Positive control after a refused logout: a correct, signed LogoutRequest must end the session."""
+    if not obs.accepted or obs.signed_in != obs.intended:
+        return obs  # the finding stands as observed
+    ctx.session.navigate(_logout_request(ctx, who).url)
+    left = ctx.whoami()
+    if left is not None:
+        return Observation(signed_in=left, intended=who.email, observable=False,
+                           note="positive control failed: a signed LogoutRequest did not end the session "
+                                "either, so the surviving session proves nothing")
+    obs.check("a signed LogoutRequest then ended the session (positive control)", True)
+    return obs
+
+
+# --- POS-11 ---------------------------------------------------------------------------------
+@scenario(
+    "POS-11",
+    "IdP-initiated single logout ends the session and is answered with a signed Success LogoutResponse",
+    category="slo",
+    refs=("Prof 4.4.3.5", "Prof 4.4.4.2", "S2I SDP-SP26/SP31/SP33", "catalogue POS-11"),
+    needs=NEEDS,
+    expect=REJECT,
+    fix_hint="On a valid signed LogoutRequest end the sessions it names, then answer the IdP with a signed "
+             "LogoutResponse (Status Success, InResponseTo = the request's ID) on the IdP's SLO endpoint.",
+)
+def pos_11(ctx: ScenarioContext) -> Observation:
+    """Encoding: expect REJECT = "nobody is signed in after the IdP's logout" (the session the
+    LogoutRequest named is gone), plus checks on the SP's answer: exactly the LogoutResponse the
+    Profiles ask for (type LogoutResponse, InResponseTo = our request ID, Status Success), delivered
+    to the IdP's SLO endpoint, and signed (the IdP verified it with the SP's metadata key). A user
+    still signed in is a failure; an SP that logs out but does not answer correctly fails a check.
+    The engine's positive control (a valid login) runs first, as for every REJECT scenario."""
+    who = _sign_in(ctx)
+    if isinstance(who, Observation):
+        return who
+    before = len(ctx.hops)
+    msg = _logout_request(ctx, who)
+    ctx.session.navigate(msg.url)
+    obs = Observation(signed_in=ctx.whoami(), intended=who.email, note=f"LogoutRequest {msg.message_id}")
+    idp_origin = _origin(ctx.runtime.idp_base_url)
+    answers = [(h, s) for h, s in _messages(ctx.hops[before:], "SAMLResponse") if _origin(h.url) == idp_origin]
+    if not answers:
+        return obs.check("the SP answered with a LogoutResponse", False,
+                         "no SAMLResponse reached the IdP's SLO endpoint")
+    _, s = answers[-1]
+    obs.check("the answer is a LogoutResponse", s.get("type") == "LogoutResponse",
+              f"got {s.get('type') or s}")
+    obs.check("its InResponseTo is the LogoutRequest's ID", s.get("InResponseTo") == msg.message_id,
+              f"InResponseTo {s.get('InResponseTo')!r}, request ID {msg.message_id!r}")
+    obs.check("its Status is Success", s.get("Status") == "Success", f"Status {s.get('Status')!r}")
+    seen = _idp_events(ctx, "LogoutResponse", s.get("ID"))
+    obs.check("the IdP verified the LogoutResponse's signature",
+              bool(seen) and not seen[-1].get("signature_error"),
+              seen[-1].get("signature_error") or "" if seen else "the IdP did not record the LogoutResponse")
+    obs.note = (f"LogoutResponse {s.get('ID')} InResponseTo {s.get('InResponseTo')}, Status {s.get('Status')}, "
+                f"signature {'verified' if seen and not seen[-1].get('signature_error') else 'NOT verified'} "
+                f"by the IdP")
+    return obs
+
+
+# --- SLO-01 ---------------------------------------------------------------------------------
+@scenario(
+    "SLO-01",
+    "An unsigned LogoutRequest (HTTP-Redirect) does not end the session",
+    category="slo",
+    refs=("Prof 4.4.4.1 MUST", "S2I SDP-IDP26", "catalogue SLO-01"),
+    needs=NEEDS,
+    expect=ACCEPT,
+    fix_hint=SLO_HINT,
+)
+def slo_01(ctx: ScenarioContext) -> Observation:
+    """The IdP's own LogoutRequest for the live session (right Issuer, Destination, NameID and
+    SessionIndex) but with no Signature/SigAlg: the user must still be signed in (ACCEPT), and the SP
+    must not report a successful logout. Then the signed request (positive control) must end it."""
+    who = _sign_in(ctx)
+    if isinstance(who, Observation):
+        return who
+    before = len(ctx.hops)
+    msg = _logout_request(ctx, who, sign=False)
+    ctx.session.navigate(msg.url)
+    obs = ctx.observe(who.user, store_check=False)
+    if not obs.accepted:
+        obs.note = "the unsigned LogoutRequest ended the session"
+    success = [s for _, s in _messages(ctx.hops[before:], "SAMLResponse")
+               if s.get("InResponseTo") == msg.message_id and s.get("Status") == "Success"]
+    obs.check("no Success LogoutResponse to the unsigned request", not success,
+              "the SP answered the unsigned LogoutRequest with Status Success" if success else "")
+    return _control(ctx, who, obs)
+
+
+# --- SLO-11 ---------------------------------------------------------------------------------
+@scenario(
+    "SLO-11",
+    "Logout CSRF: a cross-site GET to the SP's SLO endpoint, bare or with an unsigned LogoutRequest, "
+    "does not end the session",
+    category="slo",
+    refs=("Prof 4.4.4.1 MUST", "catalogue SLO-11", "catalogue SLO-01"),
+    needs=NEEDS,
+    expect=ACCEPT,
+    fix_hint=SLO_HINT + " A GET to the SLO endpoint without a verified IdP message must change nothing.",
+)
+def slo_11(ctx: ScenarioContext) -> Observation:
+    """What a third-party page can make the victim's browser fetch: (a) the SP's SLO endpoint with no
+    SAML message at all; (b) an unsigned LogoutRequest the attacker forged for the victim's NameID,
+    without a SessionIndex (the attacker does not know it) and with an attacker RelayState. After
+    both, the victim must still be signed in (ACCEPT); then a signed request (control) ends it."""
+    who = _sign_in(ctx)
+    if isinstance(who, Observation):
+        return who
+    ctx.session.navigate(_slo_location(ctx))
+    if ctx.whoami() != who.email:
+        obs = ctx.observe(who.user, store_check=False)
+        obs.note = "variant (a): a bare GET to the SLO endpoint ended the session"
+        return obs
+    forged = ctx.idp.logout_request(ctx.runtime.sp_entity_id, who.name_id, sign=False,
+                                    relay_state="https://evil.example/")
+    ctx.session.navigate(forged.url)
+    obs = ctx.observe(who.user, store_check=False)
+    if not obs.accepted:
+        obs.note = "variant (b): a forged unsigned LogoutRequest (no SessionIndex) ended the session"
+    return _control(ctx, who, obs)
+
+
+def _slo_location(ctx: ScenarioContext) -> str:
+    from mock_idp.bindings import BINDING_REDIRECT
+
+    ep = ctx.idp.sp(ctx.runtime.sp_entity_id).slo_endpoint(BINDING_REDIRECT)
+    if ep is None:
+        from harness.errors import TargetError
+
+        raise TargetError("the SP's metadata has no SingleLogoutService endpoint")
+    return ep.location
+
+
+# --- FLOW-03 --------------------------------------------------------------------------------
+@scenario(
+    "FLOW-03",
+    "SP-initiated logout ends the SP session and completes the SAML logout round trip with the IdP",
+    category="flow",
+    refs=("Prof 4.4.3.1", "Prof 4.4.4.1", "S2I SDP-SP25/SP28/SP34", "catalogue SLO-16"),
+    needs=NEEDS,
+    expect=REJECT,
+    fix_hint="On logout, end the local session first, then send the IdP a signed LogoutRequest naming the "
+             "user's NameID (HTTP-Redirect), and accept the IdP's LogoutResponse at the SLO endpoint.",
+)
+def flow_03(ctx: ScenarioContext) -> Observation:
+    """Encoding: expect REJECT = "nobody is signed in after GET logout_url", plus checks that the SP
+    sent the IdP a LogoutRequest (seen in the hops) that the IdP accepted (signed, naming the NameID
+    the SP holds for the user), and that the IdP's LogoutResponse to it came back to the SP."""
+    who = _sign_in(ctx)
+    if isinstance(who, Observation):
+        return who
+    before = len(ctx.hops)
+    ctx.session.navigate(ctx.target.url(ctx.target.logout_url or ""))
+    hops = ctx.hops[before:]
+    obs = Observation(signed_in=ctx.whoami(), intended=who.email)
+    idp_origin = _origin(ctx.runtime.idp_base_url)
+    reqs = [s for h, s in _messages(hops, "SAMLRequest")
+            if _origin(h.url) == idp_origin and s.get("type") == "LogoutRequest"]
+    if not reqs:
+        return obs.check("the SP sent the IdP a LogoutRequest", False, "no LogoutRequest reached the IdP")
+    req_id = reqs[-1].get("ID")
+    seen = _idp_events(ctx, "LogoutRequest", req_id)
+    obs.check("the IdP verified the LogoutRequest's signature",
+              bool(seen) and not seen[-1].get("signature_error"),
+              seen[-1].get("signature_error") or "" if seen else "the IdP did not record the LogoutRequest")
+    got_nid = seen[-1].get("name_id") if seen else None
+    obs.check("the LogoutRequest names the user's NameID", got_nid == who.name_id,
+              f"NameID {got_nid!r}, the SP's session holds {who.name_id!r}")
+    back = [s for h, s in _messages(hops, "SAMLResponse")
+            if _origin(h.url) != idp_origin and s.get("type") == "LogoutResponse"
+            and s.get("InResponseTo") == req_id]
+    obs.check("the IdP's LogoutResponse returned to the SP", bool(back),
+              "" if back else "no LogoutResponse answering the request reached the SP")
+    obs.note = (f"LogoutRequest {req_id} (NameID {got_nid!r}) signed and accepted by the IdP; "
+                f"its LogoutResponse returned to the SP" if all(c.ok for c in obs.checks) else
+                f"LogoutRequest {req_id}")
+    return obs
