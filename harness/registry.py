@@ -69,6 +69,13 @@ def scenario(
     valid baseline (positive control) before it.
     """
     exp = dict(expect) if isinstance(expect, Mapping) else {"*": expect}
+    from .target import CAPABILITIES
+
+    needs = tuple(needs)
+    unknown = [n for n in needs if n not in CAPABILITIES]
+    if unknown:
+        raise ValueError(f"scenario {id}: unknown capability {unknown[0]!r} in needs "
+                         f"(known: {', '.join(CAPABILITIES)})")
 
     def deco(func: Callable[..., Any]) -> Callable[..., Any]:
         if id in _REGISTRY and _REGISTRY[id].func.__qualname__ != func.__qualname__:

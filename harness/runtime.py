@@ -101,6 +101,7 @@ class Runtime:
         if t.embedded is not None:
             self._start_embedded()
         self.adapter = self._load_adapter()
+        self._configure_idp()
         self.sp_metadata = self._read_sp_metadata()
         info = self.idp.register_sp(self.sp_metadata)
         self.sp_entity_id = info.entity_id
@@ -126,6 +127,20 @@ class Runtime:
         self.embedded = EmbeddedSP(server, self.workdir, token)
         self.target.base_url = server.base_url
         self.secrets[REFSP_TOKEN_VAR] = token
+
+    def _configure_idp(self) -> None:
+        """The optional `configure_idp` hook hands the target this run's IdP (for targets that can be
+        configured automatically): placeholders {idp_metadata_url}, {idp_entity_id}, {idp_sso_url},
+        and {idp_metadata} (the XML itself) in its URL or JSON body."""
+        if "configure_idp" not in self.target.hooks and not callable(getattr(self.adapter, "configure_idp", None)):
+            return
+        self.call_hook(
+            "configure_idp",
+            idp_metadata_url=f"{self.idp_base_url}/metadata",
+            idp_entity_id=self.target.idp.entity_id,
+            idp_sso_url=f"{self.idp_base_url}/sso",
+            idp_metadata=self.idp.metadata_xml().decode("utf-8"),
+        )
 
     def _read_sp_metadata(self) -> bytes:
         sp = self.target.sp
@@ -202,12 +217,24 @@ class Runtime:
         return self.seed * 1000 + self._user_counter
 
     # --- hooks ----------------------------------------------------------------------------
-    def call_hook(self, name: str, **values: str) -> Any:
-        """Call an admin hook declared in the target file; returns its JSON (at json_path)."""
+    def call_hook(self, name: str, **values: Any) -> Any:
+        """Call an admin hook of the target (file table or adapter method); returns its JSON at
+        json_path. Any 4xx/5xx is the target's error."""
+        status, data = self.call_hook_status(name, **values)
+        if status >= 400:
+            detail = data.get("error") if isinstance(data, dict) else None
+            raise TargetError(f"hook {name}: HTTP {status}" + (f" ({detail})" if detail else ""))
+        return data
+
+    def call_hook_status(self, name: str, **values: Any) -> tuple[int, Any]:
+        """Call a hook and return (HTTP status, JSON). `values` fill `{name}` placeholders in the
+        hook's URL and JSON body (a body string that is exactly "{name}" takes the value as it is:
+        a number, list or boolean). A refusal (4xx) is an answer, returned with its whole JSON;
+        only transport failures and 5xx raise."""
         hook = self.target.hooks.get(name)
         if hook is None and callable(getattr(self.adapter, name, None)):
             try:
-                return getattr(self.adapter, name)(**values)
+                return 200, getattr(self.adapter, name)(**values)
             except SamlconfError:
                 raise
             except Exception as exc:  # noqa: BLE001 - the adapter is the target's code: its failure is the target's
@@ -215,16 +242,34 @@ class Runtime:
         if hook is None:
             raise HarnessError(f"target has no {name!r} hook")
         where = f"hooks.{name}"
-        url = expand_env(self.target.url(hook.url, **values), where, self.secrets)
+        url = expand_env(self.target.url(hook.url, **{k: str(v) for k, v in values.items()}), where, self.secrets)
         headers = {k: expand_env(v, where, self.secrets) for k, v in hook.headers.items()}
+        body = fill_placeholders(hook.json_body, values) if hook.json_body is not None else None
         try:
-            resp = self._http.request(hook.method, url, headers=headers, json=hook.json_body)
+            resp = self._http.request(hook.method, url, headers=headers, json=body)
         except httpx.HTTPError as exc:
             raise TargetError(f"hook {name} {url}: {' '.join(str(exc).split()) or type(exc).__name__}") from None
-        if resp.status_code >= 400:
+        if resp.status_code >= 500:
             raise TargetError(f"hook {name} {url}: HTTP {resp.status_code}")
         try:
             data = resp.json() if resp.content else None
         except ValueError:
-            raise TargetError(f"hook {name} {url}: answer is not JSON") from None
-        return json_path(data, hook.json_path)
+            if resp.status_code < 400:
+                raise TargetError(f"hook {name} {url}: answer is not JSON") from None
+            data = None
+        return resp.status_code, (json_path(data, hook.json_path) if resp.status_code < 400 else data)
+
+
+def fill_placeholders(value: Any, values: dict[str, Any]) -> Any:
+    """`{name}` placeholders in a hook's JSON body: a string that is exactly "{name}" takes the
+    value as it is; inside a longer string the value is put in as text."""
+    if isinstance(value, dict):
+        return {k: fill_placeholders(v, values) for k, v in value.items()}
+    if isinstance(value, list):
+        return [fill_placeholders(v, values) for v in value]
+    if isinstance(value, str):
+        if value.startswith("{") and value.endswith("}") and value[1:-1] in values:
+            return values[value[1:-1]]
+        for k, v in values.items():
+            value = value.replace("{" + k + "}", str(v))
+    return value

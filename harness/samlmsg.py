@@ -63,7 +63,8 @@ def summarize_params(params: dict[str, str], *, redirect: bool) -> dict[str, Any
     out: dict[str, Any] = {}
     for key in ("SAMLRequest", "SAMLResponse"):
         if key in params:
-            out[key] = summarize(decode(params[key], deflated=redirect and key == "SAMLRequest"))
+            # the Redirect binding deflates both messages (LogoutResponses travel that way too)
+            out[key] = summarize(decode(params[key], deflated=redirect))
     if "RelayState" in params:
         out["RelayState"] = params["RelayState"][:200]
     return out

@@ -16,15 +16,26 @@ TARGET_DIR = Path(__file__).parent / "targets"
 
 # Everything a scenario may need; a target lacking one gets `not tested` with the reason.
 CAPABILITIES = (
+    # what the target file lets samlconf do
     "sp_initiated",
     "idp_initiated",
     "slo",
+    "relay_state",
     "user_inspection",
     "saml_admin",
     "link_accounts",
     "bypass_users",
     "domain_verification",
     "delete_user",
+    "local_users",
+    "tenant_admin",
+    # rules the profile states (a scenario checking a rule the contract does not make is not tested)
+    "account_mapping",
+    "tenants",
+    "role_aliases",
+    "domain_rule",
+    "one_idp_per_tenant",
+    "local_users_off",
 )
 
 
@@ -137,24 +148,41 @@ class Target(_Strict):
     def capabilities(self, profile: Profile, adapter: object | None = None) -> dict[str, str | None]:
         """capability -> None when available, else the reason it is missing."""
         have: dict[str, str | None] = {}
-        have["sp_initiated"] = None if self.login.sp_initiated_url else "target file has no login.sp_initiated_url"
+        login = self.login.sp_initiated_url
+        have["sp_initiated"] = None if login else "target file has no login.sp_initiated_url"
         have["idp_initiated"] = None
         have["slo"] = None if self.logout_url else "target file has no logout_url"
-        hook_caps = {
-            "user_inspection": "list_users",
-            "saml_admin": "deactivate_saml",
-            "link_accounts": "link_account",
-            "bypass_users": "add_bypass_user",
-            "domain_verification": "verify_domain",
-            "delete_user": "delete_user",
-        }
-        for cap, hook in hook_caps.items():
-            have[cap] = None if (hook in self.hooks or callable(getattr(adapter, hook, None))) \
-                else f"target has no {hook!r} hook"
+        have["relay_state"] = None if ((login and "{relay_state}" in login) or profile.flows.idp_initiated) \
+            else "the login URL takes no {relay_state} and the profile refuses IdP-initiated login"
+
+        def hooked(*hooks: str) -> str | None:
+            missing = [h for h in hooks if h not in self.hooks and not callable(getattr(adapter, h, None))]
+            return None if not missing else f"target has no {missing[0]!r} hook"
+
+        have["user_inspection"] = hooked("list_users")
+        have["saml_admin"] = hooked("deactivate_saml")
+        have["link_accounts"] = hooked("link_account")
+        have["bypass_users"] = hooked("add_bypass_user")
+        have["domain_verification"] = hooked("verify_domain")
+        have["delete_user"] = hooked("delete_user")
+        have["local_users"] = hooked("add_local_user", "password_login")
+        have["tenant_admin"] = hooked("add_idp", "add_tenant")
+
+        def states(ok: bool, rule: str) -> str | None:
+            return None if ok else f"profile {profile.name!r} states no {rule}"
+
+        a = profile.attributes
+        have["account_mapping"] = states(bool(a.account_mapping), "account mapping attribute")
+        have["tenants"] = states(bool(a.tenant), "tenant attribute")
+        have["role_aliases"] = states(bool(a.role and profile.roles and profile.roles.aliases), "role aliases")
+        have["domain_rule"] = states(profile.lifecycle.domain_verification, "domain verification rule")
+        have["one_idp_per_tenant"] = states(bool(a.tenant and profile.tenants and profile.tenants.one_idp_per_tenant),
+                                            "one-IdP-per-tenant rule")
+        have["local_users_off"] = states(not profile.lifecycle.local_login_after_activation,
+                                         "rule that local users stop signing in once SAML is on")
         for cap in self.capabilities_off:
             have[cap] = "switched off in the target file (capabilities_off)"
         return have
-
 
 _ENV = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 

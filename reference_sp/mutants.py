@@ -41,6 +41,8 @@ _TABLE: tuple[Mutant, ...] = (
     # --- provisioning and lifecycle -------------------------------------------------------------
     Mutant("skip_jit", "the ACS signs the session in but never creates or updates the user",
            ("FLOW-01", "PROV-JIT")),
+    Mutant("jit_no_update", "a returning user's names and role are never updated from later "
+           "assertions (created once, not re-provisioned at login)", ("FLOW-04",)),
     Mutant("session_outlives_user", "/api/me answers from the session's own copy of the user, so "
            "deleting a user (deprovisioning) does not end their sessions", ("PROV-DELETE",), _RC),
     # --- signature ---------------------------------------------------------------------------

@@ -76,6 +76,9 @@ def _upsert_user(sp: "RefSP", c: Any, v: Verified, idp_id: str, email: str, firs
         return int(cur.lastrowid)
     # A SAML sign-in converts a local user of the same email (the seed: "Your user converts to a
     # SAML user"); attributes are re-provisioned at every login.
+    if sp.m("jit_no_update"):
+        c.execute("UPDATE users SET updated = ?, logins = logins + 1 WHERE id = ?", (now, row["id"]))
+        return int(row["id"])
     c.execute(
         "UPDATE users SET name_id = ?, name_id_format = ?, first_name = ?, last_name = ?, "
         "username = ?, role = ?, kind = 'saml', bypass = 0, password_hash = NULL, idp_id = ?, "

@@ -11,7 +11,7 @@ from harness.context import ScenarioContext
 from harness.registry import ACCEPT, REJECT, scenario
 from harness.verdict import Observation
 
-from .session import need_ok, new_password, not_applicable, password_sign_in
+from .session import need_ok, new_password, unobservable, password_sign_in
 
 SEED = "seed redflag"
 
@@ -30,7 +30,7 @@ def _me(ctx: ScenarioContext) -> dict[str, Any]:
 def _two_tenants(ctx: ScenarioContext) -> tuple[str, str] | Observation:
     ts = _tenants(ctx)
     if ts is None:
-        return not_applicable(ctx, "no tenant attribute")
+        return unobservable("no tenant attribute")
     if len(ts) < 2:
         return Observation(signed_in=None, intended=None, observable=False,
                            note="testdata.tenants needs two SAML-enabled tenants")
@@ -43,7 +43,7 @@ def _two_tenants(ctx: ScenarioContext) -> tuple[str, str] | Observation:
     category="contract",
     refs=(f"{SEED}: 'list the tenantid values in the tenantid attribute, separated by commas'",
           f"{SEED}: 'the user can use the SAML login URL for any of the specified tenants'"),
-    needs=("sp_initiated",),
+    needs=("sp_initiated", "tenants"),
     expect=ACCEPT,
     fix_hint="Split tenantid on ',' (trim each name) and grant each configured tenant.",
 )
@@ -70,7 +70,7 @@ def rf_multi_tenant(ctx: ScenarioContext) -> Observation:
     category="contract",
     refs=(f"{SEED}: 'RedFlag will automatically deprovision and reprovision access based on the "
           "updated tenantid values in the next SAML assertion upon login'",),
-    needs=("sp_initiated",),
+    needs=("sp_initiated", "tenants"),
     expect=ACCEPT,
     fix_hint="At each login replace the user's tenant memberships with exactly the tenants of the "
              "latest assertion.",
@@ -104,7 +104,7 @@ def rf_reprovision(ctx: ScenarioContext) -> Observation:
     "The Entra ID spelling Super_Administrator is accepted as Super Administrator",
     category="contract",
     refs=(f"{SEED}: 'If using Microsoft Entra ID, use Super_Administrator as the value'",),
-    needs=("sp_initiated",),
+    needs=("sp_initiated", "role_aliases"),
     expect=ACCEPT,
     fix_hint="Map the profile's role aliases (Super_Administrator) to their role before checking "
              "the role vocabulary.",
@@ -112,7 +112,7 @@ def rf_reprovision(ctx: ScenarioContext) -> Observation:
 def rf_role_alias(ctx: ScenarioContext) -> Observation:
     roles = ctx.profile.roles
     if roles is None or not roles.aliases or not ctx.profile.attributes.role:
-        return not_applicable(ctx, "no role aliases")
+        return unobservable("no role aliases")
     alias, role = next(iter(roles.aliases.items()))
     user = ctx.new_user(role=alias)
     ctx.sp_login(user)
@@ -128,14 +128,14 @@ def rf_role_alias(ctx: ScenarioContext) -> Observation:
     category="lifecycle",
     refs=(f"{SEED}: 'Once SAML SSO is enabled, existing users who were added directly to RedFlag "
           "will no longer be able to log in with their current credentials'",),
-    needs=("user_inspection",),
-    expect={"*": ACCEPT, "redflag": REJECT},
+    needs=("tenants", "local_users_off", "local_users", "user_inspection"),
+    expect=REJECT,
     fix_hint="Refuse password sign-in for users of a tenant where SAML is active.",
 )
 def rf_local_off(ctx: ScenarioContext) -> Observation:
     ts = _tenants(ctx)
     if ts is None or ctx.expected is ACCEPT:
-        return not_applicable(ctx, "no tenants with SAML switched on as a whole")
+        return unobservable("no tenants with SAML switched on as a whole")
     if not {"add_local_user", "password_login"} <= set(ctx.target.hooks):
         return Observation(signed_in=None, intended=None, observable=False,
                            note="the target has no add_local_user / password_login hooks")
@@ -169,7 +169,7 @@ def _other_idp_metadata(ctx: ScenarioContext, entity_id: str) -> str:
     refs=(f"{SEED}: 'One SAML IdP per location'",
           f"{SEED}: 'You cannot mix or chain multiple IdPs for a single location'",
           "catalogue KEY-07"),
-    needs=("sp_initiated",),
+    needs=("sp_initiated", "one_idp_per_tenant", "tenant_admin"),
     expect=ACCEPT,
     fix_hint="Grant a tenant only when the assertion comes from the one IdP configured for that "
              "tenant; ignore (or refuse) tenants of other IdPs.",
@@ -177,7 +177,7 @@ def _other_idp_metadata(ctx: ScenarioContext, entity_id: str) -> str:
 def rf_one_idp(ctx: ScenarioContext) -> Observation:
     ts = _tenants(ctx)
     if ts is None or ctx.profile.tenants is None or not ctx.profile.tenants.one_idp_per_tenant:
-        return not_applicable(ctx, "no one-IdP-per-tenant rule")
+        return unobservable("no one-IdP-per-tenant rule")
     if not {"add_idp", "add_tenant"} <= set(ctx.target.hooks):
         return Observation(signed_in=None, intended=None, observable=False,
                            note="the target has no add_idp / add_tenant hooks")

@@ -12,7 +12,7 @@ from harness.context import ScenarioContext
 from harness.registry import ACCEPT, REJECT, scenario
 from harness.verdict import Observation
 
-from .session import hook, need_ok, new_account_id, new_password, not_applicable, password_sign_in
+from .session import hook, need_ok, new_account_id, new_password, unobservable, password_sign_in
 
 SEED = "seed redis_cloud"
 
@@ -37,7 +37,7 @@ def _granted(ctx: ScenarioContext) -> dict[str, str] | None:
     category="contract",
     refs=(f"{SEED}: 'Multiple strings, where each represents a single account/role pair'",
           f"{SEED}: 'A single string that contains a comma-separated list'", "catalogue ATTR-08"),
-    needs=("sp_initiated",),
+    needs=("sp_initiated", "account_mapping"),
     expect=ACCEPT,
     fix_hint="Read every AttributeValue of redisAccountMapping and split each on ','; grant each "
              "valid ACCOUNT=role pair.",
@@ -45,7 +45,7 @@ def _granted(ctx: ScenarioContext) -> dict[str, str] | None:
 def rc_mapping_multi(ctx: ScenarioContext) -> Observation:
     accts = _accounts(ctx)
     if accts is None:
-        return not_applicable(ctx, "no account mapping attribute")
+        return unobservable("no account mapping attribute")
     if len(accts) < 2:
         return Observation(signed_in=None, intended=None, observable=False,
                            note="testdata.accounts needs two SAML-enabled accounts")
@@ -76,7 +76,7 @@ def rc_mapping_multi(ctx: ScenarioContext) -> Observation:
     category="contract",
     refs=(f"{SEED}: roles owner, member, manager, billing_admin, viewer (lowercase)",
           "least privilege"),
-    needs=("sp_initiated",),
+    needs=("sp_initiated", "account_mapping"),
     expect=ACCEPT,
     fix_hint="Refuse a pair whose role is not in the role vocabulary: the account is not granted "
              "(the other, valid pairs still are).",
@@ -84,7 +84,7 @@ def rc_mapping_multi(ctx: ScenarioContext) -> Observation:
 def rc_role_unknown(ctx: ScenarioContext) -> Observation:
     accts = _accounts(ctx)
     if accts is None:
-        return not_applicable(ctx, "no account mapping attribute")
+        return unobservable("no account mapping attribute")
     if len(accts) < 2:
         return Observation(signed_in=None, intended=None, observable=False,
                            note="testdata.accounts needs two SAML-enabled accounts")
@@ -107,14 +107,14 @@ def rc_role_unknown(ctx: ScenarioContext) -> Observation:
     category="contract",
     refs=(f"{SEED}: 'If the TXT record does not exist ... users with that domain won't be able to "
           "sign in using SAML SSO'",),
-    needs=("sp_initiated",),
-    expect={"*": ACCEPT, "redis_cloud": REJECT},
+    needs=("sp_initiated", "domain_rule"),
+    expect=REJECT,
     fix_hint="Before starting or accepting a SAML sign-in, require the email's domain to be "
              "verified and bound to the SAML configuration that signed the assertion.",
 )
 def rc_domain(ctx: ScenarioContext) -> Observation:
     if not ctx.profile.lifecycle.domain_verification or ctx.expected is ACCEPT:
-        return not_applicable(ctx, "no domain verification rule")
+        return unobservable("no domain verification rule")
     other = ctx.target.testdata.other_domain
     attempts: list[tuple[str, Any]] = []
     # (a) a domain never added
@@ -176,7 +176,7 @@ def _local_state(ctx: ScenarioContext, email: str) -> str:
     category="lifecycle",
     refs=(f"{SEED}: 'all existing local users ... except for the user that set up SAML SSO, are "
           "converted'", f"{SEED}: 'The account owner remains a local user'"),
-    needs=("saml_admin", "user_inspection"),
+    needs=("saml_admin", "user_inspection", "local_users"),
     expect=ACCEPT,
     fix_hint="At activation convert every local user of the account except the owner who "
              "activated it.",
@@ -198,7 +198,7 @@ def rc_activate_owner(ctx: ScenarioContext) -> Observation:
     category="lifecycle",
     refs=(f"{SEED}: 'They can no longer sign in with their previous sign-in method and must use "
           "SAML SSO instead'",),
-    needs=("saml_admin", "user_inspection"),
+    needs=("saml_admin", "user_inspection", "local_users"),
     expect=REJECT,
     fix_hint="At activation turn the account's local users (but the activating owner) into SAML "
              "users and refuse their passwords.",
@@ -222,7 +222,7 @@ def rc_activate_convert(ctx: ScenarioContext) -> Observation:
     category="lifecycle",
     refs=(f"{SEED}: 'you can add local bypass users after SAML SSO activation to allow access to the "
           "account in case of identity provider downtime'",),
-    needs=("saml_admin", "bypass_users"),
+    needs=("saml_admin", "bypass_users", "local_users"),
     expect=ACCEPT,
     fix_hint="Once SAML is active, refuse passwords of converted users only; the activating owner "
              "and bypass users keep signing in locally.",
@@ -250,7 +250,7 @@ def rc_bypass(ctx: ScenarioContext) -> Observation:
     category="lifecycle",
     refs=(f"{SEED}: 'Deactivating SAML SSO for an account also removes any existing SAML-type users "
           "associated with the account'",),
-    needs=("sp_initiated", "saml_admin", "user_inspection"),
+    needs=("sp_initiated", "saml_admin", "user_inspection", "local_users"),
     expect=REJECT,
     fix_hint="On deactivation delete the account's SAML users' memberships (the users themselves "
              "when no account is left) and their sessions.",
@@ -275,7 +275,7 @@ def rc_deactivate(ctx: ScenarioContext) -> Observation:
     category="lifecycle",
     refs=(f"{SEED}: 'You must have the Owner role ... for all accounts you want to link. The same "
           "user must link each account'",),
-    needs=("sp_initiated", "saml_admin", "link_accounts"),
+    needs=("sp_initiated", "saml_admin", "link_accounts", "local_users"),
     expect=REJECT,
     fix_hint="Issue, accept and approve link tokens only for a user who owns the source account "
              "and the account being linked, and only the token's creator may use it.",

@@ -38,3 +38,39 @@ def flow_02(ctx: ScenarioContext) -> Observation:
     user = ctx.new_user()
     ctx.idp_login(user, relay_state="/")
     return ctx.observe(user)
+
+
+@scenario(
+    "FLOW-04",
+    "Signing in again updates the same user from the new assertion (no duplicate, no stale data)",
+    category="flow",
+    refs=("seed redis_cloud: JIT provisioning", "seed redflag: 'reprovision ... upon login'",
+          "catalogue ATTR-14"),
+    needs=("sp_initiated",),
+    expect=ACCEPT,
+    fix_hint="Look the user up by its stable identifier at every login and update names, roles, "
+             "accounts and tenants from the assertion.",
+)
+def flow_04(ctx: ScenarioContext) -> Observation:
+    user = ctx.new_user()
+    ctx.sp_login(user)
+    if ctx.whoami() is None:
+        return Observation(signed_in=None, intended=None, observable=False, note="the first login failed")
+    ctx.restart()
+    last = ctx.profile.attributes.last_name
+    renamed = user.with_attributes(**{last: ["Renamed-" + str(ctx.runtime.next_seed())]})
+    ctx.sp_login(renamed)
+    obs = ctx.observe(renamed)
+    new_last = renamed.attributes[last][0]
+    me = ctx.whoami_data()
+    if isinstance(me, dict) and "last_name" in me:
+        obs.check("the new last name is shown", me.get("last_name") == new_last,
+                  f"the SP shows {me.get('last_name')!r}, the assertion said {new_last!r}")
+    if ctx.has("user_inspection"):
+        email = ctx.email_of(renamed).lower()
+        records = [u for u in ctx.users() if str(u.get("email", "")).lower() == email]
+        obs.check("exactly one user record", len(records) == 1, f"{len(records)} records for {email}")
+        if records and "last_name" in records[0]:
+            obs.check("the user store holds the new last name", records[0]["last_name"] == new_last,
+                      f"store: {records[0]['last_name']!r}")
+    return obs

@@ -2,7 +2,7 @@
 
 Also the small helpers the contract scenarios share: calling an admin hook with per-call values
 (`hook`), signing a local user in with a password in the scenario's own session (`password_sign_in`)
-and the vacuous baseline for rules a profile does not state (`not_applicable`).
+and `unobservable` for guards that the scenarios' `needs` make unreachable.
 """
 from __future__ import annotations
 
@@ -13,89 +13,40 @@ from urllib.parse import urlsplit
 from harness.context import ScenarioContext
 from harness.errors import HarnessError, TargetError
 from harness.registry import ACCEPT, REJECT, scenario
-from harness.target import expand_env
+from harness.runtime import fill_placeholders
 from harness.verdict import Observation
 
 EVIL = "https://evil.samlconf.invalid/phish"
 
 
 # --- helpers ---------------------------------------------------------------------------------------
-def _fill(value: Any, values: dict[str, Any]) -> Any:
-    """Placeholders in a hook's static JSON body: "{name}" alone takes the value as is (a boolean,
-    a list, an object); inside a longer string it is replaced as text."""
-    if isinstance(value, dict):
-        return {k: _fill(v, values) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_fill(v, values) for v in value]
-    if isinstance(value, str):
-        if value.startswith("{") and value.endswith("}") and value[1:-1] in values:
-            return values[value[1:-1]]
-        for k, v in values.items():
-            value = value.replace("{" + k + "}", str(v))
-    return value
-
-
 def hook_body(ctx: ScenarioContext, name: str, **values: Any) -> dict[str, Any] | None:
     hook = ctx.target.hooks.get(name)
     if hook is None:
         raise HarnessError(f"target has no {name!r} hook")
-    return _fill(hook.json_body, values) if hook.json_body is not None else None
+    return fill_placeholders(hook.json_body, values) if hook.json_body is not None else None
 
 
 def hook(ctx: ScenarioContext, name: str, **values: Any) -> tuple[int, Any]:
-    """Call the target's hook `name` with per-call values in its URL and JSON body.
-
-    `Runtime.call_hook` sends the TOML's JSON body unchanged and raises on any 4xx; the lifecycle
-    scenarios need per-call bodies (emails, account numbers) and need to see a refusal (403) as an
-    answer, not an error. So this sends the hook itself through the run's HTTP client
-    (`ctx.runtime._http`, documented last resort until `call_hook` fills body placeholders and can
-    return the status). Returns (status, JSON at the hook's json_path; on 4xx the whole JSON)."""
-    hook_def = ctx.target.hooks.get(name)
-    if hook_def is None:
-        raise HarnessError(f"target has no {name!r} hook")
-    where = f"hooks.{name}"
-    url = expand_env(ctx.target.url(hook_def.url, **{k: str(v) for k, v in values.items()}),
-                     where, ctx.runtime.secrets)
-    headers = {k: expand_env(v, where, ctx.runtime.secrets) for k, v in hook_def.headers.items()}
-    body = hook_body(ctx, name, **values)
-    try:
-        resp = ctx.runtime._http.request(hook_def.method, url, headers=headers, json=body)
-    except Exception as exc:  # noqa: BLE001 - any transport problem is the target's
-        raise TargetError(f"hook {name} {url}: {type(exc).__name__}: {exc}") from None
-    if resp.status_code >= 500:
-        raise TargetError(f"hook {name} {url}: HTTP {resp.status_code}")
-    try:
-        data = resp.json() if resp.content else None
-    except ValueError:
-        data = None
-    if resp.status_code < 400 and hook_def.json_path:
-        from harness.runtime import json_path
-
-        data = json_path(data, hook_def.json_path)
-    return resp.status_code, data
+    """Call the target's hook `name` with per-call values; a refusal (4xx) is an answer here.
+    Returns (status, JSON at the hook's json_path; on 4xx the whole JSON)."""
+    return ctx.runtime.call_hook_status(name, **values)
 
 
 def need_ok(ctx: ScenarioContext, name: str, **values: Any) -> Any:
-    """A setup step that must succeed; a refusal is the harness's problem (error), not a finding."""
-    status, data = hook(ctx, name, **values)
-    if status >= 400:
-        detail = data.get("error") if isinstance(data, dict) else data
-        raise TargetError(f"setup hook {name} answered HTTP {status}: {detail}")
-    return data
+    """A setup step that must succeed; a refusal is the target's problem (error), not a finding."""
+    return ctx.runtime.call_hook(name, **values)
 
 
 def password_sign_in(ctx: ScenarioContext, email: str, password: str) -> None:
-    """Sign a local user in with a password, in the scenario's own session (http driver: a form
-    POST to the `password_login` hook's URL)."""
+    """Sign a local user in with a password, in the scenario's own session (a form POST to the
+    `password_login` hook's URL, with the session's cookies; both drivers)."""
     hook_def = ctx.target.hooks.get("password_login")
     if hook_def is None:
         raise HarnessError("target has no 'password_login' hook")
     fields = hook_body(ctx, "password_login", email=email, password=password) or {}
     url = ctx.target.url(hook_def.url)
-    try:
-        ctx.session.navigate(url, method="POST", data={k: str(v) for k, v in fields.items()})
-    except TypeError:
-        raise HarnessError("password sign-in is driven with the http driver only") from None
+    ctx.session.navigate(url, method="POST", data={k: str(v) for k, v in fields.items()})
 
 
 def new_password() -> str:
@@ -107,14 +58,10 @@ def new_account_id(ctx: ScenarioContext) -> str:
     return "7" + str(ctx.runtime.next_seed())
 
 
-def not_applicable(ctx: ScenarioContext, why: str) -> Observation:
-    """The profile does not state this rule: run the valid baseline so the verdict still says
-    something true about the SP, and say why in the note."""
-    user = ctx.new_user()
-    ctx.sp_login(user)
-    obs = ctx.observe(user)
-    obs.note = f"rule does not apply under profile {ctx.profile.name} ({why}): baseline login only"
-    return obs
+def unobservable(why: str) -> Observation:
+    """A guard the scenario's `needs` should make unreachable: if it is reached anyway, the verdict
+    is inconclusive, never a pass."""
+    return Observation(signed_in=None, intended=None, observable=False, note=why)
 
 
 # --- SES-01: session fixation -------------------------------------------------------------------
@@ -181,7 +128,7 @@ def ses_01(ctx: ScenarioContext) -> Observation:
     category="session",
     refs=("catalogue SES-04", "catalogue AREQ-12", "Bindings 3.4.3 / 3.5.3 (RelayState)",
           "CWE-601 open redirect"),
-    needs=("sp_initiated",),
+    needs=("relay_state",),
     expect=ACCEPT,
     fix_hint="After sign-in redirect only to relative paths on this SP (or an allow-list); treat "
              "any absolute or scheme-relative RelayState as '/'.",
@@ -196,7 +143,7 @@ def ses_04(ctx: ScenarioContext) -> Observation:
         how = "IdP-initiated login with RelayState"
         run = lambda: ctx.idp_login(user, relay_state=EVIL)  # noqa: E731
     else:
-        return not_applicable(ctx, "no way to hand the SP a RelayState: the target's login URL "
+        return unobservable("no way to hand the SP a RelayState: the target's login URL "
                                    "takes no {relay_state} and the profile refuses IdP-initiated "
                                    "login")
     left = ""

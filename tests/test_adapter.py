@@ -36,3 +36,24 @@ def test_bad_adapter_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="adapter 'no_such_module_xyz:Nope': cannot import"):
         with Runtime(target):
             pass
+
+
+def test_configure_idp_hook_hands_the_target_this_runs_idp(tmp_path):
+    text = bundled_target("redis_cloud").read_text() + '''
+[hooks.configure_idp]
+method = "POST"
+url = "/admin/api/idps"
+headers = { Authorization = "Bearer ${env:SAMLCONF_REFSP_TOKEN}" }
+json = { id = "configured", metadata_xml = "{idp_metadata}" }
+
+[hooks.state]
+method = "GET"
+url = "/admin/api/state"
+headers = { Authorization = "Bearer ${env:SAMLCONF_REFSP_TOKEN}" }
+json_path = "idps"
+'''
+    p = tmp_path / "t.toml"
+    p.write_text(text)
+    with Runtime(load_target(p)) as rt:
+        idps = {i["id"]: i["entity_id"] for i in rt.call_hook("state")}
+    assert idps.get("configured") == "urn:samlconf:mock-idp"

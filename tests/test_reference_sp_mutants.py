@@ -137,6 +137,13 @@ def p_skip_jit(sp):
     return sp.user(u.attributes["Email"][0]) is not None
 
 
+def p_jit_no_update(sp):
+    u = rc_user()
+    sp.solicited(sp.browser(), u)
+    sp.solicited(sp.browser(), u.with_attributes(LastName=["Renamed"]))
+    return sp.user(u.attributes["Email"][0])["last_name"] == "Renamed"
+
+
 def p_session_outlives_user(sp):
     b = sp.browser()
     u = rc_user()
@@ -320,6 +327,7 @@ def p_slo_unsigned(sp):
 RC, RF = "redis_cloud", "redflag"
 CASES: dict[str, tuple[str, Probe, Any, Any]] = {
     "skip_jit": (RC, p_skip_jit, True, False),
+    "jit_no_update": (RC, p_jit_no_update, True, False),
     "session_outlives_user": (RC, p_session_outlives_user, 401, 200),
     "accepts_unsigned": (RC, p_fault("sig-unsigned"), False, True),
     "trusts_keyinfo_cert": (RC, p_fault("sig-untrusted-cert"), False, True),

@@ -104,12 +104,43 @@ class BrowserSession:
     def set_idp_plan(self, idp_base_url: str, token: str) -> None:
         self.context.add_cookies([{"name": PLAN_COOKIE, "value": token, "url": idp_base_url}])
 
-    def navigate(self, url: str) -> PageResult:
+    def _post_form(self, url: str, data: dict[str, str]) -> PageResult:
+        """A form POST in this browser context (its cookie jar), following redirects on the target.
+        Playwright's request API shares the context's cookies, so the session it sets is the browser's."""
+        from urllib.parse import urljoin
+
+        from playwright.sync_api import Error as PWError
+
+        method, form = "POST", data
+        for _ in range(MAX_HOPS):
+            try:
+                if method == "POST":
+                    resp = self.context.request.post(url, form=form, max_redirects=0)
+                else:
+                    resp = self.context.request.get(url, max_redirects=0)
+            except PWError as exc:
+                raise TargetError(f"{method} {url}: {str(exc).splitlines()[0]}") from None
+            self.hops.append(Hop(method, url, resp.status))
+            if resp.status >= 500:
+                raise TargetError(f"{method} {url} answered HTTP {resp.status}")
+            location = resp.headers.get("location")
+            if 300 <= resp.status < 400 and location:
+                nxt = urljoin(url, location)
+                if origin(nxt) not in self.allowed:
+                    raise TargetError(f"{url} (redirect) sent the browser outside the target, to {nxt}")
+                url, method, form = nxt, "GET", {}
+                continue
+            return PageResult(url, resp.status, resp.text())
+        raise TargetError(f"more than {MAX_HOPS} redirects starting at {url}")
+
+    def navigate(self, url: str, *, method: str = "GET", data: dict[str, str] | None = None) -> PageResult:
         from playwright.sync_api import Error as PWError
         from playwright.sync_api import TimeoutError as PWTimeout
 
         if origin(url) not in self.allowed:
             raise TargetError(f"the scenario sent the browser outside the target, to {url}")
+        if method == "POST":
+            return self._post_form(url, data or {})
         try:
             response = self.page.goto(url, wait_until="load")
             for _ in range(MAX_HOPS):
