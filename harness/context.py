@@ -21,6 +21,8 @@ class ScenarioContext:
         self.session = session
         self._new_session = new_session
         self._old_hops: list[Hop] = []
+        self._first = session
+        self._extra: list[Any] = []
         self.driver = driver_name
         self.profile = runtime.profile
         self.target = runtime.target
@@ -30,14 +32,35 @@ class ScenarioContext:
 
     @property
     def hops(self) -> list[Hop]:
-        return self._old_hops + self.session.hops
+        return self._old_hops + [h for s in self.sessions() for h in s.hops]
+
+    def open_session(self) -> Any:
+        """A second, concurrent session (its own cookies) next to the current one; switch with
+        `ctx.use(session)`. Every session opened here is closed when the scenario ends."""
+        if self._new_session is None:
+            raise HarnessError("this context cannot open a new session")
+        extra = self._new_session()
+        self._extra.append(extra)
+        return extra
+
+    def use(self, session: Any) -> None:
+        """Make `session` the one flows and observers act in."""
+        self.session = session
+
+    def sessions(self) -> list[Any]:
+        """Every open session of this scenario (the current one first)."""
+        out = [self.session]
+        out += [s for s in [self._first, *self._extra] if s is not None and all(s is not o for o in out)]
+        return out
 
     def restart(self) -> None:
         """Start over in a fresh session (new cookies), e.g. between the two variants of an XSW case."""
         if self._new_session is None:
             raise HarnessError("this context cannot open a new session")
-        self._old_hops += self.session.hops
-        self.session.close()
+        for s in self.sessions():
+            self._old_hops += s.hops
+            s.close()
+        self._first, self._extra = None, []
         self.session = self._new_session()
 
     # --- users ----------------------------------------------------------------------------
@@ -66,13 +89,15 @@ class ScenarioContext:
 
     # --- flows ----------------------------------------------------------------------------
     def sp_login(self, user: Any, faults: Sequence[Any] = (), *, tenant: str | None = None,
-                 relay_state: str | None = None, **options: Any) -> PageResult:
-        """SP-initiated login: start URL -> AuthnRequest to the IdP -> Response -> ACS."""
+                 relay_state: str | None = None, post: bool = False, **options: Any) -> PageResult:
+        """SP-initiated login: start URL -> AuthnRequest to the IdP (Redirect, or HTTP-POST with
+        `post=True`) -> Response -> ACS."""
         token = self.idp.plan_login(user, faults, **options)
         self.session.set_idp_plan(self.runtime.idp_base_url, token)
-        tmpl = self.target.login.sp_initiated_url
+        login = self.target.login
+        tmpl = login.sp_initiated_post_url if post else login.sp_initiated_url
         if not tmpl:
-            raise TargetError("target file has no login.sp_initiated_url")
+            raise TargetError("target file has no login." + ("sp_initiated_post_url" if post else "sp_initiated_url"))
         if tenant is None:
             tenants = user.attributes.get(self.profile.attributes.tenant or "", [])
             tenant = tenants[0].split(",")[0] if tenants else ""

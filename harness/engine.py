@@ -136,9 +136,10 @@ class Engine:
         hops: list[Any] = []
         artifacts: list[str] = []
         if ctx is not None:
-            self._close_session(ctx.session, keep_trace=verdict is not Verdict.PASS)
             hops = list(ctx.hops)
-            artifacts = list(getattr(ctx.session, "artifacts", []))
+            for session in ctx.sessions():
+                self._close_session(session, keep_trace=verdict is not Verdict.PASS)
+                artifacts += list(getattr(session, "artifacts", []))
         result = ScenarioResult(
             id=spec.id, title=spec.title, category=spec.category, verdict=verdict.value,
             reason=reason, duration=round(time.perf_counter() - start, 4), driver=driver_name,
@@ -159,7 +160,8 @@ class Engine:
             if not isinstance(obs, Observation):
                 raise HarnessError(f"scenario {spec.id} returned {type(obs).__name__}, not an Observation")
         except BaseException:
-            self._close_session(ctx.session, keep_trace=True)
+            for session in ctx.sessions():
+                self._close_session(session, keep_trace=True)
             raise
         if ctx.notes and not obs.note:
             obs.note = "; ".join(ctx.notes)

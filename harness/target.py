@@ -18,6 +18,7 @@ TARGET_DIR = Path(__file__).parent / "targets"
 CAPABILITIES = (
     # what the target file lets samlconf do
     "sp_initiated",
+    "sp_initiated_post",
     "idp_initiated",
     "slo",
     "relay_state",
@@ -53,6 +54,8 @@ class LoginSection(_Strict):
     """How to start SP-initiated login: a URL template with {email}, {tenant}, {relay_state}."""
 
     sp_initiated_url: str | None = None
+    # optional: the same login, with the SP sending its AuthnRequest by HTTP-POST
+    sp_initiated_post_url: str | None = None
     relay_state: str = ""
 
 
@@ -150,6 +153,8 @@ class Target(_Strict):
         have: dict[str, str | None] = {}
         login = self.login.sp_initiated_url
         have["sp_initiated"] = None if login else "target file has no login.sp_initiated_url"
+        have["sp_initiated_post"] = None if self.login.sp_initiated_post_url \
+            else "target file has no login.sp_initiated_post_url"
         have["idp_initiated"] = None
         have["slo"] = None if self.logout_url else "target file has no logout_url"
         have["relay_state"] = None if ((login and "{relay_state}" in login) or profile.flows.idp_initiated) \

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from flask import Flask, Response, jsonify, redirect, request, session
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from markupsafe import escape
 
 from .provision import ProvisionResult, provision
@@ -110,18 +111,23 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
         if idp is None:
             return error_page("No identity provider", "no IdP is configured", 409)
         info = idp_info(bytes(idp["metadata"]))
-        if not info.sso_redirect:
+        post = request.args.get("binding") == "post"  # AuthnRequest by HTTP-POST instead of Redirect
+        if not info.sso_redirect and not post:
             return error_page("No SSO endpoint", "the IdP metadata has no HTTP-Redirect "
                               "SingleSignOnService", 409)
         client = sp.clients.client([bytes(idp["metadata"])])
         handle = secrets.token_urlsafe(16)
-        req_id, binfo = client.prepare_for_authenticate(entityid=info.entity_id, relay_state=handle)
+        req_id, binfo = client.prepare_for_authenticate(
+            entityid=info.entity_id, relay_state=handle,
+            binding=BINDING_HTTP_POST if post else BINDING_HTTP_REDIRECT)
         pend = _pending()
         if len(pend) >= MAX_PENDING:
             for k in sorted(pend, key=lambda k: pend[k]["t"])[: len(pend) - MAX_PENDING + 1]:
                 pend.pop(k)
         pend[req_id] = {"idp": idp_id, "tenant": tenant, "next": nxt, "rs": handle, "t": time.time()}
         session["pending"] = pend
+        if post:
+            return Response(binfo["data"], mimetype="text/html")
         location = dict(binfo["headers"])["Location"]
         return redirect(location, 302)
 
@@ -305,6 +311,8 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
         sid = session.get("sid")
         if not sid:
             return None
+        if sp.m("last_login_wins"):  # the defect: one process-wide "current user"
+            return sp.store.one("SELECT * FROM sessions ORDER BY created DESC, rowid DESC LIMIT 1", ())
         return sp.store.session(sid)
 
     def current_user() -> dict[str, Any] | None:

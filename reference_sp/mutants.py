@@ -116,6 +116,8 @@ _TABLE: tuple[Mutant, ...] = (
     Mutant("any_tenant_idp", "accepts an assertion signed by any configured IdP for any tenant "
            "(no one-IdP-per-tenant binding)", ("RF-ONE-IDP", "KEY-07")),
     # --- sessions / SLO / redirects ----------------------------------------------------------
+    Mutant("last_login_wins", "keeps one process-wide signed-in user: every browser with a session "
+           "is shown as whoever signed in last", ("FLOW-06",)),
     Mutant("session_fixation", "keeps the pre-login session identifier after sign-in",
            ("SES-01",)),
     Mutant("open_redirect_relaystate", "redirects to any absolute URL given as RelayState",

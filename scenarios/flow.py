@@ -74,3 +74,50 @@ def flow_04(ctx: ScenarioContext) -> Observation:
             obs.check("the user store holds the new last name", records[0]["last_name"] == new_last,
                       f"store: {records[0]['last_name']!r}")
     return obs
+
+
+@scenario(
+    "FLOW-05",
+    "SP-initiated login with the AuthnRequest sent by HTTP-POST signs the user in",
+    category="flow",
+    refs=("Bindings 3.5 HTTP POST binding", "Prof 4.1.3.3 (AuthnRequest binding)", "catalogue BND"),
+    needs=("sp_initiated_post",),
+    expect=ACCEPT,
+    fix_hint="Send the AuthnRequest in an auto-submitting form to the IdP's HTTP-POST "
+             "SingleSignOnService, and correlate its ID as with the Redirect binding.",
+)
+def flow_05(ctx: ScenarioContext) -> Observation:
+    user = ctx.new_user()
+    ctx.sp_login(user, post=True)
+    obs = ctx.observe(user)
+    posted = [h for h in ctx.hops if h.method == "POST" and "SAMLRequest" in h.saml]
+    obs.check("the AuthnRequest reached the IdP by HTTP-POST", bool(posted),
+              "no POST carrying SAMLRequest was seen (the SP used another binding)")
+    if posted:
+        req = posted[0].saml["SAMLRequest"]
+        obs.check("the posted AuthnRequest decoded", req.get("type") == "AuthnRequest", str(req))
+    return obs
+
+
+@scenario(
+    "FLOW-06",
+    "Two users signed in at once in two browsers each stay themselves",
+    category="flow",
+    refs=("Prof 4.1.4.3 (the session is established for the asserted principal)", "catalogue SES-03"),
+    needs=("sp_initiated",),
+    expect=ACCEPT,
+    fix_hint="Bind the signed-in user to the browser's own session, never to process-wide state.",
+)
+def flow_06(ctx: ScenarioContext) -> Observation:
+    first, second = ctx.new_user(), ctx.new_user()
+    one = ctx.session
+    ctx.sp_login(first)
+    two = ctx.open_session()
+    ctx.use(two)
+    ctx.sp_login(second)
+    seen_second = ctx.whoami()
+    ctx.use(one)
+    obs = ctx.observe(first)
+    obs.check("the second browser shows the second user", seen_second == ctx.email_of(second),
+              f"second browser shows {seen_second!r}")
+    return obs

@@ -144,6 +144,14 @@ def p_jit_no_update(sp):
     return sp.user(u.attributes["Email"][0])["last_name"] == "Renamed"
 
 
+def p_last_login_wins(sp):
+    a, b = rc_user(), rc_user()
+    ba, bb = sp.browser(), sp.browser()
+    sp.solicited(ba, a)
+    sp.solicited(bb, b)
+    return sp.me(ba).json().get("email") == a.attributes["Email"][0].lower()
+
+
 def p_session_outlives_user(sp):
     b = sp.browser()
     u = rc_user()
@@ -358,6 +366,7 @@ CASES: dict[str, tuple[str, Probe, Any, Any]] = {
     "tenantid_no_split": (RF, p_no_split, ["pocketstop1", "pocketstop2"], None),
     "rejects_role_alias": (RF, p_alias, "Super Administrator", None),
     "any_tenant_idp": (RF, p_any_tenant_idp, False, True),
+    "last_login_wins": (RC, p_last_login_wins, True, False),
     "session_fixation": (RC, p_fixation, False, True),
     "open_redirect_relaystate": (RC, p_open_redirect, "/", "https://evil.example/x"),
     "slo_accepts_unsigned": (RC, p_slo_unsigned, 200, 401),
