@@ -121,9 +121,14 @@ class ScenarioContext:
         return data if status == 200 else None
 
     def whoami(self) -> str | None:
-        """Who the SP says is signed in in this session (None = nobody)."""
+        """Who the SP says is signed in in this session (None = nobody): from the whoami JSON, or,
+        when the target file gives `css_selector` / `regex`, from the text of the whoami page."""
+        w = self.target.whoami
+        if w.css_selector or w.regex:
+            status, text = self.session.fetch(self.target.url(w.url))
+            return principal_from_page(text, css=w.css_selector, regex=w.regex) if status == 200 else None
         data = self.whoami_data()
-        value = None if data is None else json_path(data, self.target.whoami.json_path)
+        value = None if data is None else json_path(data, w.json_path)
         return None if value in (None, "") else str(value)
 
     def users(self) -> list[dict[str, Any]]:
@@ -155,3 +160,28 @@ class ScenarioContext:
                 obs.check("no account created", record is None,
                           f"{email} was created in the SP's user store" if record else "")
         return obs
+
+
+def principal_from_page(text: str, *, css: str | None, regex: str | None) -> str | None:
+    """The signed-in principal shown on an HTML page: the text of the first element matching `css`
+    (then `regex` applied to that text), or `regex` over the page's text; its first group if any."""
+    import re
+
+    from lxml import html as lxml_html
+
+    try:
+        doc = lxml_html.document_fromstring(text or "<html></html>")
+        found = doc.cssselect(css) if css else [doc]
+    except Exception:  # noqa: BLE001 - a garbage page shows nobody
+        return None
+    if not found:
+        return None
+    text = found[0].text_content()
+    if not regex:
+        value = " ".join(text.split())
+        return value or None
+    m = re.search(regex or "", text or "")
+    if not m:
+        return None
+    value = (m.group(1) if m.groups() else m.group(0)).strip()
+    return value or None

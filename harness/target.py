@@ -65,8 +65,24 @@ class WhoamiSection(_Strict):
     url: str
     json_path: str = "email"
     name_id_path: str | None = None
-    css_selector: str | None = None
-    regex: str | None = None
+    css_selector: str | None = None  # read the principal from an HTML page instead of JSON
+    regex: str | None = None  # ... or with a regular expression (first group) over the page/element
+
+    @model_validator(mode="after")
+    def _check_patterns(self) -> "WhoamiSection":
+        if self.regex is not None:
+            try:
+                re.compile(self.regex)
+            except re.error as exc:
+                raise ValueError(f"regex is not a valid regular expression ({exc})") from None
+        if self.css_selector is not None:
+            from cssselect import GenericTranslator, SelectorError
+
+            try:
+                GenericTranslator().css_to_xpath(self.css_selector)
+            except SelectorError as exc:
+                raise ValueError(f"css_selector is not a valid CSS selector ({exc})") from None
+        return self
 
 
 class HookSection(_Strict):

@@ -174,6 +174,19 @@ class BrowserSession:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise TargetError(f"{url}: browser error: {first}") from None
 
+    def fetch(self, url: str) -> tuple[int, str]:
+        """GET a page with this context's cookies, without following redirects: (status, text)."""
+        from playwright.sync_api import Error as PWError
+
+        try:
+            resp = self.context.request.get(url, max_redirects=0)
+        except PWError as exc:
+            raise TargetError(f"whoami {url}: {str(exc).splitlines()[0]}") from None
+        self.hops.append(Hop("GET", url, resp.status, note="whoami probe (page)"))
+        if resp.status >= 500:
+            raise TargetError(f"whoami {url} answered HTTP {resp.status}")
+        return resp.status, resp.text()
+
     def whoami(self, url: str) -> tuple[int, Any]:
         from playwright.sync_api import Error as PWError
 

@@ -119,6 +119,14 @@ class HttpSession:
             return PageResult(url, resp.status_code, text)
         raise TargetError(f"more than {MAX_HOPS} redirects/forms starting at {url}")
 
+    def fetch(self, url: str) -> tuple[int, str]:
+        """GET a page without following redirects (a redirect = nobody signed in): (status, text)."""
+        resp = self._send("GET", url)
+        self._record("GET", url, resp.status_code, {}, redirect=True, note="whoami probe (page)")
+        if resp.status_code >= 500:
+            raise TargetError(f"whoami {url} answered HTTP {resp.status_code}")
+        return resp.status_code, resp.text[:MAX_BODY]
+
     def whoami(self, url: str) -> tuple[int, Any]:
         """GET the whoami URL: (status, parsed JSON or None). Redirects are not followed (= nobody)."""
         resp = self._send("GET", url)
