@@ -85,11 +85,26 @@ def _embedded_log(report_dir: Path) -> Iterator[None]:
 
 def _scenarios(args: argparse.Namespace) -> int:
     from .registry import all_scenarios
-    from .suite import dumps, listing_text, scenario_listing
+    from .suite import dumps, listing_markdown, listing_text, scenario_listing
 
     specs = all_scenarios()
-    print(dumps(scenario_listing(specs)) if args.json else listing_text(specs))
+    if args.json:
+        print(dumps(scenario_listing(specs)))
+    elif args.markdown:
+        print(listing_markdown(specs), end="")
+    else:
+        print(listing_text(specs))
     return EXIT_OK
+
+
+def _report_diff(args: argparse.Namespace) -> int:
+    from reports.diff import diff, load, render
+
+    from .suite import dumps
+
+    d = diff(load(Path(args.old)), load(Path(args.new)))
+    print(dumps(d) if args.json else render(d))
+    return EXIT_FAILED if d["regressions"] else EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -111,8 +126,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_run)
 
     sc = sub.add_parser("scenarios", help="list every scenario with its id, needs, refs and expected verdicts")
-    sc.add_argument("--json", action="store_true")
+    fmt = sc.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="machine-readable listing")
+    fmt.add_argument("--markdown", action="store_true", help="the catalogue as Markdown (docs/scenarios.md)")
     sc.set_defaults(func=_scenarios)
+
+    rep = sub.add_parser("report", help="work with results files")
+    rep_sub = rep.add_subparsers(dest="report_command", metavar="COMMAND")
+    rep_sub.required = True
+    rd = rep_sub.add_parser("diff", help="what changed between two JSON results files; exit 1 on a regression")
+    rd.add_argument("old", metavar="OLD", help="earlier samlconf-results.json")
+    rd.add_argument("new", metavar="NEW", help="later samlconf-results.json")
+    rd.add_argument("--json", action="store_true")
+    rd.set_defaults(func=_report_diff)
 
     for name, module in (("idp", "mock_idp.cli"), ("sp", "reference_sp.cli")):
         try:
