@@ -97,6 +97,29 @@ def _scenarios(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _rehearse(args: argparse.Namespace) -> int:
+    from mock_idp.users import UserFileError, load_users
+
+    from .profiles import load_profile
+    from .rehearse import check_user, live, render
+    from .runtime import Runtime
+    from .suite import dumps, resolve_target
+
+    try:
+        users = load_users(args.users)
+    except UserFileError as exc:
+        raise ConfigError(str(exc)) from None
+    live_run = args.target is not None or args.live
+    target = resolve_target(args.target, args.profile) if live_run else None
+    profile = load_profile(target.profile if target else (args.profile or "generic"))
+    reports = [check_user(profile, u.attributes, u.label or u.name_id) for u in users]
+    if target is not None:
+        with Runtime(target) as runtime:
+            live(runtime, users, reports)
+    print(dumps([r.to_dict() for r in reports]) if args.json else render(reports))
+    return EXIT_OK if all(r.ok for r in reports) else EXIT_FAILED
+
+
 def _report_diff(args: argparse.Namespace) -> int:
     from reports.diff import diff, load, render
 
@@ -130,6 +153,15 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--json", action="store_true", help="machine-readable listing")
     fmt.add_argument("--markdown", action="store_true", help="the catalogue as Markdown (docs/scenarios.md)")
     sc.set_defaults(func=_scenarios)
+
+    rh = sub.add_parser("rehearse", help="check an IdP's users and attributes against an SP contract "
+                        "(and, with --target or --live, sign each one in)")
+    rh.add_argument("users", metavar="USERS", help="users file (TOML [[users]] or YAML users: list)")
+    rh.add_argument("--profile", help="contract to check against (redis_cloud, redflag, generic or a TOML path)")
+    rh.add_argument("--target", metavar="FILE", help="also sign each user in to this target SP")
+    rh.add_argument("--live", action="store_true", help="sign each user in to the bundled reference SP")
+    rh.add_argument("--json", action="store_true")
+    rh.set_defaults(func=_rehearse)
 
     rep = sub.add_parser("report", help="work with results files")
     rep_sub = rep.add_subparsers(dest="report_command", metavar="COMMAND")
