@@ -91,13 +91,14 @@ def decide(
             f"; {c.name}" for c in obs.checks
         )
     # expected REJECT
+    note = f"; {obs.note}" if obs.note else ""
     if obs.accepted:
         if obs.intended is not None and obs.signed_in != obs.intended:
             return bad, (
                 f"SP accepted the response and signed in {obs.signed_in!r} "
-                f"(the response asserted {obs.intended!r})"
+                f"(the response asserted {obs.intended!r}){note}"
             )
-        return bad, f"SP accepted the response and signed in {obs.signed_in!r}"
+        return bad, f"SP accepted the response and signed in {obs.signed_in!r}{note}"
     failed = [c for c in obs.checks if not c.ok]
     if failed:
         c = failed[0]
