@@ -111,7 +111,8 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
         if idp is None:
             return error_page("No identity provider", "no IdP is configured", 409)
         info = idp_info(bytes(idp["metadata"]))
-        post = request.args.get("binding") == "post"  # AuthnRequest by HTTP-POST instead of Redirect
+        # AuthnRequest by HTTP-POST instead of Redirect (the `ignores_post_binding` mutant never does)
+        post = request.args.get("binding") == "post" and not sp.m("ignores_post_binding")
         if not info.sso_redirect and not post:
             return error_page("No SSO endpoint", "the IdP metadata has no HTTP-Redirect "
                               "SingleSignOnService", 409)
@@ -190,6 +191,15 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
         rows = sp.idps() if sp.m("any_tenant_idp") else [idp]
         metadatas = [bytes(r["metadata"]) for r in rows]
         expected_entity = idp["entity_id"]
+        if sp.m("ignores_issuer"):
+            # the defect: the configured IdP's key verifies whatever Issuer the message names
+            known = {r["entity_id"] for r in rows}
+            for el in [*root.findall(f"{{{SAML}}}Issuer"),
+                       *root.findall(f"{{{SAML}}}Assertion/{{{SAML}}}Issuer")]:
+                name = text_of(el).strip()
+                if name and name not in known:
+                    known.add(name)
+                    metadatas.append(_alias_metadata(bytes(idp["metadata"]), name))
         if sp.m("any_tenant_idp"):
             a_iss = root.find(f"{{{SAML}}}Assertion/{{{SAML}}}Issuer")
             other = sp.idp_by_entity(text_of(a_iss)) if a_iss is not None else None
@@ -203,7 +213,8 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
             root = holder.get("root", root)
         v = check_assertion(root, a, CheckOptions(
             acs_url=cfg.acs_url, entity_id=str(cfg.entity_id), idp_entity_id=expected_entity,
-            expected_in_response_to=irt if ctx["solicited"] else None, skip=sp.m))
+            expected_in_response_to=irt if ctx["solicited"] else None, skip=sp.m,
+            skew=0 if sp.m("no_clock_skew") else SKEW))
         if not sp.m("no_replay_cache"):
             if not sp.store.consume_ids([f"r|{expected_entity}|{v.response_id}",
                                          f"a|{expected_entity}|{v.assertion_id}"],
@@ -217,8 +228,9 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
     def _pysaml2(b64: str, root: Any, metadatas: list[bytes], solicited: bool,
                  irt: str | None, holder: dict[str, Any]) -> Any:
         time_mut = sp.m("ignores_not_on_or_after") or sp.m("ignores_not_before")
-        client = sp.clients.client(metadatas, LAX_SKEW if time_mut else SKEW,
-                                   trust_keyinfo=sp.m("trusts_keyinfo_cert"))
+        client = sp.clients.client(metadatas, LAX_SKEW if time_mut else 0 if sp.m("no_clock_skew")
+                                   else SKEW, trust_keyinfo=sp.m("trusts_keyinfo_cert"),
+                                   no_verify=sp.m("signature_not_verified"))
         lax_irt = sp.m("ignores_in_response_to")
         allow_unsolicited = (not solicited) or lax_irt
         outstanding = {irt: "/"} if (solicited and irt and not lax_irt) else {}
@@ -229,7 +241,10 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
             resp = client.parse_acs_post(
                 b64, outstanding=outstanding, allow_unsolicited=allow_unsolicited,
                 want_assertions_signed=not sp.m("accepts_unsigned"), extra_return_addrs=extra,
-                lax_conditions=time_mut or sp.m("ignores_audience"))
+                lax_conditions=time_mut or sp.m("ignores_audience"),
+                want_response_signed=sp.m("requires_signed_response"),
+                recipient_optional=sp.m("recipient_optional"),
+                authn_optional=sp.m("authn_statement_optional"))
         except Rejected:
             raise
         except Exception as e:  # pysaml2 raises many types; each is a refusal
@@ -259,6 +274,17 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
             if ours != theirs:
                 raise Rejected("NameID reads differently in the verified assertion", "CMT-01")
         return a
+
+    def _alias_metadata(md: bytes, entity_id: str) -> bytes:
+        """A copy of IdP metadata under another entityID (the `ignores_issuer` mutant only)."""
+        from lxml import etree
+
+        r = parse_xml(md)
+        ed = r if r.tag.endswith("}EntityDescriptor") else next(r.iter("{*}EntityDescriptor"))
+        ed.set("entityID", entity_id)
+        for k in ("ID",):
+            ed.attrib.pop(k, None)
+        return etree.tostring(r)
 
     def _lax_signature(root: Any, metadatas: list[bytes]) -> Any:
         """The deliberately wrong signature check of `xsw_first_assertion`: verify whichever

@@ -23,6 +23,8 @@ class Mutant:
     defect: str
     breaks: tuple[str, ...]
     profiles: tuple[str, ...] = ("generic", "redis_cloud", "redflag")
+    # other mutants this one switches on with it (a defect that is the sum of two table rows)
+    implies: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -30,6 +32,7 @@ class Mutant:
             "defect": self.defect,
             "breaks": list(self.breaks),
             "profiles": list(self.profiles),
+            **({"implies": list(self.implies)} if self.implies else {}),
         }
 
 
@@ -53,37 +56,64 @@ _TABLE: tuple[Mutant, ...] = (
            ("SIG-09", "SIG-10", "KEY-01", "KEY-03")),
     Mutant("xsw_first_assertion", "verifies the signature of whichever Assertion is signed, then "
            "reads the user from the first Assertion in document order (XML signature wrapping)",
-           ("XSW-03", "XSW-04", "XSW-13", "MAS-02")),
+           ("XSW-03", "XSW-04", "XSW-05", "XSW-07", "XSW-08", "XSW-11", "XSW-13", "MAS-02")),
+    Mutant("signature_not_verified", "checks that the Assertion carries a signature by a known IdP "
+           "but never verifies it cryptographically (digest and SignatureValue not checked)",
+           ("SIG-05", "SIG-06", "SIG-08")),
+    Mutant("requires_signed_response", "too strict: refuses a Response whose outer samlp:Response "
+           "is not signed, even when its Assertion is", ("POS-03",)),
     Mutant("accepts_sha1", "accepts rsa-sha1 signatures and sha1 digests",
            ("ALG-02", "ALG-03")),
     # --- XML / NameID ------------------------------------------------------------------------
     Mutant("nameid_comment_truncation", "reads the NameID and attribute values as the text before "
            "the first XML comment (the 2018 comment-truncation bug)", ("CMT-01", "CMT-02")),
     Mutant("accepts_doctype", "does not refuse a message that carries a DOCTYPE", ("XML-01",)),
+    Mutant("accepts_empty_nameid", "accepts an empty NameID (the user is then taken from the "
+           "attributes alone)", ("NID-02",)),
+    Mutant("authn_statement_optional", "accepts an Assertion without AuthnStatement",
+           ("MAS-04",)),
     # --- replay / correlation ----------------------------------------------------------------
     Mutant("no_replay_cache", "keeps no cache of consumed Response/Assertion IDs (under redflag "
            "only RPL-02 can show it: request correlation already stops a plain replay)",
-           ("RPL-01", "RPL-02", "RPL-03", "RPL-05")),
+           ("RPL-02", "RPL-03", "RPL-05")),
+    Mutant("no_replay_protection", "neither a replay cache nor request correlation: the SP of "
+           "`no_replay_cache` that also never checks InResponseTo (as `ignores_in_response_to`), "
+           "so a Response posted again from another browser is taken", ("RPL-01",),
+           implies=("no_replay_cache", "ignores_in_response_to")),
     Mutant("ignores_in_response_to", "does not correlate InResponseTo with the AuthnRequest this "
            "browser session sent", ("IRT-01", "IRT-02", "IRT-03", "IRT-04", "IRT-06")),
     Mutant("accepts_idp_initiated", "accepts unsolicited (IdP-initiated) Responses even where the "
-           "profile supports SP-initiated sign-on only", ("IRT-05", "RF-SP-ONLY"), _RF),
+           "profile supports SP-initiated sign-on only", ("IRT-05", "RF-SP-ONLY", "FLOW-02"), _RF),
     # --- time --------------------------------------------------------------------------------
     Mutant("ignores_not_on_or_after", "ignores Conditions/@NotOnOrAfter and "
            "SubjectConfirmationData/@NotOnOrAfter (expired assertions accepted)",
            ("TIME-02", "TIME-03", "TIME-04")),
     Mutant("ignores_not_before", "ignores Conditions/@NotBefore (not-yet-valid assertions "
            "accepted; with it goes the NotBefore < NotOnOrAfter window check)", ("TIME-01", "TIME-06")),
+    Mutant("conditions_optional", "checks the validity window and audience only when the Assertion "
+           "carries Conditions: an Assertion without Conditions is accepted", ("TIME-10",)),
+    Mutant("no_clock_skew", "too strict: no clock-skew allowance (windows compared to the second) "
+           "and a Response is stale 60 s after its IssueInstant", ("POS-07", "POS-07B")),
     # --- audience / destination / recipient / issuer ----------------------------------------
     Mutant("ignores_audience", "does not check the AudienceRestriction", ("AUD-01", "AUD-02",
-                                                                            "AUD-05")),
+                                                                            "AUD-04", "AUD-05",
+                                                                            "AUD-06")),
+    Mutant("first_audience_only", "too strict: compares only the first Audience of an "
+           "AudienceRestriction with its entityID", ("AUD-03",)),
     Mutant("ignores_recipient", "does not compare SubjectConfirmationData/@Recipient with the ACS "
            "(pysaml2 still insists that one is present)", ("DST-05",)),
+    Mutant("recipient_optional", "accepts a bearer SubjectConfirmationData without Recipient",
+           ("DST-06",)),
+    Mutant("accepts_non_bearer", "accepts a SubjectConfirmation of any Method (sender-vouches, "
+           "holder-of-key) in place of bearer", ("DST-07",)),
     Mutant("ignores_destination", "does not check Response/@Destination",
            ("DST-01", "DST-02", "DST-03", "DST-04")),
-    Mutant("ignores_issuer", "does not check that the Response's own Issuer is the IdP that "
-           "signed the Assertion (needs a Response-Issuer fault to be seen)", ("ISS-02", "ISS-06")),
+    Mutant("ignores_issuer", "never compares an Issuer with the configured IdP's entityID: the "
+           "configured IdP's key verifies a message whatever Issuer (Response or Assertion) it names",
+           ("ISS-01", "ISS-02", "ISS-06", "ISS-07")),
     # --- attributes --------------------------------------------------------------------------
+    Mutant("email_falls_back_to_nameid", "a missing required email attribute is taken from the "
+           "NameID instead of refusing the sign-in", ("ATTR-01",)),
     Mutant("attr_names_case_insensitive", "matches attribute names case-insensitively "
            "(`email` is taken for `Email`)", ("ATTR-05",)),
     Mutant("duplicate_attribute_last_wins", "a duplicated attribute name silently takes the last "
@@ -124,6 +154,12 @@ _TABLE: tuple[Mutant, ...] = (
            ("AREQ-12", "SES-04")),
     Mutant("slo_accepts_unsigned", "ends sessions on an unsigned LogoutRequest", ("SLO-01",
                                                                                    "SLO-11")),
+    Mutant("slo_no_logout_response", "ends the sessions an IdP LogoutRequest names but never "
+           "answers it with a LogoutResponse", ("POS-11",)),
+    Mutant("logout_local_only", "/logout ends the local session only: no LogoutRequest to the IdP",
+           ("FLOW-03",)),
+    Mutant("ignores_post_binding", "ignores the HTTP-POST AuthnRequest binding (binding=post): "
+           "always sends the AuthnRequest by Redirect", ("FLOW-05",)),
 )
 
 MUTANTS: dict[str, Mutant] = {m.name: m for m in _TABLE}
@@ -141,7 +177,7 @@ def active(cfg: _HasMutants, name: str) -> bool:
     """Is mutant `name` switched on in `cfg`? (A typo in `name` is a bug: raise.)"""
     if name not in MUTANTS:
         raise KeyError(f"no mutant named {name!r}")
-    return name in cfg.mutants
+    return name in cfg.mutants or any(name in MUTANTS[n].implies for n in cfg.mutants if n in MUTANTS)
 
 
 def parse_mutants(names: Iterable[str]) -> frozenset[str]:

@@ -179,7 +179,7 @@ def _redis_cloud(sp: "RefSP", v: Verified, idp_id: str) -> ProvisionResult:
     a = v.attributes
     first = _single(sp, a, "FirstName")
     last = _single(sp, a, "LastName")
-    email = _single(sp, a, "Email")
+    email = _single(sp, a, "Email", required=not sp.m("email_falls_back_to_nameid")) or v.name_id
     mapping = _get(sp, a, "redisAccountMapping")
     if not mapping or not [x for x in mapping if x.strip()]:
         raise Rejected("the required attribute 'redisAccountMapping' is missing or empty", "ATTR-01")
@@ -202,7 +202,7 @@ def _redflag(sp: "RefSP", v: Verified, idp_id: str, tenant: str | None) -> Provi
     username = _single(sp, a, "username")
     first = _single(sp, a, "firstname")
     last = _single(sp, a, "lastname")
-    email = _single(sp, a, "email")
+    email = _single(sp, a, "email", required=not sp.m("email_falls_back_to_nameid")) or v.name_id
     role = _single(sp, a, "role")
     if not _valid_email(email):
         raise Rejected(f"email {email!r} is not an email address", "NID-07")

@@ -102,7 +102,7 @@ def register_slo(app: Flask, sp: "RefSP", current_session: Callable[[], Any]) ->
         with sp.store.tx() as c:  # the local session ends first (saml2int SDP-SP34)
             c.execute("DELETE FROM sessions WHERE sid = ?", (s["sid"],))
         idp = sp.idp(s["idp_id"]) if s["auth_method"] == "saml" else None
-        if idp is None or request.args.get("local"):
+        if idp is None or request.args.get("local") or sp.m("logout_local_only"):
             return page("Signed out", "<p id='signed-out'>You are signed out.</p>")
         info = idp_info(bytes(idp["metadata"]))
         if not info.slo_redirect:
@@ -177,6 +177,8 @@ def register_slo(app: Flask, sp: "RefSP", current_session: Callable[[], Any]) ->
                 n = c.execute("DELETE FROM sessions WHERE idp_id = ? AND name_id = ?",
                               (idp["id"], text_of(nid).strip())).rowcount
         log.info("SLO: %d session(s) of %s ended", n, text_of(nid).strip())
+        if sp.m("slo_no_logout_response"):  # the defect: the IdP is never answered
+            return page("Signed out", f"<p id='signed-out'>{n} session(s) ended.</p>")
         status = STATUS_SUCCESS if n else STATUS_REQUESTER
         resp = etree.Element(f"{{{SAMLP}}}LogoutResponse", nsmap={"samlp": SAMLP, "saml": SAML})
         resp.set("ID", "_" + secrets.token_hex(20))

@@ -332,6 +332,46 @@ def p_slo_unsigned(sp):
     return sp.me(b).status_code
 
 
+def p_signed_response(sp):
+    return (signed_in(sp, rc_user(), sign_response=True),
+            signed_in(sp, rc_user(), ["sig-assertion-only"]))
+
+
+def p_replay_elsewhere(sp):
+    """An SP-initiated Response posted again from another browser (no pending request there)."""
+    u = rc_user()
+    b = sp.browser()
+    rid = sp.pending_request_id(b, email=u.attributes["Email"][0])
+    issued = sp.idp_response(u, in_response_to=rid)
+    sp.post_issued(b, issued)
+    other = sp.browser()
+    sp.post_issued(other, issued)
+    return outcome(sp, other) is not None
+
+
+def p_slo_answered(sp):
+    """An IdP's signed LogoutRequest: does the SP answer it with a LogoutResponse to the IdP?"""
+    b = sp.browser()
+    u = rc_user()
+    sp.solicited(b, u)
+    msg = sp.idp.idp.logout_request(sp.entity_id, u.name_id)
+    r = b.get(msg.url)
+    return sp.me(b).status_code, "SAMLResponse=" in (r.headers.get("location") or "")
+
+
+def p_logout_round_trip(sp):
+    """/logout: the local session ends; is a LogoutRequest sent to the IdP?"""
+    b = sp.browser()
+    sp.solicited(b, rc_user())
+    r = b.get(sp.url + "/logout")
+    return sp.me(b).status_code, "SAMLRequest=" in (r.headers.get("location") or "")
+
+
+def p_post_binding(sp):
+    r = sp.browser().get(sp.url + "/login", params={"email": "p@example.com", "binding": "post"})
+    return r.status_code, 'name="SAMLRequest"' in r.text
+
+
 RC, RF = "redis_cloud", "redflag"
 CASES: dict[str, tuple[str, Probe, Any, Any]] = {
     "skip_jit": (RC, p_skip_jit, True, False),
@@ -370,6 +410,20 @@ CASES: dict[str, tuple[str, Probe, Any, Any]] = {
     "session_fixation": (RC, p_fixation, False, True),
     "open_redirect_relaystate": (RC, p_open_redirect, "/", "https://evil.example/x"),
     "slo_accepts_unsigned": (RC, p_slo_unsigned, 200, 401),
+    "signature_not_verified": (RC, p_fault("sig-bad-value"), False, True),
+    "requires_signed_response": (RC, p_signed_response, (True, True), (True, False)),
+    "no_replay_protection": (RC, p_replay_elsewhere, False, True),
+    "accepts_empty_nameid": (RC, p_fault("nameid-empty"), False, True),
+    "authn_statement_optional": (RC, p_fault("no-authn-statement"), False, True),
+    "conditions_optional": (RC, p_fault("conditions-missing"), False, True),
+    "no_clock_skew": (RC, p_fault("clock-skew(seconds=90)"), True, False),
+    "first_audience_only": (RC, p_fault("audience-extra"), True, False),
+    "recipient_optional": (RC, p_fault("recipient-missing"), False, True),
+    "accepts_non_bearer": (RC, p_fault("no-bearer"), False, True),
+    "email_falls_back_to_nameid": (RF, p_fault("attr-missing(name=email)", rf_user), False, True),
+    "slo_no_logout_response": (RC, p_slo_answered, (401, True), (401, False)),
+    "logout_local_only": (RC, p_logout_round_trip, (401, True), (401, False)),
+    "ignores_post_binding": (RC, p_post_binding, (200, True), (302, False)),
 }
 
 
@@ -389,7 +443,9 @@ def test_mutant_changes_exactly_the_named_behaviour(name, sps, idps):
     # positive control: a golden login still works under the mutant
     golden = rc_user() if profile == RC else rf_user()
     if name != "skip_jit":
-        assert login(mutant, golden) is not None, f"{name}: golden login fails under the mutant"
+        # (a golden login for the too-strict `requires_signed_response` has a signed Response)
+        opts = {"sign_response": True} if name == "requires_signed_response" else {}
+        assert login(mutant, golden, **opts) is not None, f"{name}: golden login fails under the mutant"
     got_correct = probe(correct)
     got_mutant = probe(mutant)
     assert got_correct == correct_expected, f"correct SP: {got_correct!r}"
