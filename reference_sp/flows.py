@@ -6,6 +6,7 @@ import json
 import logging
 import secrets
 import time
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -38,6 +39,42 @@ if TYPE_CHECKING:
 log = logging.getLogger("reference_sp")
 
 MAX_PENDING = 8
+
+
+_THROWAWAY: list[Any] = []
+
+
+def _throwaway_key() -> Any:
+    """An RSA key that signs the throwaway certificates of the `trusts_keyinfo_cert` mutant."""
+    if not _THROWAWAY:
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        _THROWAWAY.append(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    return _THROWAWAY[0]
+
+
+def _throwaway_cert(n: int, e: int) -> str:
+    """A certificate (base64 DER) over the public key (n, e), signed by a throwaway key; one per
+    key, so the pysaml2 client cache still hits."""
+    key = (n, e)
+    if key not in _CERTS:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.x509.oid import NameOID
+        import base64
+
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "keyinfo")])
+        now = datetime.now(timezone.utc)
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                .public_key(rsa.RSAPublicNumbers(e, n).public_key()).serial_number(1)
+                .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=3650))
+                .sign(_throwaway_key(), hashes.SHA256()))
+        _CERTS[key] = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+    return _CERTS[key]
+
+
+_CERTS: dict[tuple[int, int], str] = {}
 
 
 def _pending() -> dict[str, dict[str, Any]]:
@@ -205,8 +242,12 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
             other = sp.idp_by_entity(text_of(a_iss)) if a_iss is not None else None
             if other is not None:
                 expected_entity = other["entity_id"]
+        a: Any
         if sp.m("xsw_first_assertion"):
             a = _lax_signature(root, metadatas)
+        elif sp.m("xsw_response_signature") and \
+                (a := _lax_response_signature(root, metadatas)) is not None:
+            pass
         else:
             holder: dict[str, Any] = {}
             a = _pysaml2(b64, root, metadatas, ctx["solicited"], irt, holder)
@@ -228,8 +269,12 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
     def _pysaml2(b64: str, root: Any, metadatas: list[bytes], solicited: bool,
                  irt: str | None, holder: dict[str, Any]) -> Any:
         time_mut = sp.m("ignores_not_on_or_after") or sp.m("ignores_not_before")
+        trust_keyinfo = sp.m("trusts_keyinfo_cert")
+        if trust_keyinfo and root.find(f".//{{{DS}}}RSAKeyValue") is not None:
+            # the mutant takes a raw KeyValue as readily as a certificate (CVE-2021-21239)
+            metadatas, trust_keyinfo = _keyvalue_metadata(root, metadatas), False
         client = sp.clients.client(metadatas, LAX_SKEW if time_mut else 0 if sp.m("no_clock_skew")
-                                   else SKEW, trust_keyinfo=sp.m("trusts_keyinfo_cert"),
+                                   else SKEW, trust_keyinfo=trust_keyinfo,
                                    no_verify=sp.m("signature_not_verified"))
         lax_irt = sp.m("ignores_in_response_to")
         allow_unsolicited = (not solicited) or lax_irt
@@ -237,6 +282,8 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
         extra = []
         if sp.m("ignores_destination") and root.get("Destination"):
             extra.append(root.get("Destination"))
+        if sp.m("pi_flattening_c14n"):
+            b64 = _flatten_pis(root)  # pysaml2 verifies (and reads) the flattened copy
         try:
             resp = client.parse_acs_post(
                 b64, outstanding=outstanding, allow_unsolicited=allow_unsolicited,
@@ -267,12 +314,67 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
         if len(children) != 1 or children[0].get("ID") != resp.assertion.id:
             raise Rejected("the verified assertion is not the Response's only Assertion", "XSW-11")
         a = children[0]
-        if not sp.m("nameid_comment_truncation"):
+        if not sp.m("nameid_comment_truncation") and not sp.m("pi_flattening_c14n"):
             nid = a.find(f"{{{SAML}}}Subject/{{{SAML}}}NameID")
             ours = text_of(nid).strip() if nid is not None else ""
             theirs = (getattr(resp.name_id, "text", "") or "").strip()
             if ours != theirs:
                 raise Rejected("NameID reads differently in the verified assertion", "CMT-01")
+        return a
+
+    def _keyvalue_metadata(root: Any, metadatas: list[bytes]) -> list[bytes]:
+        """`trusts_keyinfo_cert` with a raw RSAKeyValue: the IdP metadata with its certificates
+        replaced by a throwaway certificate over the message's own key, so that key verifies."""
+        import base64
+
+        from lxml import etree
+
+        kv = root.find(f".//{{{DS}}}RSAKeyValue")
+        n, e = (int.from_bytes(base64.b64decode("".join(text_of(kv.find(f"{{{DS}}}{t}")).split())), "big")
+                for t in ("Modulus", "Exponent"))
+        cert_b64 = _throwaway_cert(n, e)
+        out = []
+        for md in metadatas:
+            r = parse_xml(md)
+            for c in r.iter(f"{{{DS}}}X509Certificate"):
+                c.text = cert_b64
+            out.append(etree.tostring(r))
+        return out
+
+    def _flatten_pis(root: Any) -> str:
+        """The `pi_flattening_c14n` mutant: a copy where every processing instruction inside the
+        document is replaced by its text, as a non-standard canonicalization would."""
+        import base64
+        import copy
+
+        from lxml import etree
+
+        r = copy.deepcopy(root)
+        for pi in list(r.iter(etree.ProcessingInstruction)):
+            parent = pi.getparent()
+            if parent is None:
+                continue
+            text = (pi.text or "") + (pi.tail or "")
+            prev = pi.getprevious()
+            if prev is not None:
+                prev.tail = (prev.tail or "") + text
+            else:
+                parent.text = (parent.text or "") + text
+            pi.tail = None
+            parent.remove(pi)
+        return base64.b64encode(etree.tostring(r)).decode()
+
+    def _lax_response_signature(root: Any, metadatas: list[bytes]) -> Any:
+        """The deliberately wrong check of `xsw_response_signature`: a valid IdP signature on any
+        samlp:Response element (its Reference resolved wherever it points) stands in for the
+        Assertion's; the user is read from the outer Response's Assertion."""
+        certs = [c for m in metadatas for c in idp_info(m).signing_certs]
+        responses = list(root.iter(f"{{{SAMLP}}}Response"))[:8]
+        if not any(verify_with_cert(root, r, c) for r in responses for c in certs):
+            return None  # no Response signature: the ordinary (pysaml2) path decides
+        a = root.find(f"{{{SAML}}}Assertion")
+        if a is None:
+            raise Rejected("no Assertion", "MAS-01")
         return a
 
     def _alias_metadata(md: bytes, entity_id: str) -> bytes:

@@ -51,12 +51,19 @@ _TABLE: tuple[Mutant, ...] = (
     # --- signature ---------------------------------------------------------------------------
     Mutant("accepts_unsigned", "accepts a Response whose Assertion carries no signature",
            ("SIG-01", "SIG-02", "SIG-03", "XSW-04")),
-    Mutant("trusts_keyinfo_cert", "verifies the signature with the certificate found in the "
-           "message's own KeyInfo instead of the IdP's certificate from metadata",
-           ("SIG-09", "SIG-10", "KEY-01", "KEY-03")),
+    Mutant("trusts_keyinfo_cert", "verifies the signature with the certificate (or raw KeyValue) "
+           "found in the message's own KeyInfo instead of the IdP's certificate from metadata",
+           ("SIG-09", "SIG-10", "KEY-01", "KEY-02", "KEY-03")),
     Mutant("xsw_first_assertion", "verifies the signature of whichever Assertion is signed, then "
            "reads the user from the first Assertion in document order (XML signature wrapping)",
            ("XSW-03", "XSW-04", "XSW-05", "XSW-07", "XSW-08", "XSW-11", "XSW-13", "MAS-02")),
+    Mutant("xsw_response_signature", "takes a valid IdP signature on a samlp:Response in place of "
+           "the Assertion's, resolving its Reference wherever it points, then reads the outer "
+           "Response's Assertion (XSW on the Response signature; a signed Response thus also "
+           "stands in for an unsigned Assertion, SIG-03)", ("XSW-02", "SIG-03")),
+    Mutant("pi_flattening_c14n", "verifies the signature over a canonical form in which processing "
+           "instructions are flattened into text, but reads values from the document as received",
+           ("CMT-03",)),
     Mutant("signature_not_verified", "checks that the Assertion carries a signature by a known IdP "
            "but never verifies it cryptographically (digest and SignatureValue not checked)",
            ("SIG-05", "SIG-06", "SIG-08")),

@@ -33,14 +33,13 @@ UNCOVERED: dict[str, str] = {
     "ISS-03": "pysaml2 needs the Assertion's Issuer to find the verification key (schema + key lookup)",
     "IRT-07": "pysaml2's schema validation refuses InResponseTo=\"\" (not an NCName)",
     "SIG-11": "pysaml2 requires the signature's Reference to point to the enclosing element's ID",
-    "XSW-06": "xmlsec's enveloped-signature transform drops a copy kept inside the Signature, so "
-              "even the deliberately lax `xsw_first_assertion` verification refuses it",
-    # --- not yet: a mutant is possible but not written (own verification needed) ------------
-    "XSW-01": "needs a mutant verifying a wrapped Response signature (assertion signature not required)",
-    "XSW-02": "as XSW-01 (signed Response cloned before its Signature)",
-    "KEY-02": "needs a mutant verifying with a raw KeyValue from KeyInfo (pysaml2 only takes X509)",
-    "CMT-03": "needs a mutant canonicalizing with processing instructions flattened into text",
-    "XML-08": "needs a mutant that executes/permits XSLT transforms in the signature",
+    # --- cannot with xmlsec: the wrapped copy sits inside the ds:Signature, and xmlsec's
+    # enveloped-signature transform removes it from what it digests, so even the deliberately lax
+    # verifications of `xsw_first_assertion` / `xsw_response_signature` refuse these ----------
+    "XSW-01": "signed Response cloned inside its own Signature (see above)",
+    "XSW-06": "signed Assertion's copy inside its own Signature (see above)",
+    # --- not yet: a mutant is possible but not written ---------------------------------------
+    "XML-08": "needs a mutant whose verifier permits the XSLT transform (xmlsec1 refuses it here)",
 }
 
 

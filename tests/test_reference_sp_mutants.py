@@ -164,8 +164,19 @@ def p_fault(fault: str, profile_user=rc_user) -> Probe:
     return lambda sp: signed_in(sp, profile_user(), [fault])
 
 
+def p_keyinfo(sp):
+    """An attacker key in KeyInfo, as a certificate and as a raw RSAKeyValue."""
+    return (signed_in(sp, rc_user(), ["sig-untrusted-cert"]),
+            signed_in(sp, rc_user(), ["sig-attacker-keyvalue"]))
+
+
 def p_xsw(sp):
     me = login(sp, rc_user(), ["xsw-03(victim=victim@example.com)"])
+    return me and me["name_id"]
+
+
+def p_xsw_response(sp):
+    me = login(sp, rc_user(), ["xsw-02(victim=victim@example.com)"])
     return me and me["name_id"]
 
 
@@ -378,7 +389,7 @@ CASES: dict[str, tuple[str, Probe, Any, Any]] = {
     "jit_no_update": (RC, p_jit_no_update, True, False),
     "session_outlives_user": (RC, p_session_outlives_user, 401, 200),
     "accepts_unsigned": (RC, p_fault("sig-unsigned"), False, True),
-    "trusts_keyinfo_cert": (RC, p_fault("sig-untrusted-cert"), False, True),
+    "trusts_keyinfo_cert": (RC, p_keyinfo, (False, False), (True, True)),
     "xsw_first_assertion": (RC, p_xsw, None, "victim@example.com"),
     "accepts_sha1": (RC, p_fault("alg-rsa-sha1"), False, True),
     "nameid_comment_truncation": (RC, p_nameid_comment, True, False),
@@ -411,6 +422,8 @@ CASES: dict[str, tuple[str, Probe, Any, Any]] = {
     "open_redirect_relaystate": (RC, p_open_redirect, "/", "https://evil.example/x"),
     "slo_accepts_unsigned": (RC, p_slo_unsigned, 200, 401),
     "signature_not_verified": (RC, p_fault("sig-bad-value"), False, True),
+    "xsw_response_signature": (RC, p_xsw_response, None, "victim@example.com"),
+    "pi_flattening_c14n": (RC, p_fault("nameid-pi-splice"), False, True),
     "requires_signed_response": (RC, p_signed_response, (True, True), (True, False)),
     "no_replay_protection": (RC, p_replay_elsewhere, False, True),
     "accepts_empty_nameid": (RC, p_fault("nameid-empty"), False, True),
