@@ -33,13 +33,13 @@ UNCOVERED: dict[str, str] = {
     "ISS-03": "pysaml2 needs the Assertion's Issuer to find the verification key (schema + key lookup)",
     "IRT-07": "pysaml2's schema validation refuses InResponseTo=\"\" (not an NCName)",
     "SIG-11": "pysaml2 requires the signature's Reference to point to the enclosing element's ID",
+    "XML-08": "pysaml2 allows only enveloped-signature and c14n transforms (xmldsig constraints, checked "
+              "before any verification; the fault also adds the Transform after signing)",
     # --- cannot with xmlsec: the wrapped copy sits inside the ds:Signature, and xmlsec's
     # enveloped-signature transform removes it from what it digests, so even the deliberately lax
     # verifications of `xsw_first_assertion` / `xsw_response_signature` refuse these ----------
     "XSW-01": "signed Response cloned inside its own Signature (see above)",
     "XSW-06": "signed Assertion's copy inside its own Signature (see above)",
-    # --- not yet: a mutant is possible but not written ---------------------------------------
-    "XML-08": "needs a mutant whose verifier permits the XSLT transform (xmlsec1 refuses it here)",
 }
 
 
