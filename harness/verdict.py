@@ -102,5 +102,6 @@ def decide(
     failed = [c for c in obs.checks if not c.ok]
     if failed:
         c = failed[0]
-        return bad, f"no session, but {c.name}: {c.detail}" if c.detail else c.name
+        return bad, f"nobody signed in, but a check failed: {c.name} ({c.detail})" if c.detail \
+            else f"nobody signed in, but a check failed: {c.name}"
     return Verdict.PASS, "SP refused: nobody signed in" + (f" ({obs.note})" if obs.note else "")

@@ -184,6 +184,8 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
         return sign_in(v, ctx, result, relay)
 
     def consume(b64: str, relay: str | None) -> tuple[Verified, dict[str, Any]]:
+        if sp.m("resolves_external_entities"):
+            _parse_resolving_entities(b64)
         _, root = decode_post_message(b64, allow_doctype=sp.m("accepts_doctype"))
         if root.tag != f"{{{SAMLP}}}Response":
             raise Rejected(f"expected a samlp:Response, got {root.tag}", "BND-01")
@@ -520,3 +522,27 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
     from .slo import register_slo
 
     register_slo(app, sp, current_session)
+
+
+def _parse_resolving_entities(b64: str) -> None:
+    """The defect of the `resolves_external_entities` mutant: a first parse with DTD loading and an
+    entity resolver that fetches http(s) URLs (as apps that register a resolver do). The fetch is
+    the finding; the message then goes through the normal checks."""
+    import base64
+    import urllib.request
+
+    from lxml import etree
+
+    class _Fetching(etree.Resolver):
+        def resolve(self, url: str, pubid: Any, context: Any) -> Any:
+            if url.startswith(("http://", "https://")):
+                with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - the defect itself
+                    return self.resolve_string(resp.read(65536), context)
+            return None
+
+    parser = etree.XMLParser(resolve_entities=True, no_network=False, load_dtd=True, huge_tree=False)
+    parser.resolvers.add(_Fetching())
+    try:
+        etree.fromstring(base64.b64decode("".join(b64.split()), validate=False), parser)
+    except Exception:  # noqa: BLE001 - the normal checks report what is wrong with the message
+        pass

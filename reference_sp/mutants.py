@@ -75,6 +75,9 @@ _TABLE: tuple[Mutant, ...] = (
     Mutant("nameid_comment_truncation", "reads the NameID and attribute values as the text before "
            "the first XML comment (the 2018 comment-truncation bug)", ("CMT-01", "CMT-02")),
     Mutant("accepts_doctype", "does not refuse a message that carries a DOCTYPE", ("XML-01",)),
+    Mutant("resolves_external_entities", "parses the message once with DTD loading and an entity "
+           "resolver that fetches http(s) URLs (XXE / SSRF), before the normal checks",
+           ("XML-02",)),
     Mutant("accepts_empty_nameid", "accepts an empty NameID (the user is then taken from the "
            "attributes alone)", ("NID-02",)),
     Mutant("authn_statement_optional", "accepts an Assertion without AuthnStatement",

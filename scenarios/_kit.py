@@ -34,6 +34,19 @@ def victim_of(ctx: ScenarioContext) -> str:
     return f"admin.{ctx.runtime.next_seed()}@{ctx.target.testdata.email_domain}"
 
 
+def watch_fetches(ctx: ScenarioContext) -> Callable[[Observation], Observation]:
+    """Start watching the IdP's out-of-band URLs; the returned function adds the check that the SP
+    fetched none of them (an SP resolving an external entity or running an XSLT transform)."""
+    before = len(ctx.idp.oob_hits())
+
+    def check(obs: Observation) -> Observation:
+        hits = ctx.idp.oob_hits()[before:]
+        where = ", ".join(f"{h.get('kind')} from {h.get('remote')}" for h in hits)
+        return obs.check("the SP fetched nothing from the message's URLs", not hits, f"fetched: {where}")
+
+    return check
+
+
 def single_fault(
     id: str,
     title: str,
@@ -52,8 +65,9 @@ def single_fault(
     def run(ctx: ScenarioContext) -> Observation:
         user = ctx.new_user()
         fs = faults(ctx) if callable(faults) else [fault(f) for f in faults]
+        fetched = watch_fetches(ctx)
         login(ctx, user, fs, flow)
-        return ctx.observe(user)
+        return fetched(ctx.observe(user))
 
     _adopt(run, id)
     scenario(id, title, category=category, refs=refs, needs=needs, expect=expect, level=level,

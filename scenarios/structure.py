@@ -10,6 +10,9 @@ from ._kit import fault, single_fault
 single_fault("XML-01", "A message carrying a DOCTYPE is refused", ["dtd-harmless"], category="xml",
              refs=("SAML2Int SDP-G03", "catalogue XML-01"),
              fix_hint="Parse SAML messages with DTDs forbidden (defusedxml, lxml with no DTD loading).")
+single_fault("XML-02", "An external entity pointing at a watched loopback URL is refused and never fetched",
+             ["xxe-external"], category="xml", refs=("catalogue XML-02", "catalogue XML-04", "CVE-2016-10149"),
+             fix_hint="Parse with DTDs and external entities disabled; never fetch anything named in a message.")
 single_fault("XML-08", "An XSLT transform inside the signature is refused", ["xslt-transform"], category="xml",
              refs=("catalogue XML-08", "Core 5.4.4 transforms"),
              fix_hint="Allow only the enveloped-signature and exclusive c14n transforms.")

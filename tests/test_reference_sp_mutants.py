@@ -170,6 +170,12 @@ def p_keyinfo(sp):
             signed_in(sp, rc_user(), ["sig-attacker-keyvalue"]))
 
 
+def p_xxe_fetch(sp):
+    before = len(sp.idp.idp.oob_hits())
+    signed_in(sp, rc_user(), ["xxe-external"])
+    return len(sp.idp.idp.oob_hits()) > before
+
+
 def p_xsw(sp):
     me = login(sp, rc_user(), ["xsw-03(victim=victim@example.com)"])
     return me and me["name_id"]
@@ -394,6 +400,7 @@ CASES: dict[str, tuple[str, Probe, Any, Any]] = {
     "accepts_sha1": (RC, p_fault("alg-rsa-sha1"), False, True),
     "nameid_comment_truncation": (RC, p_nameid_comment, True, False),
     "accepts_doctype": (RC, p_fault("dtd-harmless"), False, True),
+    "resolves_external_entities": (RC, p_xxe_fetch, False, True),
     "no_replay_cache": (RC, p_replay, False, True),
     "ignores_in_response_to": (RC, p_irt, False, True),
     "accepts_idp_initiated": (RF, p_idp_initiated, False, True),
