@@ -34,6 +34,18 @@ def victim_of(ctx: ScenarioContext) -> str:
     return f"admin.{ctx.runtime.next_seed()}@{ctx.target.testdata.email_domain}"
 
 
+def second_login(ctx: ScenarioContext, user: Any, faults: Sequence[Any], *, flow: str = "sp",
+                 store_check: bool = False) -> Observation:
+    """Sign `user` in once, validly; then, in a fresh session, again with `faults` (replays and
+    re-logins). If the first, valid login fails, the outcome is inconclusive, never a pass."""
+    login(ctx, user, (), flow)
+    if ctx.whoami() is None:
+        return Observation(signed_in=None, intended=None, observable=False, note="the first login failed")
+    ctx.restart()
+    login(ctx, user, faults, flow)
+    return ctx.observe(user, store_check=store_check)
+
+
 def watch_fetches(ctx: ScenarioContext) -> Callable[[Observation], Observation]:
     """Start watching the IdP's out-of-band URLs; the returned function adds the check that the SP
     fetched none of them (an SP resolving an external entity or running an XSLT transform)."""

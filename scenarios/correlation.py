@@ -5,7 +5,7 @@ from harness.context import ScenarioContext
 from harness.registry import ACCEPT, REJECT, scenario
 from harness.verdict import Observation
 
-from ._kit import fault, single_fault
+from ._kit import fault, second_login, single_fault
 
 IRT_HINT = "Keep the AuthnRequest ID in the browser's session and require InResponseTo to equal it, once."
 RPL_HINT = "Remember consumed Response and Assertion IDs until they expire; refuse a second use."
@@ -26,26 +26,14 @@ single_fault("IRT-07", "An empty InResponseTo is refused", ["in-response-to-empt
 @scenario("RPL-01", "The identical Response posted again is refused", category="replay",
           refs=("Prof 4.1.4.5 MUST", "catalogue RPL-01"), needs=("sp_initiated",), expect=REJECT, fix_hint=RPL_HINT)
 def rpl_01(ctx: ScenarioContext) -> Observation:
-    user = ctx.new_user()
-    ctx.sp_login(user)
-    if ctx.whoami() is None:
-        return Observation(signed_in=None, intended=None, observable=False, note="the first login failed")
-    ctx.restart()
-    ctx.sp_login(user, [fault("replay")])
-    return ctx.observe(user, store_check=False)
+    return second_login(ctx, ctx.new_user(), [fault("replay")])
 
 
 @scenario("RPL-02", "A fresh Response re-using a consumed Assertion ID is refused", category="replay",
           refs=("Prof 4.1.4.5 MUST", "catalogue RPL-02"), needs=("sp_initiated",), expect=REJECT,
           fix_hint=RPL_HINT)
 def rpl_02(ctx: ScenarioContext) -> Observation:
-    user = ctx.new_user()
-    ctx.sp_login(user)
-    if ctx.whoami() is None:
-        return Observation(signed_in=None, intended=None, observable=False, note="the first login failed")
-    ctx.restart()
-    ctx.sp_login(user, [fault("assertion-id-reuse")])
-    return ctx.observe(user, store_check=False)
+    return second_login(ctx, ctx.new_user(), [fault("assertion-id-reuse")])
 
 
 @scenario("RPL-05", "An unsolicited Response replayed is refused", category="replay",
@@ -54,9 +42,7 @@ def rpl_02(ctx: ScenarioContext) -> Observation:
 def rpl_05(ctx: ScenarioContext) -> Observation:
     user = ctx.new_user()
     if ctx.profile.flows.idp_initiated:
-        ctx.idp_login(user)
-        if ctx.whoami() is None:
-            return Observation(signed_in=None, intended=None, observable=False, note="the first login failed")
-    ctx.restart()
+        return second_login(ctx, user, [fault("replay")], flow="idp")
+    # the profile refuses unsolicited logins: the replay must be refused as well
     ctx.idp_login(user, [fault("replay")])
     return ctx.observe(user, store_check=False)
