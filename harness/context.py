@@ -96,14 +96,17 @@ class ScenarioContext:
         self.session.set_idp_plan(self.runtime.idp_base_url, token)
         login = self.target.login
         tmpl = login.sp_initiated_post_url if post else login.sp_initiated_url
-        if not tmpl:
-            raise TargetError("target file has no login." + ("sp_initiated_post_url" if post else "sp_initiated_url"))
         if tenant is None:
             tenants = user.attributes.get(self.profile.attributes.tenant or "", [])
             tenant = tenants[0].split(",")[0] if tenants else ""
-        url = self.target.url(tmpl, email=self.email_of(user), tenant=tenant,
-                              relay_state=relay_state or self.target.login.relay_state)
-        return self.session.navigate(url)
+        values = {"email": self.email_of(user), "tenant": tenant,
+                  "relay_state": relay_state or self.target.login.relay_state}
+        if not tmpl and not post and login.form_url:
+            fields = {k: _fill(v, values) for k, v in login.form_fields.items()}
+            return self.session.fill_form(self.target.url(login.form_url, **values), fields)
+        if not tmpl:
+            raise TargetError("target file has no login." + ("sp_initiated_post_url" if post else "sp_initiated_url"))
+        return self.session.navigate(self.target.url(tmpl, **values))
 
     def idp_login(self, user: Any, faults: Sequence[Any] = (), *, relay_state: str = "", **options: Any) -> PageResult:
         """IdP-initiated (unsolicited) login to the SP's default ACS."""
@@ -160,6 +163,12 @@ class ScenarioContext:
                 obs.check("no account created", record is None,
                           f"{email} was created in the SP's user store" if record else "")
         return obs
+
+
+def _fill(template: str, values: dict[str, str]) -> str:
+    for k, v in values.items():
+        template = template.replace("{" + k + "}", v)
+    return template
 
 
 def principal_from_page(text: str, *, css: str | None, regex: str | None) -> str | None:

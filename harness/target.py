@@ -51,11 +51,21 @@ class SPSection(_Strict):
 
 
 class LoginSection(_Strict):
-    """How to start SP-initiated login: a URL template with {email}, {tenant}, {relay_state}."""
+    """How to start SP-initiated login: a URL template with {email}, {tenant}, {relay_state}, or a
+    login page whose form is filled and submitted."""
+
+    @model_validator(mode="after")
+    def _form_needs_fields(self) -> "LoginSection":
+        if self.form_url and not self.form_fields:
+            raise ValueError("form_url needs form_fields (input name -> value, e.g. email = \"{email}\")")
+        return self
 
     sp_initiated_url: str | None = None
     # optional: the same login, with the SP sending its AuthnRequest by HTTP-POST
     sp_initiated_post_url: str | None = None
+    # or: a login page with a form to fill (field name -> value template), submitted like a person
+    form_url: str | None = None
+    form_fields: dict[str, str] = Field(default_factory=dict)
     relay_state: str = ""
 
 
@@ -168,7 +178,8 @@ class Target(_Strict):
         """capability -> None when available, else the reason it is missing."""
         have: dict[str, str | None] = {}
         login = self.login.sp_initiated_url
-        have["sp_initiated"] = None if login else "target file has no login.sp_initiated_url"
+        have["sp_initiated"] = None if (login or self.login.form_url) \
+            else "target file has no login.sp_initiated_url or login.form_url"
         have["sp_initiated_post"] = None if self.login.sp_initiated_post_url \
             else "target file has no login.sp_initiated_post_url"
         have["idp_initiated"] = None

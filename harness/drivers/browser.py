@@ -134,15 +134,39 @@ class BrowserSession:
         raise TargetError(f"more than {MAX_HOPS} redirects starting at {url}")
 
     def navigate(self, url: str, *, method: str = "GET", data: dict[str, str] | None = None) -> PageResult:
-        from playwright.sync_api import Error as PWError
-        from playwright.sync_api import TimeoutError as PWTimeout
-
         if origin(url) not in self.allowed:
             raise TargetError(f"the scenario sent the browser outside the target, to {url}")
         if method == "POST":
             return self._post_form(url, data or {})
-        try:
+        return self._browse(url, lambda: self.page.goto(url, wait_until="load"))
+
+    def fill_form(self, url: str, fields: dict[str, str]) -> PageResult:
+        """Open `url`, type `fields` into the form's inputs (by name) and submit it, like a person."""
+        if origin(url) not in self.allowed:
+            raise TargetError(f"the scenario sent the browser outside the target, to {url}")
+
+        def start() -> Any:
             response = self.page.goto(url, wait_until="load")
+            self._screenshot()
+            last = None
+            for name, value in fields.items():
+                last = self.page.locator(f"[name={name!r}]").first
+                if last.count() == 0:
+                    raise TargetError(f"{url}: the page has no form field named {name!r}")
+                last.fill(value)
+            with self.page.expect_navigation(wait_until="load"):
+                self.page.evaluate("(el) => el.form ? el.form.requestSubmit() : null", last.element_handle())
+            return response
+
+        return self._browse(url, start)
+
+    def _browse(self, url: str, start: Callable[[], Any]) -> PageResult:
+        """Run `start` (a navigation), then follow auto-POST SAML forms until the page settles."""
+        from playwright.sync_api import Error as PWError
+        from playwright.sync_api import TimeoutError as PWTimeout
+
+        try:
+            response = start()
             for _ in range(MAX_HOPS):
                 self._raise_if_broken()
                 here = self.page.url

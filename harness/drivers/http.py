@@ -5,7 +5,7 @@ import json
 import ssl
 from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import parse_qsl, urljoin, urlsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
 import httpx
 from lxml import html as lxml_html
@@ -126,6 +126,26 @@ class HttpSession:
         if resp.status_code >= 500:
             raise TargetError(f"whoami {url} answered HTTP {resp.status_code}")
         return resp.status_code, resp.text[:MAX_BODY]
+
+    def fill_form(self, url: str, fields: dict[str, str]) -> PageResult:
+        """GET `url`, fill `fields` into the form that has them (other inputs keep their values) and
+        submit it with the form's own method and action, then follow the SAML bindings."""
+        page = self.navigate(url)
+        try:
+            doc = lxml_html.document_fromstring(page.text or "<html></html>")
+        except (ValueError, Exception):  # noqa: BLE001 - lxml's ParserError and friends
+            raise TargetError(f"{url}: the login page is not HTML") from None
+        for form in doc.iter("form"):
+            names = {i.get("name") for i in form.iter("input", "select", "textarea")}
+            if set(fields) <= names:
+                data = {i.get("name"): i.get("value", "") for i in form.iter("input") if i.get("name")}
+                data.update(fields)
+                action = urljoin(page.url, form.get("action") or page.url)
+                if (form.get("method") or "get").lower() == "post":
+                    return self.navigate(action, method="POST", data=data)
+                sep = "&" if urlsplit(action).query else "?"
+                return self.navigate(action + sep + urlencode(data))
+        raise TargetError(f"{url}: no form on the page has the fields {', '.join(sorted(fields))}")
 
     def whoami(self, url: str) -> tuple[int, Any]:
         """GET the whoami URL: (status, parsed JSON or None). Redirects are not followed (= nobody)."""
