@@ -8,7 +8,7 @@ from .drivers import PageResult
 from .errors import HarnessError, TargetError
 from .events import Hop
 from .registry import ACCEPT
-from .runtime import Runtime, json_path
+from .runtime import Runtime, fill_placeholders, json_path
 from .verdict import Observation
 
 
@@ -102,7 +102,7 @@ class ScenarioContext:
         values = {"email": self.email_of(user), "tenant": tenant,
                   "relay_state": relay_state or self.target.login.relay_state}
         if not tmpl and not post and login.form_url:
-            fields = {k: _fill(v, values) for k, v in login.form_fields.items()}
+            fields = {k: str(fill_placeholders(v, values)) for k, v in login.form_fields.items()}
             return self.session.fill_form(self.target.url(login.form_url, **values), fields)
         if not tmpl:
             raise TargetError("target file has no login." + ("sp_initiated_post_url" if post else "sp_initiated_url"))
@@ -163,12 +163,6 @@ class ScenarioContext:
                 obs.check("no account created", record is None,
                           f"{email} was created in the SP's user store" if record else "")
         return obs
-
-
-def _fill(template: str, values: dict[str, str]) -> str:
-    for k, v in values.items():
-        template = template.replace("{" + k + "}", v)
-    return template
 
 
 def principal_from_page(text: str, *, css: str | None, regex: str | None) -> str | None:

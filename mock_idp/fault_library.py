@@ -890,14 +890,18 @@ def _attr_duplicate(name: str | None, value: str) -> Fault:
     return Fault("", "", tree=tree)
 
 
+def _only_value(attr: etree._Element) -> etree._Element:
+    """Keep only the first AttributeValue of `attr` and return it."""
+    avs = attr.findall(q(SAML, "AttributeValue"))
+    for av in avs[1:]:
+        attr.remove(av)
+    return avs[0]
+
+
 @register_factory("attr-empty", "One attribute sent with a single empty AttributeValue", ("ATTR-11",), name=None)
 def _attr_empty(name: str | None) -> Fault:
     def tree(root: etree._Element, ctx: FaultContext) -> None:
-        attr = _attr_el(root, _pick_attr(ctx.spec, name))
-        avs = attr.findall(q(SAML, "AttributeValue"))
-        for av in avs[1:]:
-            attr.remove(av)
-        avs[0].text = None
+        _only_value(_attr_el(root, _pick_attr(ctx.spec, name))).text = None
 
     return Fault("", "", tree=tree)
 
@@ -1375,13 +1379,10 @@ def _complex(name: str | None, value: str) -> Fault:
 @register_factory("attr-nil", "One attribute's single value is xsi:nil=\"true\"", ("ATTR-11",), name=None)
 def _nil(name: str | None) -> Fault:
     def tree(root: etree._Element, ctx: FaultContext) -> None:
-        attr = _attr_el(root, _pick_attr(ctx.spec, name))
-        avs = attr.findall(q(SAML, "AttributeValue"))
-        for av in avs[1:]:
-            attr.remove(av)
-        avs[0].text = None
-        avs[0].attrib.pop("{http://www.w3.org/2001/XMLSchema-instance}type", None)
-        avs[0].set("{http://www.w3.org/2001/XMLSchema-instance}nil", "true")
+        av = _only_value(_attr_el(root, _pick_attr(ctx.spec, name)))
+        av.text = None
+        av.attrib.pop("{http://www.w3.org/2001/XMLSchema-instance}type", None)
+        av.set("{http://www.w3.org/2001/XMLSchema-instance}nil", "true")
 
     return Fault("", "", tree=tree)
 

@@ -32,8 +32,7 @@ def _two_tenants(ctx: ScenarioContext) -> tuple[str, str] | Observation:
     if ts is None:
         return unobservable("no tenant attribute")
     if len(ts) < 2:
-        return Observation(signed_in=None, intended=None, observable=False,
-                           note="testdata.tenants needs two SAML-enabled tenants")
+        return unobservable("testdata.tenants needs two SAML-enabled tenants")
     return ts[0], ts[1]
 
 

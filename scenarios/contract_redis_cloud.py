@@ -23,6 +23,16 @@ def _accounts(ctx: ScenarioContext) -> list[str] | None:
     return list(ctx.target.testdata.accounts)
 
 
+def _two_accounts(ctx: ScenarioContext) -> tuple[str, str] | Observation:
+    """Two SAML-enabled account numbers from the target's testdata, or why there are none."""
+    accts = _accounts(ctx)
+    if accts is None:
+        return unobservable("no account mapping attribute")
+    if len(accts) < 2:
+        return unobservable("testdata.accounts needs two SAML-enabled accounts")
+    return accts[0], accts[1]
+
+
 def _granted(ctx: ScenarioContext) -> dict[str, str] | None:
     data = ctx.whoami_data()
     if not isinstance(data, dict):
@@ -43,13 +53,10 @@ def _granted(ctx: ScenarioContext) -> dict[str, str] | None:
              "valid ACCOUNT=role pair.",
 )
 def rc_mapping_multi(ctx: ScenarioContext) -> Observation:
-    accts = _accounts(ctx)
-    if accts is None:
-        return unobservable("no account mapping attribute")
-    if len(accts) < 2:
-        return Observation(signed_in=None, intended=None, observable=False,
-                           note="testdata.accounts needs two SAML-enabled accounts")
-    a, b = accts[0], accts[1]
+    pair = _two_accounts(ctx)
+    if isinstance(pair, Observation):
+        return pair
+    a, b = pair
     # (a) multi-valued: one AttributeValue per pair
     multi = ctx.new_user(accounts=[f"{a}=manager", f"{b}=viewer"])
     ctx.sp_login(multi)
@@ -82,13 +89,10 @@ def rc_mapping_multi(ctx: ScenarioContext) -> Observation:
              "(the other, valid pairs still are).",
 )
 def rc_role_unknown(ctx: ScenarioContext) -> Observation:
-    accts = _accounts(ctx)
-    if accts is None:
-        return unobservable("no account mapping attribute")
-    if len(accts) < 2:
-        return Observation(signed_in=None, intended=None, observable=False,
-                           note="testdata.accounts needs two SAML-enabled accounts")
-    a, b = accts[0], accts[1]
+    pair = _two_accounts(ctx)
+    if isinstance(pair, Observation):
+        return pair
+    a, b = pair
     user = ctx.new_user(accounts=[f"{a}=viewer", f"{b}=superuser"])
     ctx.sp_login(user)
     obs = ctx.observe(user)

@@ -35,3 +35,18 @@ class PageResult:
 
 
 DRIVER_NAMES = ("http", "browser")
+
+
+def whoami_json(url: str, status: int, text: str) -> tuple[int, Any]:
+    """A whoami answer as (status, JSON or None): anything but 200 is nobody; 200 must be JSON."""
+    import json
+
+    from ..errors import TargetError
+
+    if status != 200:
+        return status, None
+    try:
+        return 200, json.loads(text)
+    except ValueError:
+        short = " ".join(text[:120].split())
+        raise TargetError(f"whoami {url} answered 200 but not JSON: {short!r}") from None

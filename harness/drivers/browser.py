@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, urlsplit
 from .. import samlmsg
 from ..errors import HarnessError, TargetError
 from ..events import Hop
-from . import PageResult
+from . import PageResult, whoami_json
 from .http import MAX_HOPS, PLAN_COOKIE, origin
 
 CHROMIUM_ARGS = [
@@ -198,7 +198,7 @@ class BrowserSession:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise TargetError(f"{url}: browser error: {first}") from None
 
-    def fetch(self, url: str) -> tuple[int, str]:
+    def fetch(self, url: str, note: str = "whoami probe (page)") -> tuple[int, str]:
         """GET a page with this context's cookies, without following redirects: (status, text)."""
         from playwright.sync_api import Error as PWError
 
@@ -206,28 +206,13 @@ class BrowserSession:
             resp = self.context.request.get(url, max_redirects=0)
         except PWError as exc:
             raise TargetError(f"whoami {url}: {str(exc).splitlines()[0]}") from None
-        self.hops.append(Hop("GET", url, resp.status, note="whoami probe (page)"))
+        self.hops.append(Hop("GET", url, resp.status, note=note))
         if resp.status >= 500:
             raise TargetError(f"whoami {url} answered HTTP {resp.status}")
         return resp.status, resp.text()
 
     def whoami(self, url: str) -> tuple[int, Any]:
-        from playwright.sync_api import Error as PWError
-
-        try:
-            resp = self.context.request.get(url, max_redirects=0)
-        except PWError as exc:
-            raise TargetError(f"whoami {url}: {str(exc).splitlines()[0]}") from None
-        self.hops.append(Hop("GET", url, resp.status, note="whoami probe"))
-        if resp.status >= 500:
-            raise TargetError(f"whoami {url} answered HTTP {resp.status}")
-        if resp.status != 200:
-            return resp.status, None
-        try:
-            return 200, resp.json()
-        except Exception:  # noqa: BLE001 - Playwright raises its own Error type for bad JSON
-            text = " ".join(resp.text()[:120].split())
-            raise TargetError(f"whoami {url} answered 200 but not JSON: {text!r}") from None
+        return whoami_json(url, *self.fetch(url, note="whoami probe"))
 
     def close(self, keep_trace: bool = False) -> None:
         try:

@@ -1,7 +1,6 @@
 """The `http` driver: httpx, following SAML's bindings itself (redirects and auto-POST forms)."""
 from __future__ import annotations
 
-import json
 import ssl
 from pathlib import Path
 from typing import Any, Callable
@@ -13,7 +12,7 @@ from lxml import html as lxml_html
 from .. import samlmsg
 from ..errors import TargetError
 from ..events import Hop
-from . import PageResult
+from . import PageResult, whoami_json
 
 MAX_HOPS = 20
 MAX_BODY = 2 * 1024 * 1024
@@ -119,10 +118,10 @@ class HttpSession:
             return PageResult(url, resp.status_code, text)
         raise TargetError(f"more than {MAX_HOPS} redirects/forms starting at {url}")
 
-    def fetch(self, url: str) -> tuple[int, str]:
+    def fetch(self, url: str, note: str = "whoami probe (page)") -> tuple[int, str]:
         """GET a page without following redirects (a redirect = nobody signed in): (status, text)."""
         resp = self._send("GET", url)
-        self._record("GET", url, resp.status_code, {}, redirect=True, note="whoami probe (page)")
+        self._record("GET", url, resp.status_code, {}, redirect=True, note=note)
         if resp.status_code >= 500:
             raise TargetError(f"whoami {url} answered HTTP {resp.status_code}")
         return resp.status_code, resp.text[:MAX_BODY]
@@ -149,16 +148,7 @@ class HttpSession:
 
     def whoami(self, url: str) -> tuple[int, Any]:
         """GET the whoami URL: (status, parsed JSON or None). Redirects are not followed (= nobody)."""
-        resp = self._send("GET", url)
-        self._record("GET", url, resp.status_code, {}, redirect=True, note="whoami probe")
-        if resp.status_code >= 500:
-            raise TargetError(f"whoami {url} answered HTTP {resp.status_code}")
-        if resp.status_code != 200:
-            return resp.status_code, None
-        try:
-            return 200, json.loads(resp.text)
-        except ValueError:
-            raise TargetError(f"whoami {url} answered 200 but not JSON: {_short(resp.text)!r}") from None
+        return whoami_json(url, *self.fetch(url, note="whoami probe"))
 
     def close(self) -> None:
         self.client.close()
