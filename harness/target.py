@@ -44,10 +44,22 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class SPPolicySection(_Strict):
+    """Policies the SP's metadata does not state (or states wrongly); each overrides the metadata.
+
+    want_assertions_signed: as WantAssertionsSigned in the SPSSODescriptor (None: take the metadata's);
+    require_signed_response: the SP refuses a Response whose samlp:Response carries no signature
+    (SAML metadata has no attribute for this)."""
+
+    want_assertions_signed: bool | None = None
+    require_signed_response: bool | None = None
+
+
 class SPSection(_Strict):
     metadata_url: str | None = None
     metadata_file: Path | None = None
     entity_id: str | None = None
+    policy: SPPolicySection = SPPolicySection()
 
 
 class LoginSection(_Strict):

@@ -1,7 +1,11 @@
 """Generated docs stay current."""
 from __future__ import annotations
 
+import re
+import tomllib
 from pathlib import Path
+
+import pytest
 
 from harness.registry import all_scenarios
 from harness.suite import listing_markdown
@@ -13,3 +17,45 @@ def test_scenario_catalogue_is_current():
     current = (DOCS / "scenarios.md").read_text(encoding="utf-8")
     assert current == listing_markdown(all_scenarios()), \
         "docs/scenarios.md is stale: run `samlconf scenarios --markdown > docs/scenarios.md`"
+
+
+ROOT = DOCS.parent
+FENCE = re.compile(r"^```toml\n(.*?)^```", re.S | re.M)
+
+
+def toml_snippets() -> list[tuple[str, str]]:
+    out = []
+    for md in [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]:
+        text = md.read_text(encoding="utf-8")
+        for m in FENCE.finditer(text):
+            line = text[: m.start()].count("\n") + 1
+            out.append((f"{md.relative_to(ROOT)}:{line}", m.group(1)))
+    return out
+
+
+SNIPPETS = toml_snippets()
+
+
+def test_docs_have_toml_snippets():
+    assert len(SNIPPETS) >= 3, SNIPPETS
+
+
+@pytest.mark.parametrize(("where", "text"), SNIPPETS, ids=[w for w, _ in SNIPPETS])
+def test_every_toml_snippet_loads(where, text, tmp_path):
+    """Every TOML block in README.md and docs/*.md goes through the loader a user's file would:
+    a users file (`[[users]]`), a profile (has `title`), else a target file."""
+    data = tomllib.loads(text)  # valid TOML first
+    path = tmp_path / "snippet.toml"
+    path.write_text(text, encoding="utf-8")
+    if "users" in data:
+        from mock_idp.users import load_users
+
+        assert load_users(path), where
+    elif "title" in data:
+        from harness.profiles import load_profile
+
+        assert load_profile(path).name, where
+    else:
+        from harness.target import load_target
+
+        assert load_target(path).whoami.url, where
