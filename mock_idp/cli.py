@@ -49,6 +49,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     s.add_argument("--sp-metadata", action="append", default=[], metavar="URL_OR_FILE",
                    help="SP metadata to trust (repeatable)")
     s.add_argument("--seed", type=int, default=1, help="seed for generated users (default 1)")
+    s.add_argument("--allow-remote-metadata", action="store_true",
+                   help="let SP metadata URLs (here and on the IdP's page) point off this machine "
+                        "(default: loopback URLs only)")
     s.set_defaults(func=cmd_serve)
     return p
 
@@ -118,7 +121,8 @@ def cmd_faults(args: argparse.Namespace, out: TextIO | None = None) -> int:
 def _make_idp(args: argparse.Namespace, base_url: str, users: Any = None) -> Any:
     from .idp import MockIdP
 
-    return MockIdP(args.entity_id, base_url=base_url, profile=args.profile, key_dir=args.key_dir, users=users)
+    return MockIdP(args.entity_id, base_url=base_url, profile=args.profile, key_dir=args.key_dir, users=users,
+                   allow_remote_metadata=getattr(args, "allow_remote_metadata", False))
 
 
 def cmd_metadata(args: argparse.Namespace, out: TextIO | None = None) -> int:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from pathlib import Path
@@ -23,7 +23,7 @@ from .builder import (
 )
 from .faults import Fault, FaultContext, SigningOptions
 from .keys import KeyPair, load_or_create
-from .metadata import MetadataError, SPInfo, idp_metadata, parse_sp_metadata
+from .metadata import MetadataError, SPInfo, fetch_metadata, idp_metadata, parse_sp_metadata
 from .signing import sign
 from .users import PROFILES, User, generate_user
 
@@ -111,6 +111,7 @@ class MockIdP:
         require_signed_requests: bool = False,
         metadata_key_use: str | None = "signing",
         scopes: Sequence[str] = (),
+        allow_remote_metadata: bool = False,
     ) -> None:
         if profile not in PROFILES:
             raise ValueError(f"unknown attribute profile {profile!r}; known: {', '.join(PROFILES)}")
@@ -124,6 +125,7 @@ class MockIdP:
         self.metadata_key_use = metadata_key_use
         self.scopes = list(scopes)
         self.require_signed_requests = require_signed_requests
+        self.allow_remote_metadata = allow_remote_metadata
         self.users: list[User] = list(users) if users else [
             generate_user(profile, seed=i) for i in range(1, 4)
         ]
@@ -133,10 +135,13 @@ class MockIdP:
         self._pending: OrderedDict[str, tuple[AuthnRequestInfo, str | None]] = OrderedDict()
         self._lock = threading.Lock()
         self._attacker: KeyPair | None = None
-        self._oob: dict[str, list[dict[str, Any]]] = {}
+        self._oob: deque[dict[str, Any]] = deque(maxlen=self.MAX_OOB_HITS)
+        self._oob_seq = 0  # hits ever recorded: a watcher remembers it and asks for what came after
         self.events: list[dict[str, Any]] = []  # what the IdP saw (requests, logins, errors), newest last
 
     MAX_EVENTS = 10_000
+    MAX_OOB_HITS = 1_000  # out-of-band hits kept (oldest dropped): a flood never grows memory
+    MAX_OOB_QUERY = 2_048  # characters of a hit's query string kept
 
     def record(self, event: dict[str, Any]) -> None:
         """Append to `events` (bounded: the oldest are dropped past MAX_EVENTS)."""
@@ -183,17 +188,13 @@ class MockIdP:
             self._sps[sp.entity_id] = sp
         return sp
 
-    def register_sp_url(self, url: str, *, timeout: float = 10.0) -> SPInfo:
-        import httpx
+    MAX_METADATA_BYTES = 2 * 1024 * 1024
 
-        try:
-            r = httpx.get(url, timeout=timeout, follow_redirects=True)
-            r.raise_for_status()
-        except httpx.HTTPError as e:
-            raise MetadataError(f"cannot fetch SP metadata from {url}: {e}") from None
-        if len(r.content) > 2 * 1024 * 1024:
-            raise MetadataError(f"SP metadata at {url} is larger than 2 MiB")
-        return self.register_sp(r.content)
+    def register_sp_url(self, url: str, *, timeout: float = 10.0) -> SPInfo:
+        """Fetch SP metadata from `url` and trust it. Only loopback URLs unless the IdP was built with
+        `allow_remote_metadata=True`; redirects are not followed; the body is streamed and cut at 2 MiB."""
+        return self.register_sp(fetch_metadata(url, timeout=timeout, allow_remote=self.allow_remote_metadata,
+                                               limit=self.MAX_METADATA_BYTES))
 
     def register_sp_file(self, path: Path | str) -> SPInfo:
         p = Path(path)
@@ -534,14 +535,20 @@ class MockIdP:
         return f"{self.base_url}/oob/{token}/{kind}"
 
     def record_oob(self, token: str, kind: str, info: dict[str, Any]) -> None:
+        hit = {k: (v[: self.MAX_OOB_QUERY] if isinstance(v, str) else v) for k, v in info.items()}
         with self._lock:
-            self._oob.setdefault(token, []).append({"kind": kind, **info})
+            self._oob_seq += 1
+            self._oob.append({"seq": self._oob_seq, "token": token[:64], "kind": kind[:64], **hit})
 
-    def oob_hits(self, token: str | None = None) -> list[dict[str, Any]]:
+    def oob_seq(self) -> int:
+        """How many out-of-band hits were ever recorded (a watcher's starting point)."""
         with self._lock:
-            if token is None:
-                return [h for hits in self._oob.values() for h in hits]
-            return list(self._oob.get(token, []))
+            return self._oob_seq
+
+    def oob_hits(self, token: str | None = None, *, since: int = 0) -> list[dict[str, Any]]:
+        """Recorded hits (the newest MAX_OOB_HITS), for `token` or all, after sequence number `since`."""
+        with self._lock:
+            return [h for h in self._oob if h["seq"] > since and (token is None or h["token"] == token)]
 
     # ----------------------------------------------------------------- the web app
     def app(self) -> Any:

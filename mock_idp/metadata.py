@@ -209,3 +209,49 @@ def idp_metadata(
         ed.insert(0, sig)  # md schema: Signature is the first child of EntityDescriptor
         return etree.tostring(ed, xml_declaration=True, encoding="UTF-8")
     return etree.tostring(ed, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def is_loopback_url(url: str) -> bool:
+    """True for http(s) URLs whose host is `localhost` or a loopback IP literal (no DNS lookup, so a
+    name that resolves to loopback today and elsewhere tomorrow is not trusted)."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return False
+    host = parts.hostname
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def fetch_metadata(url: str, *, timeout: float = 10.0, allow_remote: bool = False,
+                   limit: int = 2 * 1024 * 1024) -> bytes:
+    """GET SP metadata: loopback only unless `allow_remote`, no redirects, the body streamed and refused
+    as soon as it passes `limit` bytes (memory stays bounded whatever the server sends)."""
+    import httpx
+
+    if not allow_remote and not is_loopback_url(url):
+        raise MetadataError(f"SP metadata URL {url}: only loopback URLs (127.0.0.1, ::1, localhost) are "
+                            "fetched; start the IdP with --allow-remote-metadata to fetch others")
+    try:
+        with httpx.stream("GET", url, timeout=timeout, follow_redirects=False) as r:
+            if r.is_redirect:
+                raise MetadataError(f"SP metadata URL {url} redirects to {r.headers.get('location', '?')}; "
+                                    "give the final URL (redirects are not followed)")
+            r.raise_for_status()
+            declared = r.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise MetadataError(f"SP metadata at {url} is larger than {limit // (1024 * 1024)} MiB")
+            body = bytearray()
+            for chunk in r.iter_bytes():
+                body += chunk
+                if len(body) > limit:
+                    raise MetadataError(f"SP metadata at {url} is larger than {limit // (1024 * 1024)} MiB")
+    except httpx.HTTPError as e:
+        raise MetadataError(f"cannot fetch SP metadata from {url}: {e}") from None
+    return bytes(body)

@@ -159,9 +159,15 @@ def create_app(idp: "MockIdP") -> Flask:
 
     @app.post("/sps")
     def add_sp() -> Response:
-        """Register an SP at run time: form fields `url` or `metadata`, or a raw XML body."""
+        """Register an SP at run time: form fields `url` or `metadata`, or a raw XML body. Only from
+        this IdP's own page or a non-browser client: a cross-site form post (another site the person
+        has open) is refused, so no web page can make the IdP trust an SP."""
         from .metadata import MetadataError
 
+        foreign = _foreign_origin(request)
+        if foreign:
+            return error_page(f"refused: SP registration from another origin ({foreign}); "
+                              "use the form on this IdP's page", 403)
         try:
             if request.mimetype in ("application/samlmetadata+xml", "application/xml", "text/xml"):
                 sp = idp.register_sp(request.get_data())
@@ -413,6 +419,26 @@ for (const r of document.querySelectorAll('input[name=user]')) r.addEventListene
         return handle_slo(idp, request)
 
     return app
+
+
+def _foreign_origin(req: Any) -> str | None:
+    """The foreign origin of a browser request (Sec-Fetch-Site, Origin or Referer naming another
+    origin than the request's own host), or None for same-origin and non-browser clients."""
+    from urllib.parse import urlsplit
+
+    own = req.host_url.rstrip("/").lower()
+    if req.headers.get("Sec-Fetch-Site", "").lower() in ("cross-site", "same-site"):
+        return req.headers.get("Origin") or req.headers.get("Sec-Fetch-Site")
+    for header in ("Origin", "Referer"):
+        value = req.headers.get(header)
+        if not value:
+            continue
+        if value == "null":
+            return "null"
+        parts = urlsplit(value)
+        if f"{parts.scheme}://{parts.netloc}".lower() != own:
+            return f"{parts.scheme}://{parts.netloc}"
+    return None
 
 
 def _q(s: str) -> str:

@@ -49,10 +49,10 @@ def second_login(ctx: ScenarioContext, user: Any, faults: Sequence[Any], *, flow
 def watch_fetches(ctx: ScenarioContext) -> Callable[[Observation], Observation]:
     """Start watching the IdP's out-of-band URLs; the returned function adds the check that the SP
     fetched none of them (an SP resolving an external entity or running an XSLT transform)."""
-    before = len(ctx.idp.oob_hits())
+    before = ctx.idp.oob_seq()
 
     def check(obs: Observation) -> Observation:
-        hits = ctx.idp.oob_hits()[before:]
+        hits = ctx.idp.oob_hits(since=before)
         where = ", ".join(f"{h.get('kind')} from {h.get('remote')}" for h in hits)
         return obs.check("the SP fetched nothing from the message's URLs", not hits, f"fetched: {where}")
 

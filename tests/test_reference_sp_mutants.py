@@ -171,9 +171,9 @@ def p_keyinfo(sp):
 
 
 def p_xxe_fetch(sp):
-    before = len(sp.idp.idp.oob_hits())
+    before = sp.idp.idp.oob_seq()
     signed_in(sp, rc_user(), ["xxe-external"])
-    return len(sp.idp.idp.oob_hits()) > before
+    return bool(sp.idp.idp.oob_hits(since=before))
 
 
 def p_xsw(sp):
