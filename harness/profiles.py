@@ -1,6 +1,7 @@
 """Profiles: an SP's SSO contract as data (TOML files in `harness/profiles/`)."""
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -107,6 +108,13 @@ def first_validation_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
     where = ".".join(str(p) for p in err.get("loc", ())) or "(top level)"
     msg = err.get("msg", "invalid")
+    if err.get("type") == "value_error" and where == "(top level)":
+        # a model-level check names its own field first: "Value error, login.form_url: ..."
+        text = msg.removeprefix("Value error, ")
+        head, sep, rest = text.partition(": ")
+        if sep and re.fullmatch(r"[A-Za-z_][\w.\[\]]*", head):
+            return f"field {head!r}: {rest}"
+        msg = text
     if err.get("type") == "extra_forbidden":
         msg = "unknown field"
     elif err.get("type") == "missing":

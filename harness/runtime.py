@@ -6,6 +6,7 @@ target's SP metadata back and registers it with the IdP; scenarios then ask the 
 from __future__ import annotations
 
 import importlib
+import os
 import secrets
 import shutil
 import tempfile
@@ -19,9 +20,8 @@ import httpx
 from .errors import ConfigError, HarnessError, SamlconfError, TargetError, one_line
 from .profiles import Profile, load_profile
 from .serving import LoopbackServer
-from .target import Target, expand_env
+from .target import REFSP_TOKEN_VAR, Target, expand_env
 
-REFSP_TOKEN_VAR = "SAMLCONF_REFSP_TOKEN"
 
 
 def json_path(data: Any, path: str | None) -> Any:
@@ -95,7 +95,10 @@ class Runtime:
         try:
             self.idp_server = LoopbackServer(t.idp.host, t.idp.port)
         except OSError as exc:
-            raise ConfigError(f"idp: cannot listen on {t.idp.host}:{t.idp.port} ({exc.strerror})") from None
+            src = f"{t._source}: " if t._source else ""
+            raise ConfigError(f"{src}field 'idp.port': the mock IdP cannot listen on {t.idp.host}:{t.idp.port} "
+                              f"({os.strerror(exc.errno) if exc.errno else exc.strerror}); free the port or "
+                              "choose another") from None
         self.idp = MockIdP(t.idp.entity_id, base_url=self.idp_server.base_url, profile=self.profile.name)
         self.idp_server.start(self.idp.app())
         if t.embedded is not None:

@@ -18,14 +18,31 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
+def _probe_bind(host: str, port: int) -> None:
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server itself will
+        probe.bind((host, port))
+
+
 class LoopbackServer:
     """Threaded WSGI server bound to 127.0.0.1 (or `host`) on `port` (0 = a free port)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self._app: WSGIApp | None = None
-        self._server: BaseWSGIServer = make_server(
-            host, port, self._dispatch, threaded=True, request_handler=_QuietHandler
-        )
+        if port:
+            _probe_bind(host, port)  # an OSError of our own, before Werkzeug prints and exits
+        try:
+            self._server: BaseWSGIServer = make_server(
+                host, port, self._dispatch, threaded=True, request_handler=_QuietHandler
+            )
+        except SystemExit:  # Werkzeug prints two lines and exits when it cannot bind: make it an OSError
+            import errno
+            import os
+
+            raise OSError(errno.EADDRINUSE, f"cannot listen on {host}:{port} ({os.strerror(errno.EADDRINUSE)})") from None
         self.host = host
         self.port: int = self._server.server_port
         self._thread: threading.Thread | None = None

@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from .errors import ConfigError
 from .profiles import Profile, first_validation_error, load_profile
@@ -147,6 +147,7 @@ class EmbeddedSection(_Strict):
 
 
 class Target(_Strict):
+    _source: Path | None = PrivateAttr(default=None)  # the file it was loaded from, for error messages
     name: str = "target"
     profile: str = "generic"
     base_url: str | None = None
@@ -169,6 +170,28 @@ class Target(_Strict):
         if self.embedded is None:
             if not (self.sp.metadata_url or self.sp.metadata_file):
                 raise ValueError("sp: set metadata_url or metadata_file")
+        if self.sp.metadata_url and self.sp.metadata_file:
+            raise ValueError("sp: set metadata_url or metadata_file, not both")
+        if self.base_url is not None and not _is_http_url(self.base_url):
+            raise ValueError(f"base_url: {self.base_url!r} is not an http(s) URL with a host")
+        urls = {"login.sp_initiated_url": self.login.sp_initiated_url,
+                "login.sp_initiated_post_url": self.login.sp_initiated_post_url,
+                "login.form_url": self.login.form_url, "whoami.url": self.whoami.url,
+                "logout_url": self.logout_url}
+        texts = {f"login.form_fields.{k}": v for k, v in self.login.form_fields.items()}
+        for field, template in {**urls, **texts}.items():
+            unknown = [n for n in _PLACEHOLDER.findall(template or "") if n not in URL_PLACEHOLDERS]
+            if unknown:
+                raise ValueError(f"{field}: unknown placeholder {{{unknown[0]}}} (known: "
+                                 + ", ".join("{" + n + "}" for n in URL_PLACEHOLDERS) + ")")
+        for field, template in urls.items():
+            if template is None:
+                continue
+            if template.startswith("/"):
+                if not self.base_url and self.embedded is None:
+                    raise ValueError(f"{field}: the relative URL {template!r} needs base_url")
+            elif not _is_http_url(template.split("{", 1)[0] + "x"):
+                raise ValueError(f"{field}: {template!r} is neither an http(s) URL nor a path starting with /")
         for cap in self.capabilities_off:
             if cap not in CAPABILITIES:
                 raise ValueError(f"capabilities_off: unknown capability {cap!r}")
@@ -229,6 +252,37 @@ class Target(_Strict):
         return have
 
 _ENV = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
+_PLACEHOLDER = re.compile(r"(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}")
+URL_PLACEHOLDERS = ("email", "tenant", "relay_state")
+REFSP_TOKEN_VAR = "SAMLCONF_REFSP_TOKEN"  # set by the runtime for the embedded reference SP's admin API
+
+
+def _is_http_url(text: str) -> bool:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(text)
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        return False
+
+
+def _env_names(value: object) -> list[tuple[str, str]]:
+    """(where, NAME) for every `${env:NAME}` in the hooks' url, headers and JSON body."""
+    out: list[tuple[str, str]] = []
+
+    def walk(v: object, where: str) -> None:
+        if isinstance(v, str):
+            out.extend((where, n) for n in _ENV.findall(v))
+        elif isinstance(v, dict):
+            for k, x in v.items():
+                walk(x, f"{where}.{k}")
+        elif isinstance(v, list):
+            for i, x in enumerate(v):
+                walk(x, f"{where}[{i}]")
+
+    walk(value, "hooks")
+    return out
 
 
 def expand_env(text: str, where: str, extra: Mapping[str, str] | None = None) -> str:
@@ -264,6 +318,15 @@ def load_target(path: str | Path) -> Target:
         target.sp.metadata_file = (p.parent / target.sp.metadata_file).resolve()
     if target.ca_file is not None and not target.ca_file.is_absolute():
         target.ca_file = (p.parent / target.ca_file).resolve()
+    if target.ca_file is not None and not target.ca_file.is_file():
+        raise ConfigError(f"{p}: field 'ca_file': {target.ca_file} not found")
+    if target.sp.metadata_file is not None and not target.sp.metadata_file.is_file():
+        raise ConfigError(f"{p}: field 'sp.metadata_file': {target.sp.metadata_file} not found")
+    hooks = {name: h.model_dump(by_alias=True) for name, h in target.hooks.items()}
+    for where, name in _env_names(hooks):
+        if name not in os.environ and not (target.embedded is not None and name == REFSP_TOKEN_VAR):
+            raise ConfigError(f"{p}: field '{where}': environment variable {name} is not set")
+    target._source = p
     try:
         load_profile(target.profile if not target.profile.endswith(".toml") else p.parent / target.profile)
     except ConfigError as exc:

@@ -58,10 +58,10 @@ def test_missing_target_file_is_one_line_exit_2(tmp_path, capsys):
     [
         ('name = "t"\n[whoami]\nurl = "x"\nbogus = 1\n[sp]\nmetadata_url="http://127.0.0.1:1/m"\n', "field 'whoami.bogus': unknown field"),
         ('name = "t"\n[sp]\nmetadata_url="http://127.0.0.1:1/m"\n', "field 'whoami': required field is missing"),
-        ('name = "t"\n[whoami]\nurl = "x"\n', "sp: set metadata_url or metadata_file"),
+        ('name = "t"\n[whoami]\nurl = "x"\n', "field 'sp': set metadata_url or metadata_file"),
         ('name = \n', "not valid TOML"),
-        ('profile = "nosuch"\n[whoami]\nurl = "x"\n[sp]\nmetadata_url="http://127.0.0.1:1/m"\n', "field 'profile'"),
-        ('[whoami]\nurl = "x"\n[idp]\nport = 99999\n[sp]\nmetadata_url="http://127.0.0.1:1/m"\n', "field 'idp.port'"),
+        ('profile = "nosuch"\n[whoami]\nurl = "http://127.0.0.1:1/me"\n[sp]\nmetadata_url="http://127.0.0.1:1/m"\n', "field 'profile'"),
+        ('[whoami]\nurl = "http://127.0.0.1:1/me"\n[idp]\nport = 99999\n[sp]\nmetadata_url="http://127.0.0.1:1/m"\n', "field 'idp.port'"),
     ],
 )
 def test_wrong_field_is_one_line_naming_it(tmp_path, capsys, text, expected):
