@@ -41,10 +41,20 @@ def test_docs_have_toml_snippets():
 
 
 @pytest.mark.parametrize(("where", "text"), SNIPPETS, ids=[w for w, _ in SNIPPETS])
-def test_every_toml_snippet_loads(where, text, tmp_path):
+def test_every_toml_snippet_loads(where, text, tmp_path, monkeypatch):
     """Every TOML block in README.md and docs/*.md goes through the loader a user's file would:
-    a users file (`[[users]]`), a profile (has `title`), else a target file."""
+    a users file (`[[users]]`), a profile (has `title`), else a target file. The user's side of it
+    exists, as it would on their machine: the `${env:...}` variables it names are set and the files
+    it names (metadata_file, ca_file) are there."""
+    import re
+
     data = tomllib.loads(text)  # valid TOML first
+    for name in re.findall(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}", text):
+        monkeypatch.setenv(name, "set-by-the-user")
+    for name in (data.get("sp", {}).get("metadata_file"), data.get("ca_file")):
+        if isinstance(name, str) and not name.startswith("/"):
+            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / name).write_text("<placeholder/>", encoding="utf-8")
     path = tmp_path / "snippet.toml"
     path.write_text(text, encoding="utf-8")
     if "users" in data:
