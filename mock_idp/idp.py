@@ -448,6 +448,8 @@ class MockIdP:
         *,
         session_index: str | None = None,
         name_id_format: str | None = None,
+        name_qualifier: str | None = None,
+        sp_name_qualifier: str | None = None,
         binding: str = BINDING_REDIRECT,
         relay_state: str | None = None,
         sign: bool = True,
@@ -461,6 +463,10 @@ class MockIdP:
         wrap_assertion_from: bytes | None = None,
     ) -> Any:
         """An IdP-initiated LogoutRequest to the SP's SLO endpoint (OutgoingMessage: URL or form).
+
+        Name the principal exactly as asserted (SAML Core 3.7.1): the NameID value with its Format,
+        NameQualifier and SPNameQualifier (`mock_idp.slo.asserted_name` reads them from an issued
+        Response); SPs such as mod_auth_mellon and SimpleSAMLphp match all of them.
 
         For the SLO checks: sign=False (SLO-01), key=idp.attacker_key (SLO-02), issuer=None or
         another entity (SLO-03), lifetime<0 (SLO-04), destination=another URL or None (SLO-05),
@@ -478,7 +484,8 @@ class MockIdP:
         req = build_logout_request(
             issuer=self.entity_id if issuer is MockIdP._DEFAULT else issuer,
             destination=ep.location if destination is MockIdP._DEFAULT else destination,
-            name_id=name_id, name_id_format=name_id_format, session_index=session_index, lifetime=lifetime,
+            name_id=name_id, name_id_format=name_id_format, name_qualifier=name_qualifier,
+            sp_name_qualifier=sp_name_qualifier, session_index=session_index, lifetime=lifetime,
         )
         if wrap_assertion_from is not None:
             from .bindings import safe_parse

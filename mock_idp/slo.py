@@ -29,6 +29,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "OutgoingMessage",
     "LogoutInfo",
+    "AssertedName",
+    "asserted_name",
     "build_logout_request",
     "build_logout_response",
     "send",
@@ -65,12 +67,44 @@ class LogoutInfo:
     not_on_or_after: str | None = None
 
 
+@dataclass(frozen=True)
+class AssertedName:
+    """The NameID of an issued assertion, exactly as asserted (SAML Core 3.7.1: a LogoutRequest names
+    the principal with the same identifier, Format and qualifiers), and its SessionIndex."""
+
+    value: str
+    format: str | None = None
+    name_qualifier: str | None = None
+    sp_name_qualifier: str | None = None
+    session_index: str | None = None
+
+
+def asserted_name(response_xml: bytes) -> AssertedName | None:
+    """The NameID (with Format, NameQualifier, SPNameQualifier) and SessionIndex of the first plain
+    Assertion of an issued Response; None when it has none (an encrypted one, or no Subject)."""
+    root = safe_parse(response_xml, "issued response")
+    a = root.find(q(SAML, "Assertion")) if root.tag != q(SAML, "Assertion") else root
+    nid = None if a is None else a.find(f"{q(SAML, 'Subject')}/{q(SAML, 'NameID')}")
+    if nid is None:
+        return None
+    st = a.find(q(SAML, "AuthnStatement"))
+    return AssertedName(
+        value=nid.text or "",
+        format=nid.get("Format"),
+        name_qualifier=nid.get("NameQualifier"),
+        sp_name_qualifier=nid.get("SPNameQualifier"),
+        session_index=None if st is None else st.get("SessionIndex"),
+    )
+
+
 def build_logout_request(
     *,
     issuer: str | None,
     destination: str | None,
     name_id: str | None,
     name_id_format: str | None = None,
+    name_qualifier: str | None = None,
+    sp_name_qualifier: str | None = None,
     session_index: str | None = None,
     reason: str | None = "urn:oasis:names:tc:SAML:2.0:logout:user",
     now: datetime | None = None,
@@ -92,6 +126,10 @@ def build_logout_request(
     if name_id is not None:
         nid = etree.SubElement(r, q(SAML, "NameID"))
         nid.text = name_id
+        if name_qualifier:
+            nid.set("NameQualifier", name_qualifier)
+        if sp_name_qualifier:
+            nid.set("SPNameQualifier", sp_name_qualifier)
         if name_id_format:
             nid.set("Format", name_id_format)
     if session_index:

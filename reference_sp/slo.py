@@ -26,6 +26,7 @@ from .saml import SAML, SAMLP, Rejected, idp_info, parse_xml, text_of
 if TYPE_CHECKING:
     from .app import RefSP
 
+NAMEID_UNSPECIFIED = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
 log = logging.getLogger("reference_sp")
 
 SIGALGS = {
@@ -93,6 +94,9 @@ def register_slo(app: Flask, sp: "RefSP", current_session: Callable[[], Any]) ->
 
     cfg = sp.cfg
 
+    def _format(value: str | None) -> str:
+        return "" if not value or value == NAMEID_UNSPECIFIED else value
+
     @app.route("/logout", methods=["GET", "POST"])
     def logout() -> Response:
         s = current_session()
@@ -108,7 +112,9 @@ def register_slo(app: Flask, sp: "RefSP", current_session: Callable[[], Any]) ->
         if not info.slo_redirect:
             return page("Signed out", "<p id='signed-out'>You are signed out.</p>")
         client = sp.clients.client([bytes(idp["metadata"])])
-        nid = NameID(text=s["name_id"])
+        user = sp.store.one("SELECT name_id_format FROM users WHERE id = ?", (s["user_id"],))
+        fmt = (user["name_id_format"] if user else "") or None
+        nid = NameID(text=s["name_id"], format=fmt)  # byte-identical to the one received (SDP-SP29)
         req_id, req = client.create_logout_request(
             info.slo_redirect, info.entity_id, name_id=nid,
             session_indexes=[s["session_index"]] if s["session_index"] else None,
@@ -167,15 +173,15 @@ def register_slo(app: Flask, sp: "RefSP", current_session: Callable[[], Any]) ->
                 [f"slo|{idp['entity_id']}|{rid}"], time.time() + 3600):
             raise Rejected("this LogoutRequest was already used", "SLO-09")
         indexes = [text_of(x) for x in root.findall(f"{{{SAMLP}}}SessionIndex")]
+        # The NameID must match the one asserted, Format included (SAML Core 3.7.1, 8.3: no
+        # Format = unspecified), as mod_auth_mellon and SimpleSAMLphp match it.
+        fmt = _format(nid.get("Format"))
         with sp.store.tx() as c:
-            if indexes:
-                qs = ",".join("?" * len(indexes))
-                n = c.execute(f"DELETE FROM sessions WHERE idp_id = ? AND name_id = ? AND "
-                              f"session_index IN ({qs})",
-                              (idp["id"], text_of(nid).strip(), *indexes)).rowcount
-            else:
-                n = c.execute("DELETE FROM sessions WHERE idp_id = ? AND name_id = ?",
-                              (idp["id"], text_of(nid).strip())).rowcount
+            rows = c.execute("SELECT s.sid, s.session_index, u.name_id_format FROM sessions s "
+                             "JOIN users u ON u.id = s.user_id WHERE s.idp_id = ? AND s.name_id = ?",
+                             (idp["id"], text_of(nid).strip())).fetchall()
+            sids = [r[0] for r in rows if _format(r[2]) == fmt and (not indexes or r[1] in indexes)]
+            n = sum(c.execute("DELETE FROM sessions WHERE sid = ?", (sid,)).rowcount for sid in sids)
         log.info("SLO: %d session(s) of %s ended", n, text_of(nid).strip())
         if sp.m("slo_no_logout_response"):  # the defect: the IdP is never answered
             return page("Signed out", f"<p id='signed-out'>{n} session(s) ended.</p>")

@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from lxml import etree
-
 from harness import samlmsg
 from harness.context import ScenarioContext
 from harness.events import Hop
@@ -27,8 +25,6 @@ from harness.runtime import json_path
 from harness.verdict import Observation
 
 NEEDS = ("sp_initiated", "slo")
-_SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 SLO_HINT = ("Verify the signature of every LogoutRequest (Redirect: over the query string as sent, with "
             "the IdP's metadata key) before ending any session; refuse unsigned ones (Prof 4.4.4.1).")
 
@@ -39,6 +35,14 @@ class SignedIn:
     email: str
     name_id: str
     session_index: str | None
+    name_id_format: str | None = None
+    name_qualifier: str | None = None
+    sp_name_qualifier: str | None = None
+
+    def name_knobs(self) -> dict[str, Any]:
+        """The NameID exactly as asserted, for a LogoutRequest (SAML Core 3.7.1)."""
+        return {"name_id_format": self.name_id_format, "name_qualifier": self.name_qualifier,
+                "sp_name_qualifier": self.sp_name_qualifier}
 
 
 def _sign_in(ctx: ScenarioContext) -> SignedIn | Observation:
@@ -51,25 +55,29 @@ def _sign_in(ctx: ScenarioContext) -> SignedIn | Observation:
     if who is None or str(who) != email:
         return Observation(signed_in=None if who is None else str(who), intended=email, observable=False,
                            note=f"the login before the logout failed (whoami: {who!r})")
+    asserted = _asserted(ctx)
+    if asserted is not None:
+        return SignedIn(user, email, asserted.value, asserted.session_index, asserted.format,
+                        asserted.name_qualifier, asserted.sp_name_qualifier)
     name_id = None
     if ctx.target.whoami.name_id_path:
         name_id = json_path(data, ctx.target.whoami.name_id_path)
-    return SignedIn(user, email, str(name_id or user.name_id), _session_index(ctx))
+    return SignedIn(user, email, str(name_id or user.name_id), None, user.name_id_format)
 
 
-def _session_index(ctx: ScenarioContext) -> str | None:
-    """The SessionIndex of the last Response the IdP issued into this session (None if not found)."""
+def _asserted(ctx: ScenarioContext) -> Any:
+    """The NameID (value, Format, qualifiers) and SessionIndex of the last Response the IdP issued
+    into this session, exactly as asserted (None if not found)."""
+    from mock_idp.slo import asserted_name
+
     for hop in reversed(ctx.hops):
         rid = (hop.saml.get("SAMLResponse") or {}).get("ID") if hop.method == "POST" else None
         if not rid:
             continue
         try:
-            xml = ctx.idp.replay(rid).xml
+            return asserted_name(ctx.idp.replay(rid).xml)
         except KeyError:
             return None
-        root = etree.fromstring(xml, _PARSER)
-        st = root.find(f".//{{{_SAML}}}AuthnStatement")
-        return None if st is None else st.get("SessionIndex")
     return None
 
 
@@ -103,6 +111,8 @@ def _idp_events(ctx: ScenarioContext, kind: str, message_id: str | None) -> list
 
 def _logout_request(ctx: ScenarioContext, who: SignedIn, **knobs: Any) -> Any:
     knobs.setdefault("session_index", who.session_index)
+    for k, v in who.name_knobs().items():
+        knobs.setdefault(k, v)
     return ctx.idp.logout_request(ctx.runtime.sp_entity_id, who.name_id, **knobs)
 
 
@@ -221,7 +231,7 @@ def slo_11(ctx: ScenarioContext) -> Observation:
         obs.note = "variant (a): a bare GET to the SLO endpoint ended the session"
         return obs
     forged = ctx.idp.logout_request(ctx.runtime.sp_entity_id, who.name_id, sign=False,
-                                    relay_state="https://evil.example/")
+                                    relay_state="https://evil.example/", **who.name_knobs())
     ctx.session.navigate(forged.url)
     obs = ctx.observe(who.user, store_check=False)
     if not obs.accepted:

@@ -80,3 +80,44 @@ def test_flow_03_fails_when_logout_only_ends_the_local_session():
     r = run_slo("redis_cloud", ["FLOW-03"], logout_url="/logout?local=1")["FLOW-03"]
     assert r.verdict == "fail"
     assert "LogoutRequest" in r.reason
+
+
+def test_idp_logout_request_names_the_principal_exactly_as_asserted():
+    """SAML Core 3.7.1: the IdP's LogoutRequest carries the NameID as asserted (value, Format,
+    NameQualifier, SPNameQualifier) and the SessionIndex; mellon and SimpleSAMLphp match them all.
+    Without them the reference SP (which matches the Format) keeps the session: POS-11 would fail."""
+    from lxml import etree
+
+    from mock_idp.idp import MockIdP
+    from mock_idp.slo import asserted_name
+    from mock_idp.testing import sp_metadata
+    from mock_idp.users import generate_user
+
+    sp = "https://sp.example.test/metadata"
+    idp = MockIdP(base_url="http://127.0.0.1:9", key_dir=None)
+    idp.register_sp(sp_metadata(sp, ["http://127.0.0.1:9/acs"], slo_url="http://127.0.0.1:9/slo"))
+    user = generate_user("generic", seed=7)
+    issued = idp.issue_response(sp, user, name_qualifiers=True)
+    name = asserted_name(issued.xml)
+    assert name is not None and name.value == user.name_id and name.format == user.name_id_format
+    assert name.name_qualifier == idp.entity_id and name.sp_name_qualifier == sp and name.session_index
+    msg = idp.logout_request(sp, name.value, name_id_format=name.format, name_qualifier=name.name_qualifier,
+                             sp_name_qualifier=name.sp_name_qualifier, session_index=name.session_index)
+    nid = etree.fromstring(msg.xml).find("{urn:oasis:names:tc:SAML:2.0:assertion}NameID")
+    assert (nid.text, nid.get("Format"), nid.get("NameQualifier"), nid.get("SPNameQualifier")) == \
+        (user.name_id, user.name_id_format, idp.entity_id, sp)
+
+
+def test_reference_sp_keeps_the_session_when_the_format_differs():
+    """The other side of the same rule: a signed LogoutRequest naming the right NameID value with
+    another Format does not end the session (the correct SP matches the Format, as mellon does)."""
+    from scenarios import slo
+
+    real = slo.SignedIn.name_knobs
+    try:
+        slo.SignedIn.name_knobs = lambda self: {**real(self), "name_id_format":
+                                                 "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"}
+        r = run_slo("redis_cloud", ["POS-11"])["POS-11"]
+    finally:
+        slo.SignedIn.name_knobs = real
+    assert r.verdict == "fail", r.reason
