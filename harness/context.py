@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from .drivers import PageResult
 from .errors import HarnessError, TargetError
 from .events import Hop
-from .registry import ACCEPT
+from .registry import ACCEPT, Level
 from .runtime import Runtime, fill_placeholders, json_path
 from .verdict import Observation
 
@@ -29,6 +29,7 @@ class ScenarioContext:
         self.idp = runtime.idp
         self.notes: list[str] = []
         self.expected = ACCEPT  # set by the engine: what the profile expects of this scenario
+        self.level = Level.MUST  # set by the engine: the scenario's level
 
     @property
     def hops(self) -> list[Hop]:
@@ -123,6 +124,16 @@ class ScenarioContext:
         status, data = self.session.whoami(self.target.url(self.target.whoami.url))
         return data if status == 200 else None
 
+    def whoami_name_id(self) -> str | None:
+        """The NameID the SP shows for this session at the whoami JSON's `name_id_path` (None when
+        the target file names no such path, or nothing is there)."""
+        path = self.target.whoami.name_id_path
+        if not path or self.target.whoami.css_selector or self.target.whoami.regex:
+            return None
+        data = self.whoami_data()
+        value = None if data is None else json_path(data, path)
+        return None if value in (None, "") else str(value)
+
     def whoami(self) -> str | None:
         """Who the SP says is signed in in this session (None = nobody): from the whoami JSON, or,
         when the target file gives `css_selector` / `regex`, from the text of the whoami page."""
@@ -148,18 +159,23 @@ class ScenarioContext:
     def has(self, capability: str) -> bool:
         return self.runtime.capabilities().get(capability) is None
 
-    def observe(self, user: Any, *, intended: str | None = None, store_check: bool = True,
-                expect: Any = None) -> Observation:
+    def observe(self, user: Any, *, intended: str | None = None, signed_as: str | None = None,
+                store_check: bool = True, expect: Any = None) -> Observation:
         """The SP's state after the hops: who is signed in, compared with who was intended; and,
-        when the target lets us look, whether the user store holds the user (JIT) or not."""
-        obs = Observation(signed_in=self.whoami(), intended=intended or self.email_of(user))
+        when the target lets us look, whether the user store holds the user (JIT) or not.
+
+        For a forged or wrapped message, `signed_as` is the identity the IdP genuinely signed (the
+        attacker's own) and `intended` the one the message tries to get signed in (the victim; the
+        same as `signed_as` for a wrapping with unchanged values)."""
+        obs = Observation(signed_in=self.whoami(), intended=intended or self.email_of(user),
+                          signed_as=signed_as)
         if store_check and self.has("user_inspection"):
             email = intended or self.email_of(user)
             record = self.find_user(email)
             if (expect or self.expected) is ACCEPT:
                 obs.check("user provisioned just in time", record is not None,
                           "" if record else f"{email} is not in the SP's user store")
-            else:
+            elif signed_as is None or email != signed_as:
                 obs.check("no account created", record is None,
                           f"{email} was created in the SP's user store" if record else "")
         return obs

@@ -155,6 +155,7 @@ class Engine:
         ctx = ScenarioContext(self.runtime, self._session(driver_name, spec.id), driver_name,
                               new_session=lambda: self._session(driver_name, spec.id))
         ctx.expected = spec.expected(self.runtime.profile.name)
+        ctx.level = spec.level
         try:
             obs = spec.func(ctx)
             if not isinstance(obs, Observation):

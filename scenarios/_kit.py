@@ -94,25 +94,52 @@ def wrapping(
     category: str,
     refs: Iterable[str],
     fix_hint: str,
+    level: str = "MUST",
 ) -> None:
-    """Catalogue rule 3: first the wrapping with unchanged values, then with the victim's identity.
-    Both must be refused; the first one accepted is the finding."""
+    """Catalogue rule 3: the wrapping first with unchanged values (a), then with the victim's
+    identity (b), each in a fresh session. Both are reported; the verdict is the worse of the two:
+    (b) signing in the victim is a takeover (fail); either signing in the attacker's own, genuinely
+    signed identity is lax parsing (warn); both refused is a pass."""
 
     def run(ctx: ScenarioContext) -> Observation:
-        user = ctx.new_user()
-        ctx.sp_login(user, [fault(fault_id)])
-        first = ctx.observe(user)
-        if first.accepted or not all(c.ok for c in first.checks):
-            first.note = "variant (a): wrapping with unchanged values was accepted"
-            return first
-        ctx.restart()
-        attacker = ctx.new_user()
-        victim = victim_of(ctx)
-        ctx.sp_login(attacker, [fault(fault_id, victim=victim)])
-        second = ctx.observe(attacker, intended=victim)
-        second.note = "variant (b): wrapped assertion for the victim " + victim
-        return second
+        return wrapped_variants(ctx, lambda victim: [fault(fault_id, victim=victim)] if victim
+                                else [fault(fault_id)])
 
     _adopt(run, id)
     scenario(id, title, category=category, refs=refs, needs=("sp_initiated",), expect=REJECT,
-             fix_hint=fix_hint)(run)
+             level=level, fix_hint=fix_hint)(run)
+
+
+def outcome_text(obs: Observation) -> str:
+    """One variant's outcome in words, for the evidence."""
+    if not obs.observable:
+        return f"not observable ({obs.note})" if obs.note else "not observable"
+    if obs.signed_in is None:
+        bad = [c for c in obs.checks if not c.ok]
+        return "refused" + (f", but {bad[0].name}: {bad[0].detail}" if bad else "")
+    if obs.signed_in == obs.intended and obs.intended != obs.signed_as:
+        return f"SP signed in the forged identity {obs.signed_in!r}"
+    if obs.signed_in == obs.signed_as:
+        return f"SP signed in the genuinely signed identity {obs.signed_in!r}"
+    return f"SP signed in {obs.signed_in!r}"
+
+
+def wrapped_variants(ctx: ScenarioContext, faults_for: Callable[[str | None], Sequence[Any]],
+                     *, flow: str = "sp") -> Observation:
+    """Run a forgery twice: (a) `faults_for(None)` (the wrapping with unchanged values), then, in a
+    fresh session with a fresh attacker, (b) `faults_for(victim)`. Returns the worse observation,
+    its note naming both outcomes."""
+    from harness.verdict import worse
+
+    user = ctx.new_user()
+    mine = ctx.email_of(user)
+    login(ctx, user, faults_for(None), flow)
+    a = ctx.observe(user, intended=mine, signed_as=mine)
+    ctx.restart()
+    attacker = ctx.new_user()
+    victim = victim_of(ctx)
+    login(ctx, attacker, faults_for(victim), flow)
+    b = ctx.observe(attacker, intended=victim, signed_as=ctx.email_of(attacker))
+    chosen = worse(ctx.expected, ctx.level, b, a)
+    chosen.note = f"variant (a) unchanged values: {outcome_text(a)}; variant (b) victim {victim}: {outcome_text(b)}"
+    return chosen

@@ -47,7 +47,7 @@ def _victim_faults(fault_id: str):
 def sig_02(ctx: ScenarioContext) -> Observation:
     attacker, victim = ctx.new_user(), victim_of(ctx)
     ctx.sp_login(attacker, [fault("sig-stripped", victim=victim)])
-    return ctx.observe(attacker, intended=victim)
+    return ctx.observe(attacker, intended=victim, signed_as=ctx.email_of(attacker))
 
 
 @scenario("SIG-05", "NameID changed after signing (content tampered) is refused", category="signature",
@@ -56,4 +56,4 @@ def sig_02(ctx: ScenarioContext) -> Observation:
 def sig_05(ctx: ScenarioContext) -> Observation:
     attacker, victim = ctx.new_user(), victim_of(ctx)
     ctx.sp_login(attacker, [fault("sig-tampered", victim=victim)])
-    return ctx.observe(attacker, intended=victim)
+    return ctx.observe(attacker, intended=victim, signed_as=ctx.email_of(attacker))

@@ -56,7 +56,8 @@ single_fault("ATTR-05", "Attribute names are case-sensitive: a case-changed requ
 
 def _truncation(ctx: ScenarioContext, *, in_nameid: bool) -> Observation:
     """The attacker's legitimately signed identity is `<victim>@<domain><!---->.evilcorp`. The SP may
-    refuse it, or accept it as the full string; signing in `<victim>@<domain>` is the finding."""
+    refuse it, or accept it as the full string (both pass); signing in `<victim>@<domain>` is the
+    finding (a takeover), anyone else inconclusive."""
     domain = ctx.target.testdata.email_domain
     local = f"admin.{ctx.runtime.next_seed()}"
     victim, full = f"{local}@{domain}", f"{local}@{domain}.evilcorp"
@@ -64,16 +65,14 @@ def _truncation(ctx: ScenarioContext, *, in_nameid: bool) -> Observation:
     fs = [fault("nameid-comment", before=victim, after=".evilcorp")] if in_nameid else \
         [fault("attr-comment", name=_attr(ctx, "email"))]
     ctx.sp_login(user, fs)
-    data = ctx.whoami_data() or {}
-    obs = ctx.observe(user, intended=full, store_check=False)
-    nid_path = ctx.target.whoami.name_id_path
-    seen_nid = data.get(nid_path) if nid_path and isinstance(data, dict) else None
-    if obs.signed_in == victim or seen_nid == victim:
+    seen_nid = ctx.whoami_name_id()
+    obs = ctx.observe(user, intended=victim, signed_as=full, store_check=False)
+    obs.signed_ok = True  # the comment sits inside the signed value: the full string is the real identity
+    if seen_nid == victim:
         obs.signed_in = victim
+        obs.note = "the SP stored the NameID only up to the XML comment"
+    elif obs.signed_in == victim:
         obs.note = "the SP read the identifier only up to the XML comment"
-        return obs
-    if obs.signed_in == full:  # accepted as the full string: allowed
-        return Observation(signed_in=None, intended=full, note=f"accepted as the full string {full!r}")
     return obs
 
 

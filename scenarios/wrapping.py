@@ -32,4 +32,4 @@ for n, what in [
 def xsw_11(ctx: ScenarioContext) -> Observation:
     attacker, victim = ctx.new_user(), victim_of(ctx)
     ctx.sp_login(attacker, [fault("two-assertions", victim=victim)])
-    return ctx.observe(attacker, intended=victim)
+    return ctx.observe(attacker, intended=victim, signed_as=ctx.email_of(attacker))

@@ -47,3 +47,114 @@ def test_error_missing_control_unobservable_are_never_pass():
     assert decide(REJECT, Level.MUST, obs(None), control_failed="baseline refused")[0] is Verdict.INCONCLUSIVE
     assert decide(REJECT, Level.MUST, obs(None, observable=False))[0] is Verdict.INCONCLUSIVE
     assert decide(REJECT, Level.MUST, None)[0] is Verdict.INCONCLUSIVE
+
+
+# --- three outcomes of a forged or wrapped message (issue 8.3) ---------------------------------
+def forged(signed_in, **kw):
+    return Observation(signed_in=signed_in, intended="victim@corp.example", signed_as="mallory@corp.example", **kw)
+
+
+def test_forged_refused_is_pass():
+    assert decide(REJECT, Level.MUST, forged(None)) == (Verdict.PASS, "SP refused: nobody signed in")
+
+
+def test_forged_identity_signed_in_is_a_takeover_fail():
+    v, why = decide(REJECT, Level.MUST, forged("victim@corp.example"))
+    assert v is Verdict.FAIL
+    assert why.startswith("SP signed in the forged identity 'victim@corp.example': account takeover")
+
+
+def test_genuinely_signed_identity_used_is_warn_worded_as_lax_parsing():
+    v, why = decide(REJECT, Level.MUST, forged("mallory@corp.example"))
+    assert v is Verdict.WARN
+    assert "used the genuinely signed identity 'mallory@corp.example'" in why
+    assert "strict parsing would refuse it" in why and "takeover" not in why and "victim" not in why
+
+
+def test_unchanged_values_wrap_accepted_is_warn():
+    o = Observation(signed_in="mallory@corp.example", intended="mallory@corp.example",
+                    signed_as="mallory@corp.example")
+    assert decide(REJECT, Level.MUST, o)[0] is Verdict.WARN
+
+
+def test_lax_parsing_under_a_may_rule_is_info():
+    assert decide(REJECT, Level.MAY, forged("mallory@corp.example"))[0] is Verdict.INFO
+
+
+def test_a_third_identity_is_inconclusive_never_a_takeover():
+    v, why = decide(REJECT, Level.MUST, forged("{}"))
+    assert v is Verdict.INCONCLUSIVE
+    assert "'{}'" in why and "takeover" not in why
+
+
+def test_plain_negative_scenario_keeps_failing_on_any_sign_in():
+    v, why = decide(REJECT, Level.MUST, obs("someone@example.com", intended="alice@example.com"))
+    assert v is Verdict.FAIL and "someone@example.com" in why
+
+
+def test_signed_ok_makes_the_genuine_identity_a_pass_and_the_forged_one_a_fail():
+    o = forged("mallory@corp.example", signed_ok=True)
+    v, why = decide(REJECT, Level.MUST, o)
+    assert v is Verdict.PASS and "genuinely signed identity 'mallory@corp.example'" in why
+    assert decide(REJECT, Level.MUST, forged("victim@corp.example", signed_ok=True))[0] is Verdict.FAIL
+
+
+def test_signed_ok_with_a_failed_check_is_not_a_pass():
+    o = forged("mallory@corp.example", signed_ok=True).check("no off-site redirect", False, "to evil")
+    assert decide(REJECT, Level.MUST, o)[0] is Verdict.FAIL
+
+
+def test_pass_reason_never_claims_an_acceptance():
+    v, why = decide(REJECT, Level.MUST, forged(None, note="variant (a) unchanged values: refused"))
+    assert v is Verdict.PASS and "accepted" not in why
+
+
+# --- declared policy, safe refusals, unknown identities -----------------------------------------
+def test_policy_refusal_of_an_expected_accept_is_info():
+    o = obs(None, policy="WantAssertionsSigned=true in the SP metadata")
+    assert decide(ACCEPT, Level.MUST, o) == (
+        Verdict.INFO, "refused by the SP's declared policy: WantAssertionsSigned=true in the SP metadata")
+
+
+def test_policy_does_not_excuse_a_wrong_identity():
+    o = obs("bob@example.com", policy="WantAssertionsSigned")
+    assert decide(ACCEPT, Level.MUST, o)[0] is Verdict.FAIL
+
+
+def test_policy_accepted_is_still_a_pass():
+    assert decide(ACCEPT, Level.MUST, obs("alice@example.com", policy="x"))[0] is Verdict.PASS
+
+
+def test_safe_refusal_of_an_accept_never_x_scenario_is_pass():
+    o = obs(None, refusal_ok="refusing is as safe as staying on the SP")
+    v, why = decide(ACCEPT, Level.MUST, o)
+    assert v is Verdict.PASS and "refusing is as safe" in why
+
+
+def test_safe_refusal_does_not_hide_an_always_check():
+    o = obs(None, refusal_ok="safe").check("the browser stayed on the SP", False, "went to evil", always=True)
+    v, why = decide(ACCEPT, Level.MUST, o)
+    assert v is Verdict.FAIL and "went to evil" in why
+
+
+def test_accept_only_checks_do_not_spoil_a_safe_refusal():
+    o = obs(None, refusal_ok="safe").check("user provisioned just in time", False, "not in store")
+    assert decide(ACCEPT, Level.MUST, o)[0] is Verdict.PASS
+
+
+def test_unknown_identity_is_never_nobody():
+    from harness.verdict import UNKNOWN
+
+    assert decide(ACCEPT, Level.MUST, obs(UNKNOWN))[0] is Verdict.INCONCLUSIVE
+    v, why = decide(REJECT, Level.MUST, obs(UNKNOWN))
+    assert v is Verdict.INCONCLUSIVE and "nobody" not in why
+    assert decide(REJECT, Level.MUST, forged(UNKNOWN))[0] is Verdict.INCONCLUSIVE
+
+
+def test_worse_picks_the_takeover_over_lax_parsing_over_refusal():
+    from harness.verdict import worse
+
+    refused, lax, takeover = forged(None), forged("mallory@corp.example"), forged("victim@corp.example")
+    assert worse(REJECT, Level.MUST, refused, lax) is lax
+    assert worse(REJECT, Level.MUST, lax, takeover) is takeover
+    assert worse(REJECT, Level.MUST, refused, refused) is refused
