@@ -1,4 +1,4 @@
-"""nox sessions: tests, the demo run, and benchmarks (speed/memory goals live in bench/, not in tests)."""
+"""nox sessions: tests, the demo run, the interop lab, and benchmarks (speed/memory goals live in bench/, not in tests)."""
 from __future__ import annotations
 
 import nox
@@ -15,6 +15,12 @@ def tests(session: nox.Session) -> None:
 @nox.session(python=False)
 def demo(session: nox.Session) -> None:
     session.run("samlconf", "run", "--report-dir", "samlconf-report", *session.posargs)
+
+
+@nox.session(python=False)
+def lab(session: nox.Session) -> None:
+    """The interop lab (lab/README.md): real SPs and library twins against lab/expected.toml."""
+    session.run("python", "-m", "lab.run", *session.posargs)
 
 
 @nox.session
