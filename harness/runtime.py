@@ -126,7 +126,14 @@ class Runtime:
             mutants=frozenset(self.mutants),
             admin_token=token,
         )
-        server.start(create_app(cfg))
+        from mock_idp.keys import KeyTrustError
+
+        try:
+            app = create_app(cfg)
+        except KeyTrustError as exc:
+            server.stop()
+            raise ConfigError(f"reference SP keys: {exc}") from None
+        server.start(app)
         self.embedded = EmbeddedSP(server, self.workdir, token)
         self.target.base_url = server.base_url
         self.secrets[REFSP_TOKEN_VAR] = token

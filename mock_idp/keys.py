@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-__all__ = ["KeyPair", "load_or_create", "ephemeral", "default_home", "slug"]
+__all__ = ["KeyPair", "KeyTrustError", "check_private", "load_or_create", "ephemeral", "default_home", "slug"]
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,22 @@ def ephemeral(name: str = "samlconf-ephemeral", **kw: object) -> KeyPair:
     return _make(name, **kw)  # type: ignore[arg-type]
 
 
+class KeyTrustError(ValueError):
+    """A cached key that someone else could have replaced: owned by another user or writable by others."""
+
+
+def check_private(path: Path) -> None:
+    """Refuse a cached key file or its folder that another user owns or may write (they could have
+    swapped in their own key); a folder that others may merely read is not a problem."""
+    st = path.stat()
+    if hasattr(os, "getuid") and st.st_uid != os.getuid():
+        raise KeyTrustError(f"{path}: owned by uid {st.st_uid}, not by this user; refusing to use the key "
+                            "(delete the folder to make a new one)")
+    if st.st_mode & 0o022:
+        raise KeyTrustError(f"{path}: writable by other users (mode {st.st_mode & 0o777:o}); refusing to use "
+                            "the key (chmod go-w it, or delete the folder to make a new one)")
+
+
 def load_or_create(
     name: str,
     cache_dir: Path | None = None,
@@ -124,6 +140,8 @@ def load_or_create(
     d = base / "keys" / slug(name)
     key_path, cert_path = d / "key.pem", d / "cert.pem"
     if key_path.is_file() and cert_path.is_file():
+        for path in (d, key_path, cert_path):
+            check_private(path)
         return KeyPair(key_pem=key_path.read_bytes(), cert_pem=cert_path.read_bytes())
     pair = _make(name, days_valid=days_valid, not_before_offset=not_before_offset)
     d.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -22,6 +22,14 @@ if TYPE_CHECKING:
     from .app import RefSP
 
 
+def json_type(v: Any) -> str:
+    """The JSON name of a value's type, for error messages."""
+    if v is None:
+        return "null"
+    return {bool: "a boolean", str: "a string", int: "a number", float: "a number", list: "a list",
+            dict: "an object"}.get(type(v), type(v).__name__) + (f" ({v!r})" if isinstance(v, str) else "")
+
+
 class AdminError(Exception):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
@@ -65,10 +73,42 @@ def register_admin(app: Flask, sp: "RefSP") -> None:
         return data
 
     def need(data: dict[str, Any], key: str) -> str:
-        v = data.get(key)
-        if v is None or str(v).strip() == "":
+        v = text(data, key)
+        if v is None or v == "":
             raise AdminError(f"missing field {key!r}")
+        return v
+
+    def text(data: dict[str, Any], key: str, default: str | None = None) -> str | None:
+        """A string field (a JSON number is taken as its text: account ids); anything else is a 400."""
+        v = data.get(key)
+        if v is None:
+            return default
+        if isinstance(v, bool) or not isinstance(v, (str, int)):
+            raise AdminError(f"field {key!r} must be a string, not {type(v).__name__}")
         return str(v).strip()
+
+    def flag(data: dict[str, Any], key: str, default: bool) -> bool:
+        """A JSON boolean: "false" (a string) must never switch anything on."""
+        v = data.get(key, default)
+        if not isinstance(v, bool):
+            raise AdminError(f"field {key!r} must be true or false, not {json_type(v)}")
+        return v
+
+    def strings(data: dict[str, Any], key: str) -> list[str]:
+        v = data.get(key)
+        if v is None:
+            return []
+        if not isinstance(v, list) or not all(isinstance(x, (str, int)) and not isinstance(x, bool) for x in v):
+            raise AdminError(f"field {key!r} must be a list of strings")
+        return [str(x) for x in v]
+
+    def mapping(data: dict[str, Any], key: str) -> dict[str, str]:
+        v = data.get(key)
+        if v is None:
+            return {}
+        if not isinstance(v, dict) or not all(isinstance(x, str) for x in v.values()):
+            raise AdminError(f"field {key!r} must be an object of strings (account -> role)")
+        return {str(k): x for k, x in v.items()}
 
     def user(email: str) -> Any:
         u = store.user_by_email(email)
@@ -159,15 +199,15 @@ def register_admin(app: Flask, sp: "RefSP") -> None:
             raise AdminError(f"user {email!r} exists", 409)
         scopes: dict[str, str] = {}
         if sp.profile == "redflag":
-            role = str(data.get("role") or "Editor")
+            role = text(data, "role") or "Editor"
             if role not in REDFLAG_ROLES:
                 raise AdminError(f"unknown role {role!r}")
-            for t in data.get("tenants") or []:
-                account(str(t), "tenant")
-                scopes[str(t)] = role
+            for t in strings(data, "tenants"):
+                account(t, "tenant")
+                scopes[t] = role
         else:
             role = None
-            for a, r in (data.get("accounts") or {}).items():
+            for a, r in mapping(data, "accounts").items():
                 if r not in REDIS_ROLES:
                     raise AdminError(f"unknown role {r!r}")
                 account(str(a))
@@ -177,8 +217,8 @@ def register_admin(app: Flask, sp: "RefSP") -> None:
             cur = c.execute(
                 "INSERT INTO users (email, first_name, last_name, username, role, kind, bypass, "
                 "password_hash, created, updated) VALUES (?,?,?,?,?,'local',?,?,?,?)",
-                (email, str(data.get("first_name") or ""), str(data.get("last_name") or ""),
-                 data.get("username"), role, int(bypass), hash_password(pw), now, now))
+                (email, text(data, "first_name", ""), text(data, "last_name", ""),
+                 text(data, "username"), role, int(bypass), hash_password(pw), now, now))
             uid = cur.lastrowid
             for s, r in scopes.items():
                 c.execute("INSERT INTO memberships (user_id, scope_id, role) VALUES (?,?,?)",
@@ -203,7 +243,7 @@ def register_admin(app: Flask, sp: "RefSP") -> None:
             by = user(need(data, "by"))
             if not is_owner(by["id"], acct) or by["kind"] != "local":
                 raise AdminError(f"{by['email']} is not a local owner of account {acct}", 403)
-        data = dict(data, accounts={acct: str(data.get("role") or "viewer")})
+        data = dict(data, accounts={acct: text(data, "role") or "viewer"})
         return jsonify(sp.user_json(_create_local(data, bypass=True))), 201  # type: ignore[return-value]
 
     # --- IdPs, accounts, tenants, domains ------------------------------------------------------
@@ -230,14 +270,14 @@ def register_admin(app: Flask, sp: "RefSP") -> None:
         acct = need(data, "id")
         if not acct.isdigit():
             raise AdminError("an account id is a number")
-        idp_id = data.get("idp_id")
+        idp_id = text(data, "idp_id")
         if idp_id and sp.idp(idp_id) is None:
             raise AdminError(f"no SAML configuration {idp_id!r}", 404)
         with store.tx() as c:
             c.execute("INSERT OR REPLACE INTO accounts (id, kind, name, idp_id, saml_active) "
                       "VALUES (?, 'account', ?, ?, ?)",
-                      (acct, str(data.get("name") or f"account {acct}"), idp_id,
-                       int(bool(data.get("saml_active")))))
+                      (acct, text(data, "name") or f"account {acct}", idp_id,
+                       int(flag(data, "saml_active", False))))
         return jsonify(dict(account(acct))), 201  # type: ignore[return-value]
 
     @app.post("/admin/api/tenants")
@@ -251,7 +291,7 @@ def register_admin(app: Flask, sp: "RefSP") -> None:
         with store.tx() as c:
             c.execute("INSERT OR REPLACE INTO accounts (id, kind, name, idp_id, saml_active) "
                       "VALUES (?, 'tenant', ?, ?, ?)", (t, t, idp_id,
-                                                        int(data.get("saml_active", True))))
+                                                        int(flag(data, "saml_active", True))))
         return jsonify(dict(account(t, "tenant"))), 201  # type: ignore[return-value]
 
     @app.post("/admin/api/domains")
@@ -259,7 +299,7 @@ def register_admin(app: Flask, sp: "RefSP") -> None:
     def add_domain() -> Response:
         data = body()
         d = need(data, "domain").lower().rstrip(".")
-        idp_id = str(data.get("idp_id") or sp.cfg.idp_id)
+        idp_id = text(data, "idp_id") or sp.cfg.idp_id
         if sp.idp(idp_id) is None:
             raise AdminError(f"no SAML configuration {idp_id!r}", 404)
         token = secrets.token_hex(16)
@@ -312,7 +352,7 @@ def register_admin(app: Flask, sp: "RefSP") -> None:
         by = user(need(data, "by"))
         if by["kind"] != "local" or not is_owner(by["id"], acct):
             raise AdminError(f"{by['email']} is not a local owner of account {acct}", 403)
-        idp_id = str(data.get("idp_id") or row["idp_id"] or sp.cfg.idp_id)
+        idp_id = text(data, "idp_id") or row["idp_id"] or sp.cfg.idp_id
         if sp.idp(idp_id) is None:
             raise AdminError(f"no SAML configuration {idp_id!r}", 404)
         if not store.one("SELECT 1 FROM domains WHERE idp_id = ? AND verified = 1", (idp_id,)):

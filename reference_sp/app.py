@@ -10,7 +10,7 @@ import hashlib
 import logging
 import os
 import secrets
-import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,8 +92,12 @@ class RefSP:
     def __init__(self, cfg: SPConfig) -> None:
         self.cfg = cfg
         self.store = Store(cfg.db_path)
-        key_dir = Path(cfg.key_dir) if cfg.key_dir else Path(tempfile.gettempdir()) / "samlconf-refsp"
-        from mock_idp.keys import load_or_create, slug
+        self._metadata_cache: dict[Any, bytes] = {}
+        self._metadata_lock = threading.Lock()
+        from mock_idp.keys import default_home, load_or_create, slug
+
+        # Under the samlconf home (SAMLCONF_HOME or ~/.cache/samlconf), never a shared temp folder.
+        key_dir = Path(cfg.key_dir) if cfg.key_dir else default_home() / "reference-sp"
 
         name = "refsp"  # one SP key pair per key directory (made once, cached 0600)
         pair = load_or_create(name, cache_dir=key_dir)
@@ -157,8 +161,21 @@ class RefSP:
         return self.store.one("SELECT * FROM idps WHERE entity_id = ? ORDER BY id", (entity_id,))
 
     def sp_metadata(self, idp_id: str | None = None) -> bytes:
+        """The SP's metadata for one SAML configuration or all: built once per configuration (it is
+        served unauthenticated, and building it costs ~0.2 s of CPU), rebuilt when an IdP changes."""
         rows = [self.idp(idp_id)] if idp_id else self.idps()
         rows = [r for r in rows if r is not None]
+        key = (idp_id, tuple((r["id"], hashlib.sha256(bytes(r["metadata"])).hexdigest()) for r in rows))
+        with self._metadata_lock:
+            cached = self._metadata_cache.get(key)
+            if cached is None:
+                cached = self._build_sp_metadata(rows)
+                if len(self._metadata_cache) >= 64:
+                    self._metadata_cache.clear()
+                self._metadata_cache[key] = cached
+        return cached
+
+    def _build_sp_metadata(self, rows: list[Any]) -> bytes:
         xml = self.clients.sp_metadata([bytes(r["metadata"]) for r in rows])
         root = etree.fromstring(xml.encode())
         # The document's ID is a digest of the configuration it belongs to (SP cert + the IdP
