@@ -16,7 +16,7 @@ from typing import Iterator, Sequence
 
 from .errors import ConfigError, SamlconfError, TargetError, one_line
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 BAD_VERDICTS = {"fail", "error", "inconclusive"}
 
 
@@ -120,6 +120,20 @@ def _rehearse(args: argparse.Namespace) -> int:
     return EXIT_OK if all(r.ok for r in reports) else EXIT_FAILED
 
 
+def _report_build(args: argparse.Namespace) -> int:
+    from reports.results_log import FILENAME, rebuild
+
+    report_dir = Path(args.report_dir)
+    sources = [Path(s) for s in args.log] or [report_dir / FILENAME]
+    for src in sources:
+        if not src.is_file():
+            raise ConfigError(f"{src}: no results log (samlconf run writes {FILENAME} as it goes)")
+    n = rebuild(report_dir, sources)
+    print(f"samlconf: {n} result(s) from {', '.join(map(str, sources))} -> reports in {report_dir}/",
+          file=sys.stderr)
+    return EXIT_OK
+
+
 def _report_diff(args: argparse.Namespace) -> int:
     from reports.diff import diff, load, render
 
@@ -171,6 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
     rd.add_argument("new", metavar="NEW", help="later samlconf-results.json")
     rd.add_argument("--json", action="store_true")
     rd.set_defaults(func=_report_diff)
+    rb = rep_sub.add_parser("build", help="rebuild the JSON, JUnit and HTML reports from the results log "
+                            "(after a run that was killed; several logs are merged)")
+    rb.add_argument("report_dir", metavar="DIR", help="report folder to write (and to read its log from)")
+    rb.add_argument("--log", action="append", default=[], metavar="JSONL",
+                    help="results log(s) to read instead of DIR's own (repeatable: merged)")
+    rb.set_defaults(func=_report_build)
 
     for name, module in (("idp", "mock_idp.cli"), ("sp", "reference_sp.cli")):
         try:
@@ -181,17 +201,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (CI cancel, `timeout`, `docker stop`): stop like Ctrl-C, so the reports are written."""
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """While running, SIGTERM raises `Terminated` (a KeyboardInterrupt) in the main thread."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise Terminated()
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        with sigterm_as_interrupt():
+            return int(args.func(args) or 0)
     except ConfigError as exc:
         print(f"samlconf: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except SamlconfError as exc:
         print(f"samlconf: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_FAILED
+    except Terminated:
+        print("samlconf: terminated (SIGTERM); the partial report was written", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("samlconf: interrupted; the partial report was written", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -133,6 +133,7 @@ def _engine(config: pytest.Config) -> Any:
                         driver_options={"chromium": chromium} if chromium else {})
         engine.start_run([])
         config.stash[_ENGINE] = engine
+        _sigterm_as_interrupt()
     return config.stash[_ENGINE]
 
 
@@ -144,6 +145,33 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _RUNTIME in config.stash:
         config.stash[_RUNTIME].stop()
         del config.stash[_RUNTIME]
+    _merge_worker_reports(config)
+
+
+def _sigterm_as_interrupt() -> None:
+    """Once scenarios run, SIGTERM (CI cancel, `timeout`) ends the session like Ctrl-C, so the
+    reports are written (marked interrupted) instead of lost."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        def handler(signum: int, frame: object) -> None:
+            raise KeyboardInterrupt("SIGTERM")
+
+        signal.signal(signal.SIGTERM, handler)
+
+
+def _merge_worker_reports(config: pytest.Config) -> None:
+    """Under pytest-xdist each worker writes its results log into DIR/<worker>/; the controller
+    merges them into one report in DIR, whatever the number of workers."""
+    report_dir = config.getoption("--samlconf-report-dir", None)
+    if not report_dir or hasattr(config, "workerinput"):
+        return
+    from reports.results_log import FILENAME, rebuild
+
+    logs = sorted(Path(report_dir).glob(f"gw*/{FILENAME}"))
+    if logs:
+        rebuild(Path(report_dir), logs)
 
 
 # --- fixtures for your own scenarios ------------------------------------------------------------

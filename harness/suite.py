@@ -42,8 +42,10 @@ def report_writers(report_dir: Path | None) -> list[Callable[[Event], None]]:
         return []
     from reports.json_report import JsonReportWriter
     from reports.junit import JUnitWriter
+    from reports.results_log import ResultsLogWriter
 
-    writers: list[Callable[[Event], None]] = [JsonReportWriter(report_dir), JUnitWriter(report_dir)]
+    writers: list[Callable[[Event], None]] = [ResultsLogWriter(report_dir), JsonReportWriter(report_dir),
+                                              JUnitWriter(report_dir)]
     try:
         from reports.html import HtmlReportWriter
     except ImportError:
