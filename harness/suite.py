@@ -116,4 +116,37 @@ def listing_markdown(specs: Iterable[ScenarioSpec]) -> str:
                  ", ".join(r["needs"]) or "-", *[r["expected"][p] for p in profiles],
                  "; ".join(r["refs"]).replace("|", "\\|")]
         out.append("| " + " | ".join(cells) + " |")
+    out += not_applicable_markdown()
     return "\n".join(out) + "\n"
+
+
+def not_applicable(package: str = "scenarios") -> dict[str, str]:
+    """Catalogue case ID -> why it cannot apply to an SP (`scenarios/_not_applicable.py`)."""
+    import importlib
+
+    try:
+        mod = importlib.import_module(f"{package}._not_applicable")
+    except ModuleNotFoundError:
+        return {}
+    return dict(getattr(mod, "NOT_APPLICABLE", {}))
+
+
+def not_applicable_markdown() -> list[str]:
+    from .registry import _sort_key
+
+    na = not_applicable()
+    out = [
+        "",
+        "## Not applicable",
+        "",
+        "Catalogue cases (`../shared/catalogue.md`) that no scenario implements because they cannot "
+        "apply to a Service Provider, with the reason (`scenarios/_not_applicable.py`; "
+        "`tests/test_catalogue_coverage.py` keeps it in step with the catalogue).",
+        "",
+    ]
+    if not na:
+        return out + ["None."]
+    out += ["| catalogue ID | why not applicable |", "|---|---|"]
+    for cid in sorted(na, key=_sort_key):
+        out.append(f"| {cid} | {na[cid].replace('|', chr(92) + '|')} |")
+    return out

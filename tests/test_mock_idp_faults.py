@@ -933,7 +933,7 @@ def test_dtd_quadratic(idp) -> None:
 
 
 def test_namespace_confusion_faults(idp, base) -> None:
-    from mock_idp.fault_library import _exc_digest
+    from mock_idp.faults.parser_differentials import _exc_digest
 
     # the helper computes what a verifier computes: the genuine DigestValue of the plain response
     a = _a(base)

@@ -1,5 +1,9 @@
 """The fault library: named, documented, composable changes to what the IdP sends.
 
+This package holds the machinery (`Fault`, the registry, `get()`); the faults themselves live in one
+module per catalogue category (`signature`, `wrapping`, `parser_differentials`, `comments`, ...),
+with the helpers they share in `_common`.
+
 A fault acts at one or more points of the issuing pipeline (see `MockIdP.issue_response`):
 
 1. ``spec``    - edit the `ResponseSpec` (times, audience, recipient, attributes, status, ...)
@@ -22,8 +26,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Sequence
 from lxml import etree
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .builder import ResponseSpec
-    from .keys import KeyPair
+    from ..builder import ResponseSpec
+    from ..keys import KeyPair
 
 __all__ = [
     "Fault",
@@ -194,13 +198,13 @@ def get(spec: str, **params: Any) -> Fault:
             raise FaultError(f"unknown fault {name!r}")
         if not isinstance(entry, _Factory):
             raise FaultError(f"fault {name!r} takes no parameters")
-        keys = list(entry.defaults)
+        names = list(entry.defaults)
         for i, part in enumerate(p for p in argstr.split(",") if p.strip()):
             if "=" in part:
                 k, v = part.split("=", 1)
                 params.setdefault(k.strip(), _parse_value(v.strip()))
-            elif i < len(keys):
-                params.setdefault(keys[i], _parse_value(part.strip()))
+            elif i < len(names):
+                params.setdefault(names[i], _parse_value(part.strip()))
             else:
                 raise FaultError(f"fault {name!r}: too many parameters")
     entry = REGISTRY.get(name)
@@ -225,4 +229,25 @@ def all_faults() -> list[Fault | _Factory]:
     return sorted(REGISTRY.values(), key=lambda f: f.id)
 
 
-from . import fault_library as _fault_library  # noqa: E402,F401  (registers the faults)
+# The faults themselves, one module per catalogue category (importing them registers them).
+from . import (  # noqa: E402,F401
+    signature,
+    keys,
+    algorithms,
+    wrapping,
+    parser_differentials,
+    comments,
+    xml_parsing,
+    validity,
+    audience,
+    destination,
+    correlation,
+    replay,
+    issuer,
+    status,
+    cardinality,
+    nameid,
+    attributes,
+    encryption,
+    interop,
+)

@@ -1,0 +1,53 @@
+"""ALG: signature/digest algorithms, canonicalization and transforms."""
+from __future__ import annotations
+
+from lxml import etree
+
+from ..builder import DS, q
+from . import Fault, FaultContext, register, register_factory
+from ._common import _asig, _assertion_signed, _iter_tag, _set_signing
+
+
+register(Fault("alg-rsa-sha1", "RSA-SHA1 signatures with SHA-1 digests",
+               ("ALG-02", "ALG-03", "SAML2Int SDP-ALG01"), signing=_set_signing(algorithm="rsa-sha1", digest="sha1")))
+register(Fault("alg-sha1-digest", "SHA-1 DigestMethod under an RSA-SHA256 signature",
+               ("ALG-03",), signing=_set_signing(algorithm="rsa-sha256", digest="sha1")))
+
+
+@register_factory("signature-method", "SignatureMethod Algorithm relabelled after signing (MD5, DSA-SHA1, HMAC, unknown)",
+                  ("ALG-01", "ALG-04", "ALG-05", "ALG-06"), uri="http://www.w3.org/2001/04/xmldsig-more#rsa-md5")
+def _sigmethod(uri: str) -> Fault:
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        _iter_tag(_asig(root), q(DS, "SignatureMethod"))[0].set("Algorithm", uri)
+        if uri.endswith("hmac-sha1"):
+            sm = _iter_tag(_asig(root), q(DS, "SignatureMethod"))[0]
+            etree.SubElement(sm, q(DS, "HMACOutputLength")).text = "8"
+
+    return Fault("", "", signing=_assertion_signed(), signed=signed)
+
+
+@register_factory("canonicalization", "CanonicalizationMethod of the Assertion signature relabelled (inclusive c14n 1.1, ...)",
+                  ("ALG-07",), uri="http://www.w3.org/2006/12/xml-c14n11")
+def _c14n(uri: str) -> Fault:
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        _iter_tag(_asig(root), q(DS, "CanonicalizationMethod"))[0].set("Algorithm", uri)
+
+    return Fault("", "", signing=_assertion_signed(), signed=signed)
+
+
+@register_factory("transforms", "Reference Transforms changed: none, three, or without enveloped-signature",
+                  ("ALG-08", "CVE-2020-5390"), mode="none")
+def _transforms(mode: str) -> Fault:
+    if mode not in ("none", "three", "no-enveloped"):
+        raise ValueError("transforms mode must be none, three or no-enveloped")
+
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        ts = _iter_tag(_asig(root), q(DS, "Transforms"))[0]
+        if mode == "none":
+            ts.getparent().remove(ts)
+        elif mode == "three":
+            etree.SubElement(ts, q(DS, "Transform"), Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#")
+        else:
+            ts.remove(ts[0])
+
+    return Fault("", "", signing=_assertion_signed(), signed=signed)

