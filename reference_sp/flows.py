@@ -164,6 +164,8 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
                 pend.pop(k)
         pend[req_id] = {"idp": idp_id, "tenant": tenant, "next": nxt, "rs": handle, "t": time.time()}
         session["pending"] = pend
+        if sp.m("session_fixation") and not session.get("sid"):
+            session["sid"] = secrets.token_urlsafe(32)  # the defect: an id issued before login, kept at it
         if post:
             return Response(binfo["data"], mimetype="text/html")
         location = dict(binfo["headers"])["Location"]

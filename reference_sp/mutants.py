@@ -158,7 +158,8 @@ _TABLE: tuple[Mutant, ...] = (
     # --- sessions / SLO / redirects ----------------------------------------------------------
     Mutant("last_login_wins", "keeps one process-wide signed-in user: every browser with a session "
            "is shown as whoever signed in last", ("FLOW-06",)),
-    Mutant("session_fixation", "keeps the pre-login session identifier after sign-in",
+    Mutant("session_fixation", "issues a session identifier when login starts and keeps it (and "
+           "any earlier one) after sign-in, instead of a new one",
            ("SES-01",)),
     Mutant("open_redirect_relaystate", "redirects to any absolute URL given as RelayState",
            ("AREQ-12", "SES-04")),

@@ -86,9 +86,41 @@ def _plant(session: Any, cookies: list[dict[str, Any]]) -> None:
     session.context.add_cookies(cookies)
 
 
+def _idp_form_login(ctx: ScenarioContext, user: Any) -> tuple[list[dict[str, Any]], str]:
+    """SP-initiated login that stops at the IdP's login page (no plan: a person would pick a user
+    there), so the cookies the SP set before the login can be copied; then the IdP's form is
+    filled in for `user` and the Response carried to the ACS. Returns (pre-login cookies, names)."""
+    from mock_idp.idp import PLAN_COOKIE, SESSION_COOKIE
+
+    login = ctx.target.login
+    values = {"email": ctx.email_of(user), "tenant": (user.attributes.get(ctx.profile.attributes.tenant or "")
+                                                      or [""])[0].split(",")[0],
+              "relay_state": login.relay_state}
+    if login.sp_initiated_url:
+        page = ctx.session.navigate(ctx.target.url(login.sp_initiated_url, **values))
+    else:
+        fields = {k: str(fill_placeholders(v, values)) for k, v in login.form_fields.items()}
+        page = ctx.session.fill_form(ctx.target.url(login.form_url or "", **values), fields)
+    pre = [c for c in _cookies(ctx.session) if c.get("name") not in (PLAN_COOKIE, SESSION_COOKIE)]
+    if 'name="pending"' not in (page.text or ""):
+        raise TargetError(f"the SP-initiated login did not reach the IdP's login page (ended at {page.url})")
+    # the person at the IdP types the user in (the request's NameID policy applies, as in any login)
+    attrs = "\n".join(f"{k}: {v}" for k, vals in user.attributes.items() for v in vals)
+    ctx.session.fill_form(page.url, {"name_id": user.name_id, "attributes": attrs})
+    return pre, ", ".join(sorted({str(c.get("name")) for c in pre})) or "none"
+
+
+def _shown_with(ctx: ScenarioContext, cookies: list[dict[str, Any]]) -> str | None:
+    """Who the SP shows to a fresh browser holding only `cookies`."""
+    ctx.restart()
+    _plant(ctx.session, cookies)
+    return ctx.whoami()
+
+
 @scenario(
     "SES-01",
-    "A sign-in issues a new session identifier: a session id known before the login is worthless",
+    "A sign-in issues a new session identifier: a session id known before the login never carries "
+    "the signed-in identity",
     category="session",
     refs=("catalogue SES-01", "OWASP ASVS 3.2.1 (new session token on authentication)",
           "CWE-384 session fixation"),
@@ -98,27 +130,47 @@ def _plant(session: Any, cookies: list[dict[str, Any]]) -> None:
              "side too) and issue a new, random session identifier.",
 )
 def ses_01(ctx: ScenarioContext) -> Observation:
-    # The attacker gets a session at the SP and keeps a copy of its cookies ...
+    """Fixation is an attacker's session id that becomes the victim's signed-in session. Two ways an
+    attacker knows an id from before the login, each then replayed alone in a fresh browser:
+    (a) the anonymous session the SP sets when the login starts (copied at the IdP, before the ACS);
+    (b) the attacker's own signed-in session, planted in the victim's browser before the victim
+    signs in. Only the victim's identity behind a pre-login id is a finding; an old cookie that
+    still shows the attacker's own earlier session is not fixation (the SP rotated the id)."""
+    victim = ctx.new_user()
+    email = ctx.email_of(victim)
+    pre, names = _idp_form_login(ctx, victim)
+    victim_in = ctx.whoami()
+    if victim_in != email:
+        return Observation(signed_in=None, intended=None, observable=False,
+                           note=f"the victim's own sign-in did not work (whoami: {victim_in!r})")
+    seen_a = _shown_with(ctx, pre) if pre else None
+    if seen_a == email:
+        return Observation(signed_in=seen_a, intended=email,
+                           note=f"variant (a): the cookies set before the login ({names}) alone carry the "
+                                "signed-in identity")
+    # (b) the attacker's signed-in cookies in the victim's browser, then the victim signs in
+    ctx.restart()
     attacker = ctx.new_user()
     ctx.sp_login(attacker)
-    if ctx.whoami() is None:
-        obs = Observation(signed_in=None, intended=None, observable=False,
-                          note="the attacker's own baseline login did not sign in")
-        return obs
-    known = _cookies(ctx.session)
-    # ... which the victim's browser carries (planted) when the victim signs in.
-    victim = ctx.new_user()
-    ctx.sp_login(victim)
-    victim_in = ctx.whoami()
-    # The attacker replays the pre-login cookies in a browser of their own.
-    ctx.restart()
-    _plant(ctx.session, known)
-    obs = Observation(signed_in=ctx.whoami(), intended=ctx.email_of(victim))
-    obs.check("the victim's own sign-in worked", victim_in == ctx.email_of(victim),
-              f"whoami after the victim's login said {victim_in!r}")
-    if obs.signed_in is not None:
-        obs.note = "the session identifier from before the login still works after it"
-    return obs
+    if ctx.whoami() != ctx.email_of(attacker):
+        return Observation(signed_in=None, intended=None, observable=False,
+                           note="variant (b): the attacker's own login did not sign in")
+    planted = _cookies(ctx.session)
+    victim2 = ctx.new_user()
+    ctx.sp_login(victim2)
+    if ctx.whoami() != ctx.email_of(victim2):
+        return Observation(signed_in=None, intended=None, observable=False,
+                           note="variant (b): the victim's sign-in over the planted cookies did not work")
+    seen_b = _shown_with(ctx, planted)
+    if seen_b == ctx.email_of(victim2):
+        return Observation(signed_in=seen_b, intended=ctx.email_of(victim2),
+                           note="variant (b): the attacker's session id from before the victim's login "
+                                "now carries the victim's identity")
+    a = f"(a) cookies set before the login ({names}) show {seen_a or 'nobody'}" if pre else \
+        "(a) the SP set no cookie before the login"
+    b = f"(b) the attacker's earlier session cookie shows {seen_b or 'nobody'}" + \
+        (" (their own session, not the victim's: not fixation)" if seen_b else "")
+    return Observation(signed_in=None, intended=email, note=f"{a}; {b}")
 
 
 # --- SES-04: open redirect through RelayState --------------------------------------------------

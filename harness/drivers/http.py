@@ -137,7 +137,8 @@ class HttpSession:
         for form in doc.iter("form"):
             names = {i.get("name") for i in form.iter("input", "select", "textarea")}
             if set(fields) <= names:
-                data = {i.get("name"): i.get("value", "") for i in form.iter("input") if i.get("name")}
+                data = {i.get("name"): i.get("value", "") for i in form.iter("input") if i.get("name")
+                        and ((i.get("type") or "").lower() not in ("checkbox", "radio") or i.get("checked") is not None)}
                 data.update(fields)
                 action = urljoin(page.url, form.get("action") or page.url)
                 if (form.get("method") or "get").lower() == "post":

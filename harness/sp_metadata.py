@@ -1,0 +1,113 @@
+"""The SP's declared policies: read from its metadata (safely), overridden by the target file.
+
+SAML metadata states what an SP promises and needs: `WantAssertionsSigned` and
+`AuthnRequestsSigned` on the SPSSODescriptor (Metadata 2.4.4), its signing and encryption keys,
+the NameID formats it asks for, its ACS and single logout endpoints with their bindings. Scenarios
+read these as expectations: a refusal the SP declared is `info`, a promise it breaks is `fail`
+(`WantAssertionsSigned="true"` and an unsigned Assertion accepted). What metadata cannot say
+(that the SP requires a signed samlp:Response) or says wrongly, the target file's `[sp.policy]`
+states; the target file wins.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mock_idp.metadata import Endpoint
+
+    from .target import Target
+
+MD = "urn:oasis:names:tc:SAML:2.0:metadata"
+
+
+@dataclass(frozen=True)
+class SPPolicy:
+    """What the SP declares. A None policy value means "not declared" (the metadata is silent and
+    the target file sets nothing); `*_from` says where a declared value came from, for evidence."""
+
+    entity_id: str
+    want_assertions_signed: bool | None = None
+    want_assertions_signed_from: str = "not declared"
+    authn_requests_signed: bool | None = None
+    require_signed_response: bool | None = None
+    require_signed_response_from: str = "not declared"
+    signing_certs: tuple[str, ...] = ()  # base64 DER
+    encryption_certs: tuple[str, ...] = ()  # KeyDescriptor use="encryption" or no use
+    name_id_formats: tuple[str, ...] = ()
+    acs: tuple["Endpoint", ...] = ()
+    slo: tuple["Endpoint", ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def wants_signed_assertions(self) -> bool:
+        return self.want_assertions_signed is True
+
+    @property
+    def requires_signed_response(self) -> bool:
+        return self.require_signed_response is True
+
+    def describe_want_assertions_signed(self) -> str:
+        if self.want_assertions_signed is None:
+            return "the SP's metadata does not set WantAssertionsSigned"
+        return f"WantAssertionsSigned={str(self.want_assertions_signed).lower()} ({self.want_assertions_signed_from})"
+
+    def describe_require_signed_response(self) -> str:
+        if not self.require_signed_response:
+            return "the SP does not declare that it requires a signed Response"
+        return f"the SP requires a signed samlp:Response ({self.require_signed_response_from})"
+
+
+def _tri(value: str | None) -> bool | None:
+    """A metadata xs:boolean: None when absent, True for "true"/"1", False for anything else."""
+    if value is None:
+        return None
+    return value.strip() in ("true", "1")
+
+
+def read_policy(metadata_xml: bytes, target: "Target | None" = None, entity_id: str | None = None) -> SPPolicy:
+    """The SP's policies from its metadata (parsed safely: no DTD, no network, size-capped),
+    then `[sp.policy]` of the target file on top. Bad metadata is one ConfigError line."""
+    from mock_idp.bindings import BindingError, safe_parse
+    from mock_idp.metadata import MAX_METADATA, MetadataError, parse_sp_metadata
+
+    try:
+        info = parse_sp_metadata(metadata_xml, entity_id)
+        root = safe_parse(metadata_xml, "SP metadata", limit=MAX_METADATA)
+    except (MetadataError, BindingError) as exc:
+        raise ConfigError(f"SP metadata: {exc}") from None
+    desc = next((sp for ed in root.iter(f"{{{MD}}}EntityDescriptor") if ed.get("entityID") == info.entity_id
+                 for sp in ed.findall(f"{{{MD}}}SPSSODescriptor")), None)
+    was = _tri(desc.get("WantAssertionsSigned")) if desc is not None else None
+    ars = _tri(desc.get("AuthnRequestsSigned")) if desc is not None else None
+    was_from = f"metadata: WantAssertionsSigned=\"{desc.get('WantAssertionsSigned')}\"" \
+        if was is not None and desc is not None else "not declared"
+    rsr: bool | None = None
+    rsr_from = "not declared"
+    notes: list[str] = []
+    pol = target.sp.policy if target is not None else None
+    if pol is not None and pol.want_assertions_signed is not None:
+        if was is not None and was != pol.want_assertions_signed:
+            notes.append(f"[sp.policy] want_assertions_signed = {str(pol.want_assertions_signed).lower()} "
+                         f"overrides the metadata's WantAssertionsSigned=\"{str(was).lower()}\"")
+        was = pol.want_assertions_signed
+        was_from = "target file: [sp.policy] want_assertions_signed"
+    if pol is not None and pol.require_signed_response is not None:
+        rsr = pol.require_signed_response
+        rsr_from = "target file: [sp.policy] require_signed_response"
+    return SPPolicy(
+        entity_id=info.entity_id,
+        want_assertions_signed=was,
+        want_assertions_signed_from=was_from,
+        authn_requests_signed=ars,
+        require_signed_response=rsr,
+        require_signed_response_from=rsr_from,
+        signing_certs=tuple(info.signing_certs),
+        encryption_certs=tuple(info.encryption_certs),
+        name_id_formats=tuple(info.name_id_formats),
+        acs=tuple(info.acs),
+        slo=tuple(info.slo),
+        notes=tuple(notes),
+    )
