@@ -341,7 +341,7 @@ def p_slo_unsigned(sp):
     xml = (f'<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
            f'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_{secrets.token_hex(16)}" Version="2.0" '
            f'IssueInstant="{now:%Y-%m-%dT%H:%M:%SZ}" Destination="{sp.url}/saml/slo">'
-           f'<saml:Issuer>{sp.idp.idp.entity_id}</saml:Issuer><saml:NameID>{u.name_id}</saml:NameID>'
+           f'<saml:Issuer>{sp.idp.idp.entity_id}</saml:Issuer><saml:NameID Format="{u.name_id_format}">{u.name_id}</saml:NameID>'
            f'</samlp:LogoutRequest>').encode()
     c = zlib.compressobj(9, zlib.DEFLATED, -15)
     q = "SAMLRequest=" + quote(base64.b64encode(c.compress(xml) + c.flush()).decode(), safe="")
@@ -371,7 +371,7 @@ def p_slo_answered(sp):
     b = sp.browser()
     u = rc_user()
     sp.solicited(b, u)
-    msg = sp.idp.idp.logout_request(sp.entity_id, u.name_id)
+    msg = sp.idp.idp.logout_request(sp.entity_id, u.name_id, name_id_format=u.name_id_format)
     r = b.get(msg.url)
     return sp.me(b).status_code, "SAMLResponse=" in (r.headers.get("location") or "")
 

@@ -375,7 +375,8 @@ def _redirect_signed(idp_key, param: str, xml: bytes, relay: str | None = None) 
     return signed + "&Signature=" + quote(base64.b64encode(sig).decode(), safe="")
 
 
-def _logout_request(sp, name_id, session_index=None, issuer=None, destination=None) -> bytes:
+def _logout_request(sp, name_id, session_index=None, issuer=None, destination=None,
+                    fmt="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress") -> bytes:
     now = datetime.now(timezone.utc)
     ts = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
     si = f"<samlp:SessionIndex>{session_index}</samlp:SessionIndex>" if session_index else ""
@@ -384,7 +385,7 @@ def _logout_request(sp, name_id, session_index=None, issuer=None, destination=No
             f'Version="2.0" IssueInstant="{ts(now)}" NotOnOrAfter="{ts(now + timedelta(minutes=5))}" '
             f'Destination="{destination or sp.url + "/saml/slo"}">'
             f'<saml:Issuer>{issuer or sp.idp.idp.entity_id}</saml:Issuer>'
-            f'<saml:NameID>{name_id}</saml:NameID>{si}</samlp:LogoutRequest>').encode()
+            f'<saml:NameID Format="{fmt}">{name_id}</saml:NameID>{si}</samlp:LogoutRequest>').encode()
 
 
 def test_idp_initiated_single_logout_ends_the_session(sp):
