@@ -26,11 +26,19 @@ DEMO_PROFILES = ("redis_cloud", "redflag")
 def _run(args: argparse.Namespace) -> int:
     """Run the suite. Without --target and --profile: the reference SP under each bundled contract."""
     if args.target is None and args.profile is None:
+        from reports.index import write_index
+
         worst = EXIT_OK
-        for profile in DEMO_PROFILES:
-            sub = argparse.Namespace(**{**vars(args), "profile": profile,
-                                        "report_dir": str(Path(args.report_dir) / profile)})
-            worst = max(worst, _run_one(sub))
+        done: list[Path] = []
+        try:
+            for profile in DEMO_PROFILES:
+                sub = argparse.Namespace(**{**vars(args), "profile": profile,
+                                            "report_dir": str(Path(args.report_dir) / profile)})
+                done.append(Path(sub.report_dir))
+                worst = max(worst, _run_one(sub))
+        finally:
+            index = write_index(Path(args.report_dir), done)
+            print(f"samlconf: one page for both profiles: {index}", file=sys.stderr)
         return worst
     return _run_one(args)
 
@@ -141,7 +149,13 @@ def _report_diff(args: argparse.Namespace) -> int:
 
     d = diff(load(Path(args.old)), load(Path(args.new)))
     print(dumps(d) if args.json else render(d))
-    return EXIT_FAILED if d["regressions"] else EXIT_OK
+    for w in d["warnings"]:
+        print(f"samlconf: warning: {w}", file=sys.stderr)
+    lost = d["coverage_loss"] and not args.allow_coverage_loss
+    if lost:
+        print(f"samlconf: {len(d['coverage_loss'])} scenario(s) passed before and are not tested now "
+              "(coverage loss; --allow-coverage-loss accepts it)", file=sys.stderr)
+    return EXIT_FAILED if d["regressions"] or lost else EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -180,10 +194,13 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="work with results files")
     rep_sub = rep.add_subparsers(dest="report_command", metavar="COMMAND")
     rep_sub.required = True
-    rd = rep_sub.add_parser("diff", help="what changed between two JSON results files; exit 1 on a regression")
+    rd = rep_sub.add_parser("diff", help="what changed between two JSON results files; exit 1 on a regression "
+                            "or a coverage loss")
     rd.add_argument("old", metavar="OLD", help="earlier samlconf-results.json")
     rd.add_argument("new", metavar="NEW", help="later samlconf-results.json")
     rd.add_argument("--json", action="store_true")
+    rd.add_argument("--allow-coverage-loss", action="store_true",
+                    help="exit 0 although scenarios that passed before are not tested (or not run) now")
     rd.set_defaults(func=_report_diff)
     rb = rep_sub.add_parser("build", help="rebuild the JSON, JUnit and HTML reports from the results log "
                             "(after a run that was killed; several logs are merged)")

@@ -28,6 +28,7 @@ class ScenarioContext:
         self.target = runtime.target
         self.idp = runtime.idp
         self.notes: list[str] = []
+        self.plan_tokens: list[str] = []  # the IdP plans of this scenario's logins (what was sent)
         self.expected = ACCEPT  # set by the engine: what the profile expects of this scenario
         self.level = Level.MUST  # set by the engine: the scenario's level
 
@@ -94,6 +95,7 @@ class ScenarioContext:
         """SP-initiated login: start URL -> AuthnRequest to the IdP (Redirect, or HTTP-POST with
         `post=True`) -> Response -> ACS."""
         token = self.idp.plan_login(user, faults, **options)
+        self.plan_tokens.append(token)
         self.session.set_idp_plan(self.runtime.idp_base_url, token)
         login = self.target.login
         tmpl = login.sp_initiated_post_url if post else login.sp_initiated_url
@@ -112,6 +114,7 @@ class ScenarioContext:
     def idp_login(self, user: Any, faults: Sequence[Any] = (), *, relay_state: str = "", **options: Any) -> PageResult:
         """IdP-initiated (unsolicited) login to the SP's default ACS."""
         token = self.idp.plan_login(user, faults, **options)
+        self.plan_tokens.append(token)
         self.session.set_idp_plan(self.runtime.idp_base_url, token)
         query = {"sp": self.runtime.sp_entity_id}
         if relay_state:
@@ -158,6 +161,10 @@ class ScenarioContext:
 
     def has(self, capability: str) -> bool:
         return self.runtime.capabilities().get(capability) is None
+
+    def sent(self) -> list[dict[str, Any]]:
+        """What the IdP answered this scenario's logins with: faults, user, Response XML, diff."""
+        return [rec for token in self.plan_tokens for rec in self.idp.sent_records(token)]
 
     def observe(self, user: Any, *, intended: str | None = None, signed_as: str | None = None,
                 store_check: bool = True, expect: Any = None) -> Observation:

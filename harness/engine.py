@@ -35,6 +35,15 @@ def make_driver(name: str, runtime: Runtime, **options: Any) -> Any:
     raise HarnessError(f"driver {name!r}: unknown (http, browser)")
 
 
+def samlconf_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("samlconf")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
 def baseline(ctx: ScenarioContext, flow: str) -> Observation:
     """The valid baseline (POS-01/POS-02 shape) for the same flow, used as positive control."""
     user = ctx.new_user()
@@ -85,10 +94,16 @@ class Engine:
         return self.results
 
     def start_run(self, specs: Sequence[ScenarioSpec]) -> None:
+        import hashlib
+
+        rt = self.runtime
+        md = getattr(rt, "sp_metadata", None)
         self.emit(RunStarted(
-            target=self.runtime.target.name, profile=self.runtime.profile.name,
+            target=rt.target.name, profile=rt.profile.name,
             drivers=self.driver_names, scenario_ids=[s.id for s in specs],
             started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            mutants=sorted(getattr(rt, "mutants", ()) or ()), version=samlconf_version(),
+            sp_metadata_sha256=hashlib.sha256(md).hexdigest() if md else "",
         ))
 
     def finish_run(self, interrupted: bool = False) -> None:
@@ -135,8 +150,10 @@ class Engine:
                                  missing=missing, control_failed=control_failed)
         hops: list[Any] = []
         artifacts: list[str] = []
+        sent: list[dict[str, Any]] = []
         if ctx is not None:
             hops = list(ctx.hops)
+            sent = ctx.sent()
             for session in ctx.sessions():
                 self._close_session(session, keep_trace=verdict is not Verdict.PASS)
                 artifacts += list(getattr(session, "artifacts", []))
@@ -144,7 +161,7 @@ class Engine:
             id=spec.id, title=spec.title, category=spec.category, verdict=verdict.value,
             reason=reason, duration=round(time.perf_counter() - start, 4), driver=driver_name,
             profile=profile, expected=expected.value, level=spec.level.value, refs=spec.refs,
-            hops=hops, control=control_note, fix_hint=spec.fix_hint, artifacts=artifacts,
+            hops=hops, control=control_note, fix_hint=spec.fix_hint, artifacts=artifacts, sent=sent,
         )
         self.results.append(result)
         self.emit(ScenarioFinished(result))
@@ -207,7 +224,8 @@ def error_results(target: Any, specs: Sequence[ScenarioSpec], drivers: Sequence[
         for s in specs for d in drivers
     ]
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    events: list[Event] = [RunStarted(target.name, profile, list(drivers), [s.id for s in specs], now)]
+    events: list[Event] = [RunStarted(target.name, profile, list(drivers), [s.id for s in specs], now,
+                                      version=samlconf_version())]
     events += [ScenarioFinished(r) for r in results]
     events.append(RunFinished(results, False, now))
     for e in events:

@@ -44,6 +44,8 @@ class ScenarioResult:
     control: str | None = None
     fix_hint: str = ""
     artifacts: list[str] = field(default_factory=list)
+    # what the IdP sent: per Response, the faults, NameID, attributes, pretty XML and diff vs baseline
+    sent: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def key(self) -> str:
@@ -57,6 +59,15 @@ class RunStarted:
     drivers: list[str]
     scenario_ids: list[str]
     started_at: str
+    mutants: list[str] = field(default_factory=list)  # reference-SP defects switched on
+    version: str = ""  # samlconf's version
+    sp_metadata_sha256: str = ""  # digest of the SP metadata the run was made against
+
+    def meta(self) -> dict[str, Any]:
+        """What every report states about the run (JSON top level, HTML header, JUnit properties)."""
+        return {"target": self.target, "profile": self.profile, "drivers": list(self.drivers),
+                "mutants": list(self.mutants), "samlconf_version": self.version,
+                "sp_metadata_sha256": self.sp_metadata_sha256, "started_at": self.started_at}
 
 
 @dataclass

@@ -44,15 +44,11 @@ def report_writers(report_dir: Path | None) -> list[Callable[[Event], None]]:
     from reports.junit import JUnitWriter
     from reports.results_log import ResultsLogWriter
 
-    writers: list[Callable[[Event], None]] = [ResultsLogWriter(report_dir), JsonReportWriter(report_dir),
-                                              JUnitWriter(report_dir)]
-    try:
-        from reports.html import HtmlReportWriter
-    except ImportError:
-        pass
-    else:
-        writers.append(HtmlReportWriter(report_dir))
-    return writers
+    from reports.html import HtmlReportWriter
+    from reports.markdown import MarkdownSummaryWriter
+
+    return [ResultsLogWriter(report_dir), JsonReportWriter(report_dir), JUnitWriter(report_dir),
+            HtmlReportWriter(report_dir), MarkdownSummaryWriter(report_dir)]
 
 
 def drivers_from_option(value: str) -> list[str]:

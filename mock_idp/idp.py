@@ -1,6 +1,7 @@
 """The mock IdP: SP registry, response issuing (with faults), replay memory, and the Flask app."""
 from __future__ import annotations
 
+import copy
 import secrets
 import threading
 from collections import OrderedDict, deque
@@ -94,6 +95,13 @@ class Plan:
     options: dict[str, Any] = field(default_factory=dict)
     sp_entity_id: str | None = None  # restrict to one SP (None: any)
     uses: int = 0
+    issued: list[str] = field(default_factory=list)  # IDs of the Responses answered with (newest last)
+
+    MAX_ISSUED = 20
+
+    def note_issued(self, response_id: str) -> None:
+        self.issued.append(response_id)
+        del self.issued[: -self.MAX_ISSUED]
 
 
 class MockIdP:
@@ -132,6 +140,7 @@ class MockIdP:
         self._sps: dict[str, SPInfo] = {}
         self._plans: dict[str, Plan] = {}
         self._issued: OrderedDict[str, IssuedResponse] = OrderedDict()
+        self._baselines: OrderedDict[str, tuple[Any, SigningOptions]] = OrderedDict()
         self._pending: OrderedDict[str, tuple[AuthnRequestInfo, str | None]] = OrderedDict()
         self._lock = threading.Lock()
         self._attacker: KeyPair | None = None
@@ -296,6 +305,7 @@ class MockIdP:
             issuer=self.entity_id, acs_url=acs, user=user, in_response_to=in_response_to, **spec_kw
         )
         flist = _faults.resolve(faults)
+        baseline = (copy.deepcopy(spec), replace(signing)) if flist else None  # for the report's diff
         ctx = FaultContext(idp=self, sp=sp, spec=spec, signing=signing)
         for f in flist:
             if f.spec:
@@ -312,17 +322,7 @@ class MockIdP:
                 new_root = f.tree(root, ctx)
                 if new_root is not None:
                     root = new_root
-        key = signing.key or self.key
-        skw = dict(
-            algorithm=signing.algorithm,
-            digest=signing.digest,
-            key_info=signing.key_info,
-            key_info_cert=signing.key_info_cert,
-        )
-        if signing.sign_assertion:
-            for a in root.findall(q(SAML, "Assertion")):
-                if a.get("ID"):
-                    sign(root, a, key, **skw)  # type: ignore[arg-type]
+        self._sign_assertions(root, signing)
         if signing.encrypt:
             from .encryption import encrypt_assertions
 
@@ -330,8 +330,7 @@ class MockIdP:
         for f in flist:
             if f.encrypted:
                 f.encrypted(root, ctx)
-        if signing.sign_response and root.get("ID"):
-            sign(root, root, key, **skw)  # type: ignore[arg-type]
+        self._sign_response(root, signing)
         for f in flist:
             if f.signed:
                 new_root = f.signed(root, ctx)
@@ -359,8 +358,68 @@ class MockIdP:
             faults=tuple(f.label for f in flist),
             notes=dict(ctx.notes),
         )
-        self._remember(issued)
+        self._remember(issued, baseline)
         return issued
+
+    def _signing_kw(self, signing: SigningOptions) -> tuple[KeyPair, dict[str, Any]]:
+        return signing.key or self.key, dict(algorithm=signing.algorithm, digest=signing.digest,
+                                             key_info=signing.key_info, key_info_cert=signing.key_info_cert)
+
+    def _sign_assertions(self, root: etree._Element, signing: SigningOptions) -> None:
+        if signing.sign_assertion:
+            key, skw = self._signing_kw(signing)
+            for a in root.findall(q(SAML, "Assertion")):
+                if a.get("ID"):
+                    sign(root, a, key, **skw)  # type: ignore[arg-type]
+
+    def _sign_response(self, root: etree._Element, signing: SigningOptions) -> None:
+        if signing.sign_response and root.get("ID"):
+            key, skw = self._signing_kw(signing)
+            sign(root, root, key, **skw)  # type: ignore[arg-type]
+
+    def baseline_xml(self, response_id: str) -> bytes | None:
+        """The valid Response the faulted one `response_id` was made from (same IDs and instants,
+        signed alike, no fault): what a report diffs the faulted message against."""
+        with self._lock:
+            found = self._baselines.get(response_id)
+        if found is None:
+            return None
+        spec, signing = found
+        root = build_response(spec)
+        self._sign_assertions(root, signing)
+        self._sign_response(root, signing)
+        return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+    def sent_records(self, token: str) -> list[dict[str, Any]]:
+        """What the IdP answered the logins of plan `token` with, for the scenario's evidence: the
+        faults (id, parameters, description, refs), the user's NameID and attributes, the Response
+        as pretty XML and its diff against the valid baseline."""
+        from .xmldiff import pretty, unified
+
+        plan = self.get_plan(token)
+        if plan is None:
+            return []
+        out: list[dict[str, Any]] = []
+        for rid in list(plan.issued):
+            with self._lock:
+                issued = self._issued.get(rid)
+            if issued is None:
+                continue
+            rec: dict[str, Any] = {
+                "response_id": rid,
+                "acs_url": issued.acs_url,
+                "relay_state": issued.relay_state,
+                "faults": [{"id": f.id, "label": f.label, "params": {k: str(v) for k, v in f.params},
+                            "description": f.description, "refs": list(f.refs)} for f in plan.faults],
+                "name_id": plan.user.name_id,
+                "attributes": {k: list(v) for k, v in plan.user.attributes.items()},
+                "xml": pretty(issued.xml),
+            }
+            base = self.baseline_xml(rid)
+            if base is not None:
+                rec["diff"] = unified(pretty(base), rec["xml"])
+            out.append(rec)
+        return out
 
     def issue_status(
         self,
@@ -399,11 +458,15 @@ class MockIdP:
         self._remember(issued)
         return issued
 
-    def _remember(self, issued: IssuedResponse) -> None:
+    def _remember(self, issued: IssuedResponse, baseline: tuple[Any, Any] | None = None) -> None:
         with self._lock:
             self._issued[issued.response_id] = issued
             while len(self._issued) > REPLAY_MEMORY:
                 self._issued.popitem(last=False)
+            if baseline is not None:
+                self._baselines[issued.response_id] = baseline
+                while len(self._baselines) > REPLAY_MEMORY:
+                    self._baselines.popitem(last=False)
 
     def replay(self, response_id: str) -> IssuedResponse:
         """The response issued earlier under `response_id`, byte for byte (replay faults)."""

@@ -126,6 +126,7 @@ def create_app(idp: "MockIdP") -> Flask:
         issued = idp.issue_response(
             sp.entity_id, user, in_response_to=irt, acs_url=acs, faults=plan.faults, relay_state=relay, **plan.options
         )
+        plan.note_issued(issued.response_id)
         idp.record({"event": "response", "sp": sp.entity_id, "response_id": issued.response_id, "faults": list(issued.faults)})
         return answer(issued)
 

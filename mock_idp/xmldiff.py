@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-__all__ = ["diff"]
+__all__ = ["diff", "pretty", "unified"]
 
 _DS = "http://www.w3.org/2000/09/xmldsig#"
 
@@ -56,3 +56,27 @@ def diff(a: etree._Element, b: etree._Element, *, collapse_signatures: bool = Tr
             collapsed.add(p[: i + len("/Signature")] if i >= 0 else p)
         return collapsed
     return out
+
+
+MAX_PRETTY = 64 * 1024  # characters of a message kept for a report
+
+
+def pretty(xml: bytes) -> str:
+    """The message indented for people (parsed safely; raw text when it is not well-formed XML),
+    cut at MAX_PRETTY characters."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, remove_blank_text=True)
+    try:
+        root = etree.fromstring(xml, parser)
+        etree.indent(root, space="  ")
+        text = etree.tostring(root, encoding="unicode")
+    except (etree.XMLSyntaxError, ValueError):
+        text = xml.decode("utf-8", "replace")
+    return text if len(text) <= MAX_PRETTY else text[:MAX_PRETTY] + "\n<!-- ... cut by samlconf -->"
+
+
+def unified(a: str, b: str, *, context: int = 2) -> str:
+    """A unified diff of two pretty-printed messages (`-` the valid baseline, `+` what was sent)."""
+    import difflib
+
+    lines = difflib.unified_diff(a.splitlines(), b.splitlines(), "valid baseline", "sent", n=context, lineterm="")
+    return "\n".join(lines)

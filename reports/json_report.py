@@ -9,11 +9,29 @@ from harness.events import Event, RunFinished, RunStarted, ScenarioFinished, Sce
 
 from .atomic import write_atomic
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: run metadata (mutants, version, SP metadata digest), "sent", relative artifacts
 FILENAME = "samlconf-results.json"
 
 
-def result_dict(r: ScenarioResult) -> dict[str, Any]:
+def relative(path: str, base: Path | None) -> str:
+    """An artifact path relative to the report's folder (links survive CI moving the folder)."""
+    import os
+
+    if base is None or not path:
+        return path
+    try:
+        return Path(os.path.relpath(Path(path).resolve(), Path(base).resolve())).as_posix()
+    except ValueError:  # another drive (Windows)
+        return path
+
+
+def result_dict(r: ScenarioResult, base: Path | None = None) -> dict[str, Any]:
+    hops = []
+    for h in r.hops:
+        d = h.to_dict()
+        if d.get("screenshot"):
+            d["screenshot"] = relative(d["screenshot"], base)
+        hops.append(d)
     return {
         "id": r.id,
         "title": r.title,
@@ -27,8 +45,9 @@ def result_dict(r: ScenarioResult) -> dict[str, Any]:
         "control": r.control,
         "refs": list(r.refs),
         "fix_hint": r.fix_hint,
-        "hops": [h.to_dict() for h in r.hops],
-        "artifacts": list(r.artifacts),
+        "hops": hops,
+        "artifacts": [relative(a, base) for a in r.artifacts],
+        "sent": list(getattr(r, "sent", [])),
     }
 
 
@@ -49,8 +68,7 @@ class JsonReportWriter:
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, RunStarted):
-            self.meta = {"target": event.target, "profile": event.profile, "drivers": event.drivers,
-                         "started_at": event.started_at}
+            self.meta = event.meta()
         elif isinstance(event, ScenarioFinished):
             self.results.append(event.result)
         elif isinstance(event, RunFinished):
@@ -64,6 +82,6 @@ class JsonReportWriter:
             "finished_at": end.finished_at,
             "interrupted": end.interrupted,
             "summary": summary(self.results),
-            "scenarios": [result_dict(r) for r in self.results],
+            "scenarios": [result_dict(r, self.path.parent) for r in self.results],
         }
         write_atomic(self.path, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")

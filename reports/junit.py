@@ -15,11 +15,14 @@ class JUnitWriter:
     def __init__(self, report_dir: Path) -> None:
         self.path = Path(report_dir) / FILENAME
         self.name = "samlconf"
+        self.meta: dict = {}
         self.results: list[ScenarioResult] = []
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, RunStarted):
             self.name = f"samlconf: {event.target} ({event.profile})"
+            self.meta = event.meta()
+            self.results = []
         elif isinstance(event, ScenarioFinished):
             self.results.append(event.result)
         elif isinstance(event, RunFinished):
@@ -35,6 +38,10 @@ class JUnitWriter:
             "skipped": str(sum(r.verdict == "not-tested" for r in rs)),
             "time": f"{sum(r.duration for r in rs):.3f}",
         })
+        props = ET.SubElement(suite, "properties")
+        for k, v in self.meta.items():
+            ET.SubElement(props, "property", {"name": f"samlconf.{k}",
+                                              "value": ",".join(v) if isinstance(v, list) else str(v)})
         for r in rs:
             case = ET.SubElement(suite, "testcase", {
                 "classname": f"samlconf.{r.category}.{r.driver}",
