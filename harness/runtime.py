@@ -69,6 +69,7 @@ class Runtime:
         self.idp: Any = None
         self.idp_server: LoopbackServer | None = None
         self.embedded: EmbeddedSP | None = None
+        self.dns_zone: Any = None  # a loopback TXT zone the embedded SP resolves with (harness/dnszone.py)
         self.sp_entity_id: str = ""
         self.adapter: Any = None
         self._http = httpx.Client(timeout=httpx.Timeout(target.timeouts.read, connect=target.timeouts.connect))
@@ -116,8 +117,11 @@ class Runtime:
         for m in self.mutants:
             if m not in MUTANTS:
                 raise ConfigError(f"mutant {m!r}: unknown; `samlconf sp mutants` lists them")
+        from .dnszone import DnsZone
+
         server = LoopbackServer()
         token = secrets.token_urlsafe(24)
+        self.dns_zone = DnsZone().start()
         cfg = SPConfig(
             base_url=server.base_url,
             idp_metadata=self.idp.metadata_xml(),
@@ -125,6 +129,7 @@ class Runtime:
             profile=self.profile.name,
             mutants=frozenset(self.mutants),
             admin_token=token,
+            dns_resolver=self.dns_zone.address,
         )
         from mock_idp.keys import KeyTrustError
 
@@ -170,6 +175,8 @@ class Runtime:
         return resp.content
 
     def stop(self) -> None:
+        if self.dns_zone is not None:
+            self.dns_zone.stop()
         for server in (self.embedded.server if self.embedded else None, self.idp_server):
             if server is not None:
                 try:
@@ -196,7 +203,11 @@ class Runtime:
         return out
 
     def capabilities(self) -> dict[str, str | None]:
-        return self.target.capabilities(self.profile, self.adapter)
+        have = self.target.capabilities(self.profile, self.adapter)
+        if have.get("dns_zone") is None and self.dns_zone is None:
+            have["dns_zone"] = "the target does not resolve DNS through samlconf's loopback zone " \
+                               "(only the embedded reference SP does)"
+        return have
 
     def _load_adapter(self) -> Any:
         """`adapter = "pkg.module:Class"`: an object whose methods are the hooks (`list_users()`, ...).

@@ -30,6 +30,9 @@ CAPABILITIES = (
     "delete_user",
     "local_users",
     "tenant_admin",
+    "tenant_switch",
+    "idp_admin",
+    "dns_zone",
     # rules the profile states (a scenario checking a rule the contract does not make is not tested)
     "account_mapping",
     "tenants",
@@ -37,6 +40,7 @@ CAPABILITIES = (
     "domain_rule",
     "one_idp_per_tenant",
     "local_users_off",
+    "role_vocabulary",
 )
 
 
@@ -137,6 +141,9 @@ class TestData(_Strict):
     account_role: str = "manager"
     tenants: list[str] = Field(default_factory=lambda: ["pocketstop1", "pocketstop2"])
     role: str | None = None
+    # the id of the SP's SAML configuration the run's IdP is bound to (redis_cloud RelayState
+    # `?idpId=`, per-configuration SP metadata)
+    saml_config_id: str = "default"
 
 
 class EmbeddedSection(_Strict):
@@ -234,6 +241,9 @@ class Target(_Strict):
         have["delete_user"] = hooked("delete_user")
         have["local_users"] = hooked("add_local_user", "password_login")
         have["tenant_admin"] = hooked("add_idp", "add_tenant")
+        have["tenant_switch"] = hooked("switch_tenant")
+        have["idp_admin"] = hooked("add_idp")
+        have["dns_zone"] = None  # the runtime knows (Runtime.capabilities)
 
         def states(ok: bool, rule: str) -> str | None:
             return None if ok else f"profile {profile.name!r} states no {rule}"
@@ -245,6 +255,8 @@ class Target(_Strict):
         have["domain_rule"] = states(profile.lifecycle.domain_verification, "domain verification rule")
         have["one_idp_per_tenant"] = states(bool(a.tenant and profile.tenants and profile.tenants.one_idp_per_tenant),
                                             "one-IdP-per-tenant rule")
+        have["role_vocabulary"] = states(bool(a.role and profile.roles and profile.roles.vocabulary),
+                                         "role vocabulary for a role attribute")
         have["local_users_off"] = states(not profile.lifecycle.local_login_after_activation,
                                          "rule that local users stop signing in once SAML is on")
         for cap in self.capabilities_off:

@@ -111,6 +111,9 @@ class RefSP:
             enc_key_file=edir / "key.pem", enc_cert_file=edir / "cert.pem",
         )
         self.clients = ClientCache(self.identity)
+        # metadata an IdP configuration had before it was replaced (only the `keeps_old_idp_cert`
+        # mutant ever uses it)
+        self.retired_idp_metadata: dict[str, list[bytes]] = {}
         self.seed()
 
     # --- helpers -------------------------------------------------------------------------------
@@ -144,6 +147,9 @@ class RefSP:
         info = idp_info(metadata)
         if not info.signing_certs:
             raise ValueError("IdP metadata has no signing certificate")
+        old = self.idp(idp_id)
+        if old is not None and bytes(old["metadata"]) != metadata:
+            self.retired_idp_metadata.setdefault(idp_id, []).append(bytes(old["metadata"]))
         with self.store.tx() as c:
             c.execute("INSERT OR REPLACE INTO idps (id, entity_id, metadata, updated) VALUES (?,?,?,?)",
                       (idp_id, info.entity_id, metadata, time.time()))
@@ -185,6 +191,9 @@ class RefSP:
             for c in idp_info(bytes(r["metadata"])).signing_certs:
                 h.update(c)
         root.set("ID", "_cfg-" + h.hexdigest()[:32])
+        if self.m("metadata_stale_acs"):  # the defect: metadata names an ACS the SP no longer serves
+            for acs in root.iter("{urn:oasis:names:tc:SAML:2.0:metadata}AssertionConsumerService"):
+                acs.set("Location", acs.get("Location", "").replace("/saml/acs", "/saml2/acs"))
         return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
     # --- users ---------------------------------------------------------------------------------

@@ -214,6 +214,8 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
                 if "idpId" not in q and "?" in frag:
                     q = parse_qs(frag.split("?", 1)[1])
                 idp_id = (q.get("idpId") or [None])[0]
+                if idp_id and sp.idp(idp_id) is None and sp.m("ignores_relaystate_idpid"):
+                    idp_id = None
                 if idp_id and sp.idp(idp_id) is None:
                     raise Rejected(f"RelayState names an unknown SAML configuration {idp_id!r}",
                                    "RC-RELAYSTATE")
@@ -231,6 +233,9 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
             raise Rejected("the SAML configuration of this sign-in no longer exists", "KEY-07")
         rows = sp.idps() if sp.m("any_tenant_idp") else [idp]
         metadatas = [bytes(r["metadata"]) for r in rows]
+        if sp.m("keeps_old_idp_cert"):  # the defect: a replaced certificate keeps verifying
+            metadatas = [_with_retired_keys(bytes(r["metadata"]), sp.retired_idp_metadata.get(r["id"], []))
+                         for r in rows]
         expected_entity = idp["entity_id"]
         if sp.m("ignores_issuer"):
             # the defect: the configured IdP's key verifies whatever Issuer the message names
@@ -477,7 +482,8 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
             return jsonify({"error": "not signed in"}), 401  # type: ignore[return-value]
         data = request.get_json(silent=True) or request.form
         t = str(data.get("tenant") or "")
-        if t not in me["tenants"]:
+        known = sp.store.one("SELECT id FROM accounts WHERE id = ? AND kind = 'tenant'", (t,))
+        if t not in me["tenants"] and not (sp.m("switch_to_any_tenant") and known is not None):
             return jsonify({"error": f"no access to tenant {t!r}"}), 403  # type: ignore[return-value]
         with sp.store.tx() as c:
             c.execute("UPDATE sessions SET current_tenant = ? WHERE sid = ?", (t, s["sid"]))
@@ -524,6 +530,22 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
     from .slo import register_slo
 
     register_slo(app, sp, current_session)
+
+
+def _with_retired_keys(md: bytes, retired: list[bytes]) -> bytes:
+    """The `keeps_old_idp_cert` mutant: the current IdP metadata with the KeyDescriptors of the
+    metadata it replaced added to its IDPSSODescriptor."""
+    from lxml import etree
+
+    ns = "{urn:oasis:names:tc:SAML:2.0:metadata}"
+    root = etree.fromstring(md)
+    desc = root.find(f"{ns}IDPSSODescriptor")
+    if desc is None:
+        return md
+    for old in retired:
+        for kd in etree.fromstring(old).iter(f"{ns}KeyDescriptor"):
+            desc.insert(0, kd)
+    return etree.tostring(root)
 
 
 def _parse_resolving_entities(b64: str) -> None:

@@ -146,9 +146,42 @@ _TABLE: tuple[Mutant, ...] = (
            "SAML is activated (no conversion)", ("RC-ACTIVATE-CONVERT", "RF-LOCAL-OFF")),
     Mutant("link_without_owner_check", "links an account to a SAML configuration without checking "
            "that the same user owns both accounts", ("RC-LINK",), _RC),
+    Mutant("grants_unlinked_accounts", "grants an account named in redisAccountMapping even when "
+           "it is not SAML-enabled or belongs to another SAML configuration",
+           ("RC-ACCOUNT-NOT-SAML", "TEN-03"), _RC),
+    Mutant("verify_domain_without_txt", "marks a domain verified when asked to verify it, without "
+           "finding its TXT record in DNS", ("RC-DNS",), _RC),
+    Mutant("saml_login_keeps_local", "a SAML sign-in for the email of a local user signs them in "
+           "but leaves them a local user whose password still works", ("RC-SAML-CONVERTS",), _RC),
+    Mutant("deactivate_without_owner_check", "deactivates SAML for an account at the request of "
+           "any user (a SAML owner, a local member), not only a local owner",
+           ("RC-DEACTIVATE-OWNER",), _RC),
+    Mutant("ignores_relaystate_idpid", "an IdP-initiated RelayState ?idpId= naming no known SAML "
+           "configuration is ignored (the configuration is taken from the Issuer) instead of "
+           "refusing the sign-in", ("RC-RELAYSTATE",), _RC),
+    Mutant("metadata_stale_acs", "the SP metadata it hands out names an AssertionConsumerService "
+           "Location (/saml2/acs) the SP no longer serves", ("RC-METADATA",)),
+    Mutant("keeps_old_idp_cert", "after an IdP configuration's metadata (signing certificate) is "
+           "replaced, the previous certificate keeps verifying", ("RC-CERT-UPDATE",)),
+    # --- changes between logins (both contracts) ---------------------------------------------
+    Mutant("reprovision_no_additions", "a returning user gains no account or tenant that was not "
+           "granted at an earlier login (new pairs / tenantid values ignored)",
+           ("RC-ACCOUNT-ADDED", "RF-TENANT-ADDED"), ("redis_cloud", "redflag")),
+    Mutant("role_fixed_at_first_login", "a returning user keeps the role(s) of their first login: "
+           "a changed role in a later assertion is ignored", ("RC-ROLE-CHANGED", "RF-ROLE-CHANGED"),
+           ("redis_cloud", "redflag")),
     # --- redflag rules -----------------------------------------------------------------------
-    Mutant("keeps_removed_tenants", "re-provisioning at login adds new tenants but never removes "
-           "tenants missing from the latest tenantid", ("RF-REPROVISION",), _RF),
+    Mutant("unknown_role_as_editor", "a role outside the vocabulary signs the user in as Editor "
+           "instead of refusing the sign-in", ("RF-ROLE-UNKNOWN",), _RF),
+    Mutant("tenant_url_not_checked", "a sign-in at the URL of a tenant the assertion does not grant "
+           "is accepted (into one of the granted tenants)", ("RF-TENANT-NOT-GRANTED",), _RF),
+    Mutant("current_tenant_first_granted", "after sign-in the current tenant is the first granted "
+           "one, not the tenant whose sign-on URL was used", ("RF-TENANT-URL",), _RF),
+    Mutant("switch_to_any_tenant", "switching tenants accepts any configured tenant, granted or "
+           "not", ("RF-SWITCH",), _RF),
+    Mutant("keeps_removed_tenants", "re-provisioning at login adds new tenants (accounts) but never "
+           "removes those missing from the latest tenantid (redisAccountMapping)",
+           ("RF-REPROVISION", "RC-ACCOUNT-REMOVED"), ("redis_cloud", "redflag")),
     Mutant("tenantid_no_split", "treats a comma-separated tenantid as one tenant name",
            ("RF-MULTI-TENANT",), _RF),
     Mutant("rejects_role_alias", "refuses the Entra ID spelling `Super_Administrator`",

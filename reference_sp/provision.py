@@ -79,6 +79,12 @@ def _upsert_user(sp: "RefSP", c: Any, v: Verified, idp_id: str, email: str, firs
     if sp.m("jit_no_update"):
         c.execute("UPDATE users SET updated = ?, logins = logins + 1 WHERE id = ?", (now, row["id"]))
         return int(row["id"])
+    if sp.m("role_fixed_at_first_login"):
+        role = row["role"]
+    if sp.m("saml_login_keeps_local") and row["kind"] == "local":
+        c.execute("UPDATE users SET name_id = ?, first_name = ?, last_name = ?, updated = ?, "
+                  "logins = logins + 1 WHERE id = ?", (v.name_id, first, last, now, row["id"]))
+        return int(row["id"])
     c.execute(
         "UPDATE users SET name_id = ?, name_id_format = ?, first_name = ?, last_name = ?, "
         "username = ?, role = ?, kind = 'saml', bypass = 0, password_hash = NULL, idp_id = ?, "
@@ -104,7 +110,14 @@ def _finish(sp: "RefSP", v: Verified, idp_id: str, email: str, first: str, last:
     if sp.m("skip_jit"):
         return ProvisionResult(0, current_tenant, snap, warnings or [])
     with sp.store.tx() as c:
+        existed = c.execute("SELECT id FROM users WHERE email = ?", (email.lower(),)).fetchone()
         uid = _upsert_user(sp, c, v, idp_id, email, first, last, username, role)
+        old = {r["scope_id"]: r["role"] for r in c.execute(
+            "SELECT scope_id, role FROM memberships WHERE user_id = ?", (uid,)).fetchall()}
+        if existed is not None and sp.m("reprovision_no_additions"):
+            memberships = {k: r for k, r in memberships.items() if k in old}
+        if existed is not None and sp.m("role_fixed_at_first_login"):
+            memberships = {k: old.get(k, r) for k, r in memberships.items()}
         if replace:
             c.execute("DELETE FROM memberships WHERE user_id = ?", (uid,))
         for scope, r in memberships.items():
@@ -161,7 +174,8 @@ def parse_account_mapping(sp: "RefSP", values: list[str], idp_id: str) -> tuple[
                 refused_accounts.add(acct)
                 continue
         row = sp.store.one("SELECT * FROM accounts WHERE id = ? AND kind = 'account'", (acct,))
-        if row is None or not row["saml_active"] or row["idp_id"] != idp_id:
+        if (row is None or not row["saml_active"] or row["idp_id"] != idp_id) \
+                and not (row is not None and sp.m("grants_unlinked_accounts")):
             refused.append(f"{p!r}: account {acct} is not SAML-enabled for this SAML configuration")
             refused_accounts.add(acct)
             continue
@@ -191,7 +205,8 @@ def _redis_cloud(sp: "RefSP", v: Verified, idp_id: str) -> ProvisionResult:
     granted, refused = parse_account_mapping(sp, mapping, idp_id)
     if not granted:
         raise Rejected("no usable account mapping: " + "; ".join(refused), "RC-MAPPING")
-    return _finish(sp, v, idp_id, email, first, last, granted, warnings=refused)
+    return _finish(sp, v, idp_id, email, first, last, granted, warnings=refused,
+                   replace=not sp.m("keeps_removed_tenants"))
 
 
 # --- redflag ------------------------------------------------------------------------------------
@@ -208,6 +223,8 @@ def _redflag(sp: "RefSP", v: Verified, idp_id: str, tenant: str | None) -> Provi
         raise Rejected(f"email {email!r} is not an email address", "NID-07")
     if role in REDFLAG_ALIASES and not sp.m("rejects_role_alias"):
         role = REDFLAG_ALIASES[role]
+    if role not in REDFLAG_ROLES and sp.m("unknown_role_as_editor"):
+        role = "Editor"
     if role not in REDFLAG_ROLES:
         raise Rejected(f"unknown role {role!r} (roles: {', '.join(REDFLAG_ROLES)}; Entra ID may "
                        "send Super_Administrator)", "RF-ROLE")
@@ -229,11 +246,13 @@ def _redflag(sp: "RefSP", v: Verified, idp_id: str, tenant: str | None) -> Provi
         if row["idp_id"] != idp_id and not sp.m("any_tenant_idp"):
             continue  # one IdP per tenant: this IdP cannot grant another IdP's tenant
         valid.append(t)
+    if tenant is not None and tenant not in valid and sp.m("tenant_url_not_checked") and valid:
+        tenant = None
     if tenant is not None and tenant not in valid:
         raise Rejected(f"the assertion does not grant the tenant {tenant!r} you signed in to "
                        f"(tenantid: {', '.join(names)})", "RF-TENANT")
     if not valid:
         raise Rejected(f"none of the tenants {names} is configured for this IdP", "RF-TENANT")
-    current = tenant or valid[0]
+    current = valid[0] if sp.m("current_tenant_first_granted") else (tenant or valid[0])
     return _finish(sp, v, idp_id, email, first, last, {t: role for t in valid}, username=username,
                    role=role, replace=not sp.m("keeps_removed_tenants"), current_tenant=current)

@@ -40,7 +40,8 @@ def _two_tenants(ctx: ScenarioContext) -> tuple[str, str] | Observation:
     "RF-MULTI-TENANT",
     "A comma-separated tenantid grants every tenant listed; login works at any of them",
     category="contract",
-    refs=(f"{SEED}: 'list the tenantid values in the tenantid attribute, separated by commas'",
+    refs=(f"{SEED}: 'you can include multiple tenantid values in the SAML assertion'",
+          f"{SEED}: 'list the tenantid values in the tenantid attribute, separated by commas'",
           f"{SEED}: 'the user can use the SAML login URL for any of the specified tenants'"),
     needs=("sp_initiated", "tenants"),
     expect=ACCEPT,
@@ -192,4 +193,176 @@ def rf_one_idp(ctx: ScenarioContext) -> Observation:
     obs.check(f"tenant {foreign} of another IdP not granted", foreign not in got,
               f"the run's IdP granted {got}, including {foreign} (bound to IdP {idp_id})")
     obs.check(f"own tenant {ts[0]} granted", ts[0] in got, f"tenants {got}")
+    return obs
+
+
+# --- roles ------------------------------------------------------------------------------------------
+@scenario(
+    "RF-ROLE-UNKNOWN",
+    "A role outside the vocabulary refuses the sign-in: nobody provisioned, never a default role",
+    category="contract",
+    refs=(f"{SEED}: 'The following roles can be assigned to users via the role attribute'",
+          f"{SEED}: 'RedFlag relies on these assignments to correctly authorize and provision user "
+          "access'", "catalogue ATTR-09 (deny by default)"),
+    needs=("sp_initiated", "role_vocabulary"),
+    expect=REJECT,
+    fix_hint="Refuse the sign-in when the role attribute is not one of the contract's roles (or "
+             "their aliases); never provision a default role.",
+)
+def rf_role_unknown(ctx: ScenarioContext) -> Observation:
+    user = ctx.new_user(role="Owner")
+    ctx.sp_login(user)
+    obs = ctx.observe(user)
+    obs.note = "role 'Owner' (not in the vocabulary)"
+    return obs
+
+
+# --- tenants: sign-on URL, grants, switching -------------------------------------------------------
+@scenario(
+    "RF-TENANT-URL",
+    "The tenant's sign-on URL ?saml=<tenant> signs the user in to that tenant",
+    category="contract",
+    refs=(f"{SEED}: 'A unique Sign-On URL (e.g., https://us.redflaghub.com/?saml=tenantname)'",),
+    needs=("sp_initiated", "tenants"),
+    expect=ACCEPT,
+    fix_hint="Start SSO with the tenant named in the sign-on URL and make it the session's current "
+             "tenant after sign-in.",
+)
+def rf_tenant_url(ctx: ScenarioContext) -> Observation:
+    pair = _two_tenants(ctx)
+    if isinstance(pair, Observation):
+        return pair
+    a, b = pair
+    user = ctx.new_user(tenants=[a, b])
+    ctx.sp_login(user, tenant=b)
+    obs = ctx.observe(user)
+    cur = _me(ctx).get("current_tenant")
+    obs.check(f"current tenant is {b}, whose URL was used", cur == b,
+              f"signed in through ?saml={b} (tenantid '{a},{b}'), current tenant {cur!r}")
+    return obs
+
+
+@scenario(
+    "RF-TENANT-NOT-GRANTED",
+    "Signing in at the URL of a tenant the assertion does not list is refused",
+    category="contract",
+    refs=(f"{SEED}: 'the user can use the SAML login URL for any of the specified tenants'",
+          f"{SEED}: 'tenantid – Must contain the value'"),
+    needs=("sp_initiated", "tenants"),
+    expect=REJECT,
+    fix_hint="Refuse the sign-in when the tenant of the sign-on URL is not in the assertion's "
+             "tenantid.",
+)
+def rf_tenant_not_granted(ctx: ScenarioContext) -> Observation:
+    pair = _two_tenants(ctx)
+    if isinstance(pair, Observation):
+        return pair
+    a, b = pair
+    user = ctx.new_user(tenants=[a])
+    ctx.sp_login(user, tenant=b)
+    obs = ctx.observe(user)
+    obs.note = f"tenantid '{a}', signed in at ?saml={b}"
+    return obs
+
+
+def _switch(ctx: ScenarioContext, tenant: str) -> None:
+    from .session import hook_body
+
+    fields = hook_body(ctx, "switch_tenant", tenant=tenant) or {"tenant": tenant}
+    ctx.session.navigate(ctx.target.url(ctx.target.hooks["switch_tenant"].url), method="POST",
+                         data={k: str(v) for k, v in fields.items()})
+
+
+@scenario(
+    "RF-SWITCH",
+    "A signed-in user switches to another granted tenant, never to one not granted",
+    category="contract",
+    refs=(f"{SEED}: 'Once logged in, the user can switch between locations within the RedFlag "
+          "platform'",),
+    needs=("sp_initiated", "tenants", "tenant_switch"),
+    expect=ACCEPT,
+    fix_hint="Let the user switch only among the tenants their latest assertion granted.",
+)
+def rf_switch(ctx: ScenarioContext) -> Observation:
+    pair = _two_tenants(ctx)
+    if isinstance(pair, Observation):
+        return pair
+    a, b = pair
+    both = ctx.new_user(tenants=[a, b])
+    ctx.sp_login(both, tenant=a)
+    _switch(ctx, b)
+    switched = _me(ctx).get("current_tenant")
+    ctx.restart()
+    one = ctx.new_user(tenants=[a])
+    ctx.sp_login(one, tenant=a)
+    _switch(ctx, b)
+    obs = ctx.observe(one)
+    cur = _me(ctx).get("current_tenant")
+    obs.check(f"a user granted {a} and {b} switches to {b}", switched == b,
+              f"current tenant after switching: {switched!r}")
+    obs.check(f"a user granted only {a} cannot switch to {b}", cur == a,
+              f"current tenant after asking for {b}: {cur!r}")
+    return obs
+
+
+# --- changes between logins --------------------------------------------------------------------------
+_REPROVISION_REF = (f"{SEED}: 'RedFlag will automatically deprovision and reprovision access based "
+                    "on the updated tenantid values in the next SAML assertion upon login'",)
+
+
+@scenario(
+    "RF-TENANT-ADDED",
+    "A tenant added to tenantid between logins is granted at the next login",
+    category="contract",
+    refs=(f"{SEED}: 'If the set of tenants a user has access to changes'", *_REPROVISION_REF),
+    needs=("sp_initiated", "tenants"), expect=ACCEPT,
+    fix_hint="At each login replace the user's tenants with exactly those of the latest assertion "
+             "(added ones granted).",
+)
+def rf_tenant_added(ctx: ScenarioContext) -> Observation:
+    pair = _two_tenants(ctx)
+    if isinstance(pair, Observation):
+        return pair
+    a, b = pair
+    user = ctx.new_user(tenants=[a])
+    ctx.sp_login(user, tenant=a)
+    first = sorted(_me(ctx).get("tenants") or [])
+    ctx.restart()
+    later = user.with_attributes(**{ctx.profile.attributes.tenant: [f"{a},{b}"]})
+    ctx.sp_login(later, tenant=a)
+    obs = ctx.observe(later)
+    got = sorted(_me(ctx).get("tenants") or [])
+    obs.check("first login granted one tenant", first == [a], f"first login: {first}")
+    obs.check(f"tenant {b} granted at the next login", got == sorted([a, b]),
+              f"the second login sent tenantid '{a},{b}'; the user has {got}")
+    return obs
+
+
+@scenario(
+    "RF-ROLE-CHANGED",
+    "A role changed at the IdP between logins takes effect at the next login",
+    category="contract",
+    refs=(f"{SEED}: 'These role assignments are passed to RedFlag during login'",
+          f"{SEED}: 'any user updates (such as adding or removing users) will need to be managed via "
+          "your SAML provider'"),
+    needs=("sp_initiated", "role_vocabulary"),
+    expect=ACCEPT,
+    fix_hint="Update the user's role from the role attribute at every sign-in.",
+)
+def rf_role_changed(ctx: ScenarioContext) -> Observation:
+    vocab = list(ctx.profile.roles.vocabulary) if ctx.profile.roles else []
+    if len(vocab) < 2:
+        return unobservable("the role vocabulary needs two roles")
+    r1, r2 = vocab[-1], vocab[-2]
+    user = ctx.new_user(role=r1)
+    ctx.sp_login(user)
+    first = _me(ctx).get("role")
+    ctx.restart()
+    later = user.with_attributes(**{ctx.profile.attributes.role: [r2]})
+    ctx.sp_login(later)
+    obs = ctx.observe(later)
+    got = _me(ctx).get("role")
+    obs.check(f"first login gave {r1!r}", first == r1, f"first login: {first!r}")
+    obs.check(f"the role is {r2!r} after the change", got == r2,
+              f"the second login sent role {r2!r}; the SP has {got!r}")
     return obs

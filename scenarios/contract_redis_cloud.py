@@ -81,7 +81,8 @@ def rc_mapping_multi(ctx: ScenarioContext) -> Observation:
     "RC-ROLE-UNKNOWN",
     "An unknown role in redisAccountMapping grants no access to that account (never a default)",
     category="contract",
-    refs=(f"{SEED}: roles owner, member, manager, billing_admin, viewer (lowercase)",
+    refs=(f"{SEED}: 'Key-value pair of a lowercase role name (owner, member, manager, billing_admin, "
+          "or viewer)'",
           "least privilege"),
     needs=("sp_initiated", "account_mapping"),
     expect=ACCEPT,
@@ -305,3 +306,343 @@ def rc_link(ctx: ScenarioContext) -> Observation:
     obs.note = "; ".join(steps)
     return obs
 
+
+
+# --- accounts that are not SAML-enabled -----------------------------------------------------------
+@scenario(
+    "RC-ACCOUNT-NOT-SAML",
+    "redisAccountMapping naming an account that is not SAML-enabled grants nothing on it",
+    category="contract",
+    refs=(f"{SEED}: 'you can add the same user to multiple SAML-enabled accounts'",
+          "catalogue TEN-03 (the grant comes from the SP's binding, never from the attribute alone)"),
+    needs=("sp_initiated", "account_mapping", "saml_admin"),
+    expect=ACCEPT,
+    fix_hint="Grant an account from redisAccountMapping only when SAML is active for it and it is "
+             "linked to the SAML configuration that signed the assertion.",
+)
+def rc_account_not_saml(ctx: ScenarioContext) -> Observation:
+    accts = _accounts(ctx)
+    if not accts:
+        return unobservable("no account mapping attribute")
+    plain = _Account(ctx, saml_active=False)  # exists, has a local owner, SAML never activated
+    user = ctx.new_user(accounts=[f"{accts[0]}=viewer", f"{plain.id}=owner"])
+    ctx.sp_login(user)
+    obs = ctx.observe(user)
+    got = _granted(ctx) or {}
+    obs.check("the account without SAML is not granted", plain.id not in got,
+              f"'{plain.id}=owner' gave the role {got.get(plain.id)!r} on an account whose SAML "
+              "SSO is not active")
+    obs.check("the SAML-enabled account is granted", got.get(accts[0]) == "viewer",
+              f"'{accts[0]}=viewer' gave {got.get(accts[0])!r}")
+    return obs
+
+
+# --- a SAML login converts a local user -------------------------------------------------------------
+@scenario(
+    "RC-SAML-CONVERTS",
+    "A SAML sign-in for the email of a local user converts that user: the old password stops working",
+    category="lifecycle",
+    refs=(f"{SEED}: 'Your user converts to a SAML user in Redis Cloud'",),
+    needs=("sp_initiated", "account_mapping", "local_users", "user_inspection"),
+    expect=ACCEPT,
+    fix_hint="When a SAML sign-in matches a local user's email, turn the user into a SAML user and "
+             "drop their password (bypass users keep theirs only if they never use SSO).",
+)
+def rc_saml_converts(ctx: ScenarioContext) -> Observation:
+    accts = _accounts(ctx)
+    if not accts:
+        return unobservable("no account mapping attribute")
+    user = ctx.new_user(accounts=[f"{accts[0]}=member"])
+    email, pw = ctx.email_of(user), new_password()
+    need_ok(ctx, "add_local_user", email=email, password=pw, accounts={accts[0]: "member"})
+    ctx.sp_login(user)
+    obs = ctx.observe(user)
+    kind = _local_state(ctx, email)
+    obs.check("the user is a SAML user after the SAML sign-in", kind == "saml",
+              f"after the SAML sign-in the user is {kind!r}")
+    ctx.restart()
+    password_sign_in(ctx, email, pw)
+    after = ctx.whoami()
+    obs.check("the previous password no longer signs in", after is None,
+              f"the local password still signed in {after!r}")
+    return obs
+
+
+# --- deactivation only by a local owner -------------------------------------------------------------
+@scenario(
+    "RC-DEACTIVATE-OWNER",
+    "Only a local owner can deactivate SAML: a SAML owner or a local member cannot",
+    category="lifecycle",
+    refs=(f"{SEED}: 'Before you can deactivate SAML SSO for an account, you must sign in to the "
+          "account as a local (non-SAML) user with the owner role assigned'",),
+    needs=("sp_initiated", "saml_admin", "local_users", "account_mapping"),
+    expect=ACCEPT,
+    fix_hint="Refuse deactivation unless the requesting user is a local (non-SAML) owner of the "
+             "account.",
+)
+def rc_deactivate_owner(ctx: ScenarioContext) -> Observation:
+    acct = _Account(ctx, saml_active=True)
+    member = acct.local(ctx, "member")
+    saml_owner = ctx.new_user(accounts=[f"{acct.id}=owner"])
+    ctx.sp_login(saml_owner)
+    if ctx.whoami() != ctx.email_of(saml_owner):
+        return Observation(signed_in=None, intended=ctx.email_of(saml_owner), observable=False,
+                           note="the SAML owner of the new account could not sign in")
+    s1, _ = hook(ctx, "deactivate_saml", account=acct.id, by=ctx.email_of(saml_owner))
+    s2, _ = hook(ctx, "deactivate_saml", account=acct.id, by=member)
+    obs = ctx.observe(saml_owner)
+    got = _granted(ctx) or {}
+    obs.check("SAML still active: the SAML owner keeps the account", got.get(acct.id) == "owner",
+              f"after deactivation requests by the SAML owner (HTTP {s1}) and a local member "
+              f"(HTTP {s2}) the SAML owner has {got}")
+    obs.note = f"deactivate by SAML owner: HTTP {s1}; by local member: HTTP {s2}"
+    return obs
+
+
+# --- RelayState ?idpId= -----------------------------------------------------------------------------
+def _console_relay(ctx: ScenarioContext, idp_id: str) -> str:
+    return f"{ctx.target.url('/').rstrip('/')}/#/login/?idpId={idp_id}"
+
+
+@scenario(
+    "RC-RELAYSTATE",
+    "IdP-initiated RelayState ?idpId=<ID> signs in through that configuration; an unknown ID does not",
+    category="contract",
+    refs=(f"{SEED}: 'you also need to set the RelayState parameter to the following URL: "
+          "https://cloud.redis.io/#/login/?idpId='",
+          f"{SEED}: 'Replace <ID> so it matches the AssertionConsumerService Location URL's ID'",
+          "Bindings 3.5.3 (RelayState)"),
+    needs=("idp_initiated", "account_mapping"),
+    expect=REJECT,
+    fix_hint="Take idpId from the RelayState as the SAML configuration the unsolicited Response must "
+             "come from; refuse an unknown one (and a Response signed by another configuration's "
+             "IdP); land the user on the console, never on the RelayState URL itself.",
+)
+def rc_relaystate(ctx: ScenarioContext) -> Observation:
+    if not ctx.profile.flows.idp_initiated:
+        return unobservable("the profile refuses IdP-initiated sign-on")
+    cfg = ctx.target.testdata.saml_config_id
+    good = ctx.new_user()
+    page = ctx.idp_login(good, relay_state=_console_relay(ctx, cfg))
+    first = ctx.whoami()
+    ctx.restart()
+    bad_id = f"{cfg}-unknown{ctx.runtime.next_seed()}"
+    user = ctx.new_user()
+    ctx.idp_login(user, relay_state=_console_relay(ctx, bad_id))
+    obs = ctx.observe(user)
+    obs.check(f"RelayState ?idpId={cfg} (this run's configuration) signs in",
+              first == ctx.email_of(good), f"whoami after it: {first!r} (page {page.url})")
+    obs.note = f"second login: RelayState ?idpId={bad_id} (no such configuration)"
+    return obs
+
+
+# --- the SP metadata the product hands out ----------------------------------------------------------
+MD = "urn:oasis:names:tc:SAML:2.0:metadata"
+POST_BINDING = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+
+
+@scenario(
+    "RC-METADATA",
+    "The SP metadata handed out works as is: an IdP configured from it signs users in at its ACS",
+    category="contract",
+    refs=(f"{SEED}: 'Select the Download button to download the service provider metadata in XML "
+          "format'", f"{SEED}: 'AssertionConsumerService's Location'", "Metadata 2.4.4 (SPSSODescriptor)",
+          "catalogue META-01"),
+    needs=("idp_initiated", "account_mapping"),
+    expect=ACCEPT,
+    fix_hint="Generate the downloadable SP metadata from the live configuration: the entityID the "
+             "SP checks as Audience and the ACS URL it actually serves (HTTP-POST).",
+)
+def rc_metadata(ctx: ScenarioContext) -> Observation:
+    from lxml import etree
+
+    url = ctx.target.url(ctx.target.sp.metadata_url or "/saml/metadata")
+    status, text = ctx.session.fetch(url, note="SP metadata download")
+    obs_fail = Observation(signed_in=None, intended=None)
+    if status != 200:
+        return obs_fail.check("the SP metadata downloads", False, f"{url}: HTTP {status}")
+    try:
+        root = etree.fromstring(text.encode(), etree.XMLParser(resolve_entities=False, no_network=True,
+                                                                 load_dtd=False))
+    except etree.XMLSyntaxError as exc:
+        return obs_fail.check("the SP metadata is XML", False, f"{url}: {exc}")
+    acs = [e for e in root.iter(f"{{{MD}}}AssertionConsumerService") if e.get("Binding") == POST_BINDING]
+    entity = root.get("entityID") or ""
+    user = ctx.new_user()
+    ctx.idp.register_sp(text.encode())  # the IdP admin uploads the downloaded XML
+    try:
+        ctx.idp_login(user)
+    finally:
+        ctx.idp.register_sp(ctx.runtime.sp_metadata)
+    obs = ctx.observe(user)
+    obs.check("the metadata names an entityID", bool(entity), "EntityDescriptor has no entityID")
+    obs.check("the metadata names an HTTP-POST AssertionConsumerService", bool(acs),
+              "no AssertionConsumerService with the HTTP-POST binding")
+    obs.note = f"entityID {entity!r}; ACS {[e.get('Location') for e in acs]}"
+    return obs
+
+
+# --- a certificate update ----------------------------------------------------------------------------
+def _with_cert(md: bytes, old_b64: str, new_b64: str) -> str:
+    text = md.decode()
+    if old_b64 not in text:
+        raise ValueError("the IdP metadata does not carry the IdP certificate")
+    return text.replace(old_b64, new_b64)
+
+
+@scenario(
+    "RC-CERT-UPDATE",
+    "After the IdP signing certificate is updated, the new one signs in and the old one no longer does",
+    category="contract",
+    refs=(f"{SEED}: 'If you change certain metadata or configuration settings after you set up SAML "
+          "SSO, such as the assertion signing certificate'",
+          f"{SEED}: 'Download the updated service provider metadata'", "catalogue KEY-04 (rollover)"),
+    needs=("sp_initiated", "idp_admin"),
+    expect=REJECT,
+    fix_hint="Replace the trusted IdP certificate when the configuration is updated: verify with "
+             "the new one only (list both in metadata during a planned rollover).",
+)
+def rc_cert_update(ctx: ScenarioContext) -> Observation:
+    from mock_idp.keys import ephemeral
+
+    cfg = ctx.target.testdata.saml_config_id
+    original = ctx.idp.metadata_xml()
+    new_key = ephemeral("samlconf rollover")
+    url = ctx.target.url(ctx.target.sp.metadata_url or "/saml/metadata")
+    _, sp_md_before = ctx.session.fetch(url, note="SP metadata before the update")
+    need_ok(ctx, "add_idp", idp_id=cfg,
+            metadata_xml=_with_cert(original, ctx.idp.key.cert_b64, new_key.cert_b64))
+    try:
+        _, sp_md_after = ctx.session.fetch(url, note="SP metadata after the update")
+        fresh = ctx.new_user()
+        ctx.sp_login(fresh, key=new_key)
+        new_in = ctx.whoami()
+        ctx.restart()
+        user = ctx.new_user()
+        ctx.sp_login(user)  # signed with the old (replaced) key
+        obs = ctx.observe(user)
+    finally:
+        need_ok(ctx, "add_idp", idp_id=cfg, metadata_xml=original.decode())
+    obs.check("the new certificate signs in", new_in == ctx.email_of(fresh),
+              f"a login signed with the new key: whoami {new_in!r}")
+    obs.check("the SP metadata changed with the configuration", sp_md_before != sp_md_after,
+              "the SP metadata offered after the update is the same document as before")
+    obs.note = "second login signed with the replaced certificate's key"
+    return obs
+
+
+# --- changes between logins -------------------------------------------------------------------------
+def _relogin(ctx: ScenarioContext, first: list[str], second: list[str]) -> tuple[dict[str, str] | None, Any, Observation]:
+    user = ctx.new_user(accounts=first)
+    ctx.sp_login(user)
+    before = _granted(ctx) if ctx.whoami() == ctx.email_of(user) else None
+    ctx.restart()
+    later = user.with_attributes(**{ctx.profile.attributes.account_mapping: second})
+    ctx.sp_login(later)
+    return before, later, ctx.observe(later)
+
+
+_CHANGE_REF = (f"{SEED}: 'the identity provider (IdP) admin handles SAML user management'",
+               f"{SEED}: 'configure the redisAccountMapping attribute to map them to the appropriate "
+               "Redis Cloud accounts and roles'")
+
+
+@scenario(
+    "RC-ACCOUNT-ADDED",
+    "An account added to redisAccountMapping between logins is granted at the next login",
+    category="contract", refs=_CHANGE_REF, needs=("sp_initiated", "account_mapping"), expect=ACCEPT,
+    fix_hint="Re-provision the user's accounts from redisAccountMapping at every sign-in.",
+)
+def rc_account_added(ctx: ScenarioContext) -> Observation:
+    pair = _two_accounts(ctx)
+    if isinstance(pair, Observation):
+        return pair
+    a, b = pair
+    before, _, obs = _relogin(ctx, [f"{a}=viewer"], [f"{a}=viewer", f"{b}=manager"])
+    got = _granted(ctx)
+    obs.check("first login granted one account", before == {a: "viewer"}, f"first login: {before}")
+    obs.check(f"account {b} added at the next login", got == {a: "viewer", b: "manager"},
+              f"the second login mapped {a}=viewer,{b}=manager; the SP granted {got}")
+    return obs
+
+
+@scenario(
+    "RC-ROLE-CHANGED",
+    "A role changed in redisAccountMapping between logins takes effect at the next login",
+    category="contract", refs=_CHANGE_REF, needs=("sp_initiated", "account_mapping"), expect=ACCEPT,
+    fix_hint="Re-provision each account's role from redisAccountMapping at every sign-in.",
+)
+def rc_role_changed(ctx: ScenarioContext) -> Observation:
+    accts = _accounts(ctx)
+    if not accts:
+        return unobservable("no account mapping attribute")
+    a = accts[0]
+    before, _, obs = _relogin(ctx, [f"{a}=viewer"], [f"{a}=manager"])
+    got = _granted(ctx)
+    obs.check("first login granted viewer", before == {a: "viewer"}, f"first login: {before}")
+    obs.check("the role is manager after the change", got == {a: "manager"},
+              f"the second login mapped {a}=manager; the SP granted {got}")
+    return obs
+
+
+@scenario(
+    "RC-ACCOUNT-REMOVED",
+    "An account removed from redisAccountMapping between logins is taken away at the next login",
+    category="contract", refs=_CHANGE_REF, needs=("sp_initiated", "account_mapping"), expect=ACCEPT,
+    fix_hint="Replace the user's accounts with exactly those of the latest redisAccountMapping.",
+)
+def rc_account_removed(ctx: ScenarioContext) -> Observation:
+    pair = _two_accounts(ctx)
+    if isinstance(pair, Observation):
+        return pair
+    a, b = pair
+    before, _, obs = _relogin(ctx, [f"{a}=viewer,{b}=manager"], [f"{a}=viewer"])
+    got = _granted(ctx)
+    obs.check("first login granted both accounts", before == {a: "viewer", b: "manager"},
+              f"first login: {before}")
+    obs.check(f"account {b} removed at the next login", got == {a: "viewer"},
+              f"the second login mapped only {a}=viewer; the SP still grants {got}")
+    return obs
+
+
+# --- domain verification by DNS TXT -------------------------------------------------------------------
+@scenario(
+    "RC-DNS",
+    "A domain is verified only once its DNS carries the TXT record the SP gave; only then can its users sign in",
+    category="contract",
+    refs=(f"{SEED}: 'We'll check the domain's DNS records for the provided TXT record'",
+          f"{SEED}: 'If the TXT record does not exist or we can't resolve your domain, we won't be able "
+          "to verify the domain'"),
+    needs=("sp_initiated", "domain_rule", "domain_verification", "dns_zone"),
+    expect=ACCEPT,
+    fix_hint="Mark a domain verified only after a DNS TXT lookup finds the exact record issued for "
+             "it; keep it pending (and its users out) otherwise.",
+)
+def rc_dns(ctx: ScenarioContext) -> Observation:
+    zone = ctx.runtime.dns_zone
+    domain = f"dns{ctx.runtime.next_seed()}.{ctx.target.testdata.other_domain}"
+    added = need_ok(ctx, "add_domain", domain=domain)
+    record = str((added or {}).get("txt_record") or "") if isinstance(added, dict) else ""
+    if not record:
+        return unobservable("the add_domain hook gave no txt_record")
+    steps: list[tuple[str, Any, str | None]] = []
+    for label, values in (("no TXT record", []),
+                          ("a different TXT record", ["v=spf1 -all", record + "x"])):
+        zone.set_txt(domain, values)
+        status = need_ok(ctx, "verify_domain", domain=domain)
+        ctx.restart()
+        u = ctx.new_user(domain=domain)
+        ctx.sp_login(u)
+        steps.append((label, status, ctx.whoami()))
+    zone.set_txt(domain, ["v=spf1 -all", record])
+    status = need_ok(ctx, "verify_domain", domain=domain)
+    ctx.restart()
+    user = ctx.new_user(domain=domain)
+    ctx.sp_login(user)
+    obs = ctx.observe(user)
+    for label, st, who in steps:
+        obs.check(f"with {label} the domain is not verified and its users cannot sign in",
+                  who is None and st != "verified", f"verify said {st!r}; whoami {who!r}")
+    obs.check("with the TXT record published the domain is verified", status == "verified",
+              f"verify said {status!r}")
+    return obs

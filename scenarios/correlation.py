@@ -17,7 +17,7 @@ single_fault("IRT-02", "A wrong InResponseTo only in SubjectConfirmationData is 
              fix_hint=IRT_HINT)
 single_fault("IRT-05", "A response without InResponseTo is accepted only where the contract allows IdP-initiated SSO",
              ["in-response-to-missing"], category="correlation",
-             refs=("catalogue IRT-05", "seed redflag: SP-initiated only"),
+             refs=("catalogue IRT-05", "seed redflag: 'We do not support Identity Provider (IdP)-initiated SAML'"),
              expect={"*": ACCEPT, "redflag": REJECT}, fix_hint="Refuse unsolicited responses when IdP-initiated SSO is off.")
 single_fault("IRT-07", "An empty InResponseTo is refused", ["in-response-to-empty"], category="correlation",
              refs=("catalogue IRT-07",), fix_hint=IRT_HINT)

@@ -10,8 +10,8 @@ from harness.verdict import Observation
     "FLOW-01",
     "SP-initiated login signs the user in and provisions them just in time",
     category="flow",
-    refs=("Prof 4.1.4.3", "catalogue POS-01", "seed redis_cloud: JIT provisioning",
-          "seed redflag: provision users just-in-time"),
+    refs=("Prof 4.1.4.3", "catalogue POS-01", "seed redis_cloud: 'Enter the email address associated with your SAML user account'",
+          "seed redflag: 'enabling us to provision users just-in-time based on their assignments'"),
     needs=("sp_initiated",),
     expect=ACCEPT,
     fix_hint="After validating the Response, create (or update) the user from the assertion's "
@@ -28,6 +28,7 @@ def flow_01(ctx: ScenarioContext) -> Observation:
     "IdP-initiated (unsolicited) login is accepted exactly when the profile supports it",
     category="flow",
     refs=("Prof 4.1.4.3", "catalogue POS-02", "catalogue IRT (unsolicited)",
+          "seed redis_cloud: 'Redis Cloud supports both IdP-initiated and SP-initiated single sign-on'",
           "seed redflag: 'We do not support Identity Provider (IdP)-initiated SAML'"),
     needs=("idp_initiated",),
     expect={"*": ACCEPT, "redflag": REJECT},
@@ -44,7 +45,8 @@ def flow_02(ctx: ScenarioContext) -> Observation:
     "FLOW-04",
     "Signing in again updates the same user from the new assertion (no duplicate, no stale data)",
     category="flow",
-    refs=("seed redis_cloud: JIT provisioning", "seed redflag: 'reprovision ... upon login'",
+    refs=("seed redis_cloud: 'Redis Cloud automatically creates a user account the first time a new "
+          "user signs in with SAML SSO'", "seed redflag: 'reprovision ... upon login'",
           "catalogue ATTR-14"),
     needs=("sp_initiated",),
     expect=ACCEPT,

@@ -221,7 +221,8 @@ def ses_04(ctx: ScenarioContext) -> Observation:
     "PROV-DELETE",
     "Deleting (deprovisioning) a user ends their sessions at once",
     category="provisioning",
-    refs=("seed redis_cloud: 'Deprovision SAML users ... they cannot access the console'",
+    refs=("seed redis_cloud: 'When a user is removed from your identity provider, their access to Redis "
+          "Cloud should also be removed'",
           "OWASP ASVS 3.3.1"),
     needs=("sp_initiated", "delete_user"),
     expect=REJECT,

@@ -135,7 +135,8 @@ def _control(ctx: ScenarioContext, who: SignedIn, obs: Observation) -> Observati
     "POS-11",
     "IdP-initiated single logout ends the session and is answered with a signed Success LogoutResponse",
     category="slo",
-    refs=("Prof 4.4.3.5", "Prof 4.4.4.2", "S2I SDP-SP26/SP31/SP33", "catalogue POS-11"),
+    refs=("Prof 4.4.3.5", "Prof 4.4.4.2", "S2I SDP-SP26/SP31/SP33", "catalogue POS-11",
+          "seed redflag: 'Single Sign-Out (SLO) URL'"),
     needs=NEEDS,
     expect=REJECT,
     fix_hint="On a valid signed LogoutRequest end the sessions it names, then answer the IdP with a signed "
@@ -255,7 +256,9 @@ def _slo_location(ctx: ScenarioContext) -> str:
     "FLOW-03",
     "SP-initiated logout ends the SP session and completes the SAML logout round trip with the IdP",
     category="flow",
-    refs=("Prof 4.4.3.1", "Prof 4.4.4.1", "S2I SDP-SP25/SP28/SP34", "catalogue SLO-16"),
+    refs=("Prof 4.4.3.1", "Prof 4.4.4.1", "S2I SDP-SP25/SP28/SP34", "catalogue SLO-16",
+          "seed redis_cloud: 'Single logout URL: The URL used to sign out of the identity provider and "
+          "connected apps (optional)'"),
     needs=NEEDS,
     expect=REJECT,
     fix_hint="On logout, end the local session first, then send the IdP a signed LogoutRequest naming the "

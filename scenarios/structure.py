@@ -42,7 +42,9 @@ def _attr(ctx: ScenarioContext, which: str) -> str:
 
 single_fault("ATTR-01", "A required attribute left out signs nobody in and creates no account",
              lambda ctx: [fault("attr-missing", name=_attr(ctx, "email"))], category="attributes",
-             refs=("seed: required attributes", "catalogue ATTR-01"),
+             refs=("seed redis_cloud: 'Set up your SAML service provider app so the SAML assertion contains "
+                   "the following attributes'", "seed redflag: 'the following attributes are required'",
+                   "catalogue ATTR-01"),
              fix_hint="Refuse the login with a clear error when a required attribute is missing.")
 single_fault("ATTR-03", "A duplicated attribute name is refused", lambda ctx: [fault("attr-duplicate",
              name=_attr(ctx, "email"), value=f"other@{ctx.target.testdata.email_domain}")],
