@@ -113,14 +113,24 @@ def _rehearse(args: argparse.Namespace) -> int:
     from .runtime import Runtime
     from .suite import dumps, resolve_target
 
+    from mock_idp.users import User
+
+    from .rehearse import load_preset
+
+    preset = load_preset(args.preset) if args.preset else None
+    if args.users is None and preset is None:
+        raise ConfigError("rehearse: give a users file, or --preset entra|okta|google for that IdP's default user")
     try:
-        users = load_users(args.users)
+        users = load_users(args.users) if args.users else [
+            User(name_id=preset.sample.get("name_id", "user@example.com"),
+                 attributes={k: list(v) for k, v in preset.sample.get("attributes", {}).items()},
+                 label=f"{preset.title} default user")]
     except UserFileError as exc:
         raise ConfigError(str(exc)) from None
     live_run = args.target is not None or args.live
     target = resolve_target(args.target, args.profile) if live_run else None
     profile = load_profile(target.profile if target else (args.profile or "generic"))
-    reports = [check_user(profile, u.attributes, u.label or u.name_id) for u in users]
+    reports = [check_user(profile, u.attributes, u.label or u.name_id, preset) for u in users]
     if target is not None:
         with Runtime(target) as runtime:
             live(runtime, users, reports)
@@ -184,7 +194,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     rh = sub.add_parser("rehearse", help="check an IdP's users and attributes against an SP contract "
                         "(and, with --target or --live, sign each one in)")
-    rh.add_argument("users", metavar="USERS", help="users file (TOML [[users]] or YAML users: list)")
+    rh.add_argument("users", metavar="USERS", nargs="?", help="users file (TOML [[users]] or YAML users: list); "
+                    "optional with --preset (then that IdP's default user)")
+    rh.add_argument("--preset", choices=["entra", "okta", "google"],
+                    help="the IdP the users come from: its default claim names are recognised, and a contract "
+                         "attribute it sends under another name is reported as a rename")
     rh.add_argument("--profile", help="contract to check against (redis_cloud, redflag, generic or a TOML path)")
     rh.add_argument("--target", metavar="FILE", help="also sign each user in to this target SP")
     rh.add_argument("--live", action="store_true", help="sign each user in to the bundled reference SP")

@@ -15,6 +15,45 @@ from typing import Any
 from .profiles import Profile
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+PRESET_DIR = __import__("pathlib").Path(__file__).parent / "presets"
+MEANINGS = ("email", "first_name", "last_name", "username", "role", "tenant")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """What a real IdP sends by default (harness/presets/<name>.toml): its claim name per meaning."""
+
+    name: str
+    title: str
+    how_to_rename: str
+    claims: dict[str, str]
+    extra: tuple[str, ...] = ()
+    sample: dict[str, Any] = field(default_factory=dict)
+    sends_by_default: bool = True  # False: [claims] are the IdP's directory fields, sent only once mapped
+
+    def meaning_of(self, claim: str) -> str | None:
+        return next((m for m, c in self.claims.items() if c == claim), None)
+
+
+def presets() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.toml"))
+
+
+def load_preset(name: str) -> Preset:
+    import tomllib
+
+    from .errors import ConfigError
+
+    path = PRESET_DIR / f"{name}.toml"
+    if not path.is_file():
+        raise ConfigError(f"--preset {name!r}: unknown IdP preset (known: {', '.join(presets())})")
+    d = tomllib.loads(path.read_text(encoding="utf-8"))
+    return Preset(d["name"], d["title"], d["how_to_rename"], dict(d.get("claims", {})),
+                  tuple(d.get("extra", ())), dict(d.get("sample", {})), bool(d.get("sends_by_default", True)))
+
+
+def _contract_name(profile: Profile, meaning: str) -> str | None:
+    return getattr(profile.attributes, meaning, None)
 
 
 @dataclass
@@ -44,23 +83,47 @@ def _split(values: list[str], sep: str) -> list[str]:
     return [p.strip() for v in values for p in v.split(sep)]
 
 
-def check_user(profile: Profile, attributes: dict[str, list[str]], label: str) -> UserReport:
-    """What the contract makes of these attributes, and everything that breaks it."""
+def check_user(profile: Profile, attributes: dict[str, list[str]], label: str,
+               preset: Preset | None = None) -> UserReport:
+    """What the contract makes of these attributes, and everything that breaks it. With an IdP
+    `preset`, an attribute the IdP sends under its own default name is a rename, not a gap."""
     rep = UserReport(label)
     a = profile.attributes
     names = set(attributes)
+    renamed: set[str] = set()
     for req in a.required:
         if req in names:
             if not any(v.strip() for v in attributes[req]):
                 rep.findings.append(Finding("error", f"required attribute {req!r} is empty"))
+            continue
+        meaning = next((m for m in MEANINGS if _contract_name(profile, m) == req), None)
+        default = preset.claims.get(meaning) if preset and meaning else None
+        if preset and default and default in names:
+            renamed.add(default)
+            rep.findings.append(Finding("error", f"send {req!r}, not {default!r}: {preset.title} sends the "
+                                                 f"{meaning.replace('_', ' ')} under that name by default "
+                                                 f"({preset.how_to_rename})"))
+            continue
+        if preset and meaning:
+            if default and not preset.sends_by_default:
+                msg = (f"{preset.title} sends no attributes until they are mapped: map {default!r} to an "
+                       f"app attribute named {req!r}")
+            else:
+                what = f"its default name is {default!r}" if default else "it sends none by default"
+                msg = f"add a {meaning.replace('_', ' ')} claim named {req!r} in {preset.title} ({what})"
+            rep.findings.append(Finding("error", f"required attribute {req!r} is missing: {msg} "
+                                                 f"({preset.how_to_rename})"))
             continue
         near = [n for n in names if n.lower() == req.lower()] or difflib.get_close_matches(req, list(names), 1, 0.8)
         hint = f" ({near[0]!r} is sent: attribute names are case-sensitive and exact)" if near else ""
         rep.findings.append(Finding("error", f"required attribute {req!r} is missing{hint}"))
     known = set(a.required) | {x for x in (a.email, a.first_name, a.last_name, a.username, a.role, a.tenant,
                                             a.account_mapping) if x}
-    for n in sorted(names - known):
-        rep.findings.append(Finding("warning", f"attribute {n!r} is not part of the {profile.name} contract (ignored)"))
+    quiet = renamed | set(preset.extra if preset else ())
+    for n in sorted(names - known - quiet):
+        meaning = preset.meaning_of(n) if preset else None
+        why = f" ({preset.title}'s default {meaning.replace('_', ' ')} claim)" if meaning else ""
+        rep.findings.append(Finding("warning", f"attribute {n!r} is not part of the {profile.name} contract{why} (ignored)"))
     for v in attributes.get(a.email, []):
         if not EMAIL.match(v.strip()):
             rep.findings.append(Finding("error", f"{a.email}={v!r} is not an email address"))

@@ -51,3 +51,49 @@ def test_bad_users_file_is_one_line_exit_2(tmp_path, capsys):
     f.write_text("users: [")
     assert main(["rehearse", str(f), "--profile", "redflag"]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+ENTRA_USERS = """users:
+  - name_id: adele@example.com
+    attributes:
+      "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress": adele@example.com
+      "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname": Adele
+      "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname": Vance
+      "http://schemas.microsoft.com/identity/claims/objectidentifier": 0f4c2a
+      redisAccountMapping: "12345=owner"
+"""
+
+
+def test_entra_preset_names_the_claim_uris_to_rename(tmp_path, capsys):
+    f = tmp_path / "entra.yaml"
+    f.write_text(ENTRA_USERS)
+    assert main(["rehearse", str(f), "--profile", "redis_cloud", "--preset", "entra"]) == 1
+    out = capsys.readouterr().out
+    assert "send 'Email', not 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress'" in out
+    assert "send 'FirstName', not 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname'" in out
+    assert "send 'LastName', not 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname'" in out
+    assert "Attributes & Claims" in out
+    assert "'Email' is missing" not in out and "objectidentifier" not in out  # Entra's extras are not noise
+    # without the preset the same file reads as plain gaps
+    assert main(["rehearse", str(f), "--profile", "redis_cloud"]) == 1
+    assert "required attribute 'Email' is missing" in capsys.readouterr().out
+
+
+def test_redflag_role_claim_from_entra_and_presets_without_a_users_file(capsys):
+    p = load_profile("redflag")
+    from harness.rehearse import load_preset
+
+    r = check_user(p, {"username": ["g"], "firstname": ["G"], "lastname": ["H"], "email": ["g@example.com"],
+                       "tenantid": ["a"], "http://schemas.microsoft.com/ws/2008/06/identity/claims/role": ["Editor"]},
+                   "g", load_preset("entra"))
+    assert any("send 'role', not 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role'" in f.message
+               for f in r.findings)
+    assert main(["rehearse", "--profile", "redis_cloud", "--preset", "okta"]) == 1
+    out = capsys.readouterr().out
+    assert "send 'Email', not 'email'" in out and "send 'FirstName', not 'firstName'" in out
+    assert main(["rehearse", "--profile", "redis_cloud", "--preset", "google"]) == 1
+    out = capsys.readouterr().out
+    assert "Google Workspace sends no attributes until they are mapped: map 'Primary email' to an app " \
+           "attribute named 'Email'" in out
+    assert main(["rehearse", "--profile", "redis_cloud"]) == 2
+    assert "give a users file" in capsys.readouterr().err
