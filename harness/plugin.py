@@ -202,11 +202,16 @@ def samlconf_ctx(request: pytest.FixtureRequest, samlconf_runtime: Any) -> Itera
     name = request.config.getoption("--samlconf-driver")
     name = "http" if name == "both" else name
     driver = make_driver(name, samlconf_runtime)
-    session = driver.new_session(samlconf_runtime.allowed_origins())
+
+    def new_session() -> Any:
+        return driver.new_session(samlconf_runtime.allowed_origins())
+
+    ctx = ScenarioContext(samlconf_runtime, new_session(), name, new_session=new_session)
     try:
-        yield ScenarioContext(samlconf_runtime, session, name)
+        yield ctx  # ctx.restart() and ctx.open_session() work here as in the suite's scenarios
     finally:
-        session.close()
+        for session in ctx.sessions():
+            session.close()
         driver.close()
 
 

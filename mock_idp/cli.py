@@ -49,6 +49,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     s.add_argument("--sp-metadata", action="append", default=[], metavar="URL_OR_FILE",
                    help="SP metadata to trust (repeatable)")
     s.add_argument("--seed", type=int, default=1, help="seed for generated users (default 1)")
+    s.add_argument("--account", action="append", default=None, metavar="ACCOUNT=ROLE",
+                   help="redis_cloud: account mapping of the generated users (default 12345=owner, the "
+                        "account `samlconf sp serve` sets up)")
+    s.add_argument("--tenant", action="append", default=None, metavar="TENANT",
+                   help="redflag: tenant of the generated users (default pocketstop1, as `samlconf sp serve`)")
+    s.add_argument("--domain", default="example.com",
+                   help="email domain of the generated users (default example.com, the SP's verified domain)")
     s.add_argument("--allow-remote-metadata", action="store_true",
                    help="let SP metadata URLs (here and on the IdP's page) point off this machine "
                         "(default: loopback URLs only)")
@@ -118,6 +125,24 @@ def cmd_faults(args: argparse.Namespace, out: TextIO | None = None) -> int:
     return 0
 
 
+# What `samlconf sp serve` (the reference SP) sets up by default, so that a person signs in on the
+# first click. The IdP does not import the SP: these are the documented demo values of both.
+DEMO_ACCOUNTS = ["12345=owner"]
+DEMO_TENANTS = ["pocketstop1"]
+
+
+def demo_users(args: argparse.Namespace) -> list[Any]:
+    """Three generated users the bundled SP accepts as they are: its domain, account or tenant."""
+    from .users import generate_user
+
+    kw: dict[str, Any] = {"domain": getattr(args, "domain", "example.com")}
+    if args.profile == "redis_cloud":
+        kw["accounts"] = list(getattr(args, "account", None) or DEMO_ACCOUNTS)
+    elif args.profile == "redflag":
+        kw["tenants"] = list(getattr(args, "tenant", None) or DEMO_TENANTS)
+    return [generate_user(args.profile, seed=args.seed + i, **kw) for i in range(3)]
+
+
 def _make_idp(args: argparse.Namespace, base_url: str, users: Any = None) -> Any:
     from .idp import MockIdP
 
@@ -150,7 +175,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO | None = None, *, block: boo
 
     out = out or sys.stdout
     try:
-        users = load_users(args.users) if args.users else [generate_user(args.profile, seed=args.seed + i) for i in range(3)]
+        users = load_users(args.users) if args.users else demo_users(args)
     except UserFileError as e:
         return _err(str(e))
     try:

@@ -481,6 +481,12 @@ class MockIdP:
         with self._lock:
             return list(self._issued.values())
 
+    def recent_responses(self, n: int | None = None) -> list[IssuedResponse]:
+        """The latest issued Responses (oldest first), at most `n`."""
+        with self._lock:
+            items = list(self._issued.values())
+        return items if n is None else items[-n:]
+
     def apply_name_id_policy(self, user: User, fmt: str | None, sp_entity_id: str) -> User:
         """The user as the SP asked to name them (NameIDPolicy Format): persistent is a stable
         pseudonym per (IdP, SP, user), transient a fresh random value, email the Email attribute."""

@@ -86,7 +86,7 @@ def _attrs_from_text(text: str) -> dict[str, list[str]]:
 
 
 def create_app(idp: "MockIdP") -> Flask:
-    from .idp import PLAN_COOKIE, SESSION_COOKIE, UnknownSP
+    from .idp import PLAN_COOKIE, SESSION_COOKIE, ResponseError, UnknownSP
 
     app = Flask("samlconf_mock_idp")
     app.config.update(
@@ -143,6 +143,50 @@ def create_app(idp: "MockIdP") -> Flask:
         app.logger.exception("mock IdP error")
         return error_page(f"mock IdP internal error: {type(e).__name__}: {e}", 500)
 
+    def recent_sign_ins() -> str:
+        """The latest Responses that signed someone in, each with an IdP-initiated logout button."""
+        from .slo import asserted_name
+
+        rows = []
+        for issued in reversed(idp.recent_responses(10)):
+            try:
+                name = asserted_name(issued.xml)
+            except Exception:  # noqa: BLE001 - a faulted Response may not parse: no button for it
+                name = None
+            if name is None or not issued.sp_entity_id:
+                continue
+            try:
+                has_slo = idp.sp(issued.sp_entity_id).slo_endpoint() is not None
+            except UnknownSP:
+                continue
+            button = (f'<form method="get" action="logout" class="slo"><input type="hidden" name="response" '
+                      f'value="{_e(issued.response_id)}"><button type="submit">Sign out at the SP</button></form>'
+                      if has_slo else "<small>(the SP publishes no SingleLogoutService)</small>")
+            rows.append(f"<li><code>{_e(name.value)}</code> at <code>{_e(issued.sp_entity_id)}</code> {button}</li>")
+        return "<ul>" + "".join(rows) + "</ul>" if rows else "<p>(none yet)</p>"
+
+    @app.get("/logout")
+    def start_logout() -> Response:
+        """IdP-initiated single logout of one earlier sign-in: a LogoutRequest naming the principal
+        exactly as asserted, sent through the person's browser to the SP's SLO endpoint."""
+        from .slo import asserted_name
+
+        rid = request.args.get("response", "")
+        issued = next((r for r in idp.recent_responses() if r.response_id == rid), None)
+        name = asserted_name(issued.xml) if issued is not None else None
+        if issued is None or name is None or not issued.sp_entity_id:
+            return error_page("no such sign-in (it may be too old): sign in again first")
+        try:
+            msg = idp.logout_request(issued.sp_entity_id, name.value, session_index=name.session_index,
+                                     name_id_format=name.format, name_qualifier=name.name_qualifier,
+                                     sp_name_qualifier=name.sp_name_qualifier)
+        except ResponseError as e:
+            return error_page(str(e))
+        idp.record({"event": "logout-request", "sp": issued.sp_entity_id, "id": msg.message_id})
+        if msg.fields:
+            return Response(msg.form_html(), mimetype="text/html")
+        return Response("", status=302, headers={"Location": msg.url})
+
     @app.get("/")
     def index() -> Response:
         sps = "".join(f"<li><code>{_e(s.entity_id)}</code></li>" for s in idp.sps) or "<li>(none registered)</li>"
@@ -151,6 +195,7 @@ def create_app(idp: "MockIdP") -> Flask:
             '<ul><li><a href="metadata">IdP metadata</a></li><li><a href="idp-initiated">IdP-initiated login</a></li>'
             '<li><a href="faults">fault list</a></li></ul>'
             f"<h2>Known SPs</h2><ul>{sps}</ul>"
+            f"<h2>Recent sign-ins</h2>{recent_sign_ins()}"
             '<h2>Trust an SP</h2><form method="post" action="sps" id="add-sp">'
             '<label>SP metadata URL <input name="url" size="60"></label>'
             '<label>or paste its metadata XML<textarea name="metadata" rows="6"></textarea></label>'
