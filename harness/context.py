@@ -20,7 +20,7 @@ class ScenarioContext:
         self.runtime = runtime
         self.session = session
         self._new_session = new_session
-        self._old_hops: list[Hop] = []
+        self._closed: list[Any] = []  # sessions closed by restart(): their hops, artifacts and 5xx stay evidence
         self._first = session
         self._extra: list[Any] = []
         self.driver = driver_name
@@ -34,7 +34,17 @@ class ScenarioContext:
 
     @property
     def hops(self) -> list[Hop]:
-        return self._old_hops + [h for s in self.sessions() for h in s.hops]
+        return [h for s in self._closed for h in s.hops] + [h for s in self.sessions() for h in s.hops]
+
+    @property
+    def server_errors(self) -> list[str]:
+        """5xx answers the SP gave to SAML messages in this scenario (refusals; robustness findings)."""
+        return [e for s in [*self._closed, *self.sessions()] for e in getattr(s, "server_errors", [])]
+
+    @property
+    def artifacts(self) -> list[str]:
+        """Screenshots and traces of sessions already closed (the open ones add theirs when closed)."""
+        return [a for s in self._closed for a in getattr(s, "artifacts", [])]
 
     def open_session(self) -> Any:
         """A second, concurrent session (its own cookies) next to the current one; switch with
@@ -60,7 +70,7 @@ class ScenarioContext:
         if self._new_session is None:
             raise HarnessError("this context cannot open a new session")
         for s in self.sessions():
-            self._old_hops += s.hops
+            self._closed.append(s)
             s.close()
         self._first, self._extra = None, []
         self.session = self._new_session()

@@ -115,7 +115,10 @@ class Engine:
         def on_hop(hop: Any) -> None:
             self.emit(HopEvent(spec_id, driver_name, hop))
 
-        return self.driver(driver_name).new_session(self.runtime.allowed_origins(), on_hop)
+        from .drivers.http import origin
+
+        return self.driver(driver_name).new_session(self.runtime.allowed_origins(), on_hop,
+                                                    idp_origin=origin(self.runtime.idp_base_url))
 
     def _flow(self, spec: ScenarioSpec) -> str:
         if "idp_initiated" in spec.needs and self.runtime.profile.flows.idp_initiated:
@@ -132,12 +135,18 @@ class Engine:
         error = control_failed = control_note = None
         observation: Observation | None = None
         ctx: ScenarioContext | None = None
+        control_ctx: list[ScenarioContext] = []
         if not missing:
             try:
                 if expected is REJECT:
-                    control_failed, control_note = self._control(spec, driver_name)
+                    control_failed, control_note = self._control(spec, driver_name, control_ctx)
                 if not control_failed:
-                    observation, ctx = self._run_body(spec, driver_name)
+                    ctx = self._new_context(spec, driver_name)
+                    observation = self._run_body(spec, ctx)
+                    if expected is ACCEPT and not observation.accepted and (observation.refusal_ok or observation.policy):
+                        # a refusal that counts as safe (or as policy) proves something only if the
+                        # valid baseline is accepted in a fresh session
+                        control_failed, control_note = self._control(spec, driver_name, control_ctx)
             except TargetError as exc:
                 error = one_line(exc)
             except SamlconfError as exc:
@@ -150,50 +159,68 @@ class Engine:
                                  missing=missing, control_failed=control_failed)
         hops: list[Any] = []
         artifacts: list[str] = []
-        sent: list[dict[str, Any]] = []
+        findings: list[str] = []
+        # Evidence survives every verdict: the hops and artifacts of the control (when it broke or
+        # failed) and of the scenario's own sessions, also after an error.
+        show_control = bool(control_failed) or (bool(error) and ctx is None)
+        for c in [*control_ctx, *([ctx] if ctx is not None else [])]:
+            shown = c is ctx or show_control
+            if shown:
+                hops += list(c.hops)
+                artifacts += c.artifacts
+            for session in c.sessions():
+                self._close_session(session, keep_trace=shown and verdict is not Verdict.PASS)
+                if shown:
+                    artifacts += list(getattr(session, "artifacts", []))
         if ctx is not None:
-            hops = list(ctx.hops)
-            sent = ctx.sent()
-            for session in ctx.sessions():
-                self._close_session(session, keep_trace=verdict is not Verdict.PASS)
-                artifacts += list(getattr(session, "artifacts", []))
+            bad_input = "to bad input" if expected is REJECT else "to a SAML message"
+            findings += [f"SHOULD (robustness): the SP answered a server error {bad_input}: {e}; "
+                         "refuse with a clear 4xx or an error page instead" for e in ctx.server_errors]
+        sent: list[dict[str, Any]] = ctx.sent() if ctx is not None else []
         result = ScenarioResult(
             id=spec.id, title=spec.title, category=spec.category, verdict=verdict.value,
             reason=reason, duration=round(time.perf_counter() - start, 4), driver=driver_name,
             profile=profile, expected=expected.value, level=spec.level.value, refs=spec.refs,
             hops=hops, control=control_note, fix_hint=spec.fix_hint, artifacts=artifacts, sent=sent,
+            findings=findings,
         )
         self.results.append(result)
         self.emit(ScenarioFinished(result))
         return result
 
-    def _run_body(self, spec: ScenarioSpec, driver_name: str) -> tuple[Observation, ScenarioContext]:
-        """Run the scenario in a fresh session; the caller closes `ctx.session` once judged."""
+    def _new_context(self, spec: ScenarioSpec, driver_name: str) -> ScenarioContext:
         ctx = ScenarioContext(self.runtime, self._session(driver_name, spec.id), driver_name,
                               new_session=lambda: self._session(driver_name, spec.id))
         ctx.expected = spec.expected(self.runtime.profile.name)
         ctx.level = spec.level
-        try:
-            obs = spec.func(ctx)
-            if not isinstance(obs, Observation):
-                raise HarnessError(f"scenario {spec.id} returned {type(obs).__name__}, not an Observation")
-        except BaseException:
-            for session in ctx.sessions():
-                self._close_session(session, keep_trace=True)
-            raise
+        return ctx
+
+    def _run_body(self, spec: ScenarioSpec, ctx: ScenarioContext) -> Observation:
+        """Run the scenario in `ctx`'s fresh session; the caller closes its sessions once judged."""
+        obs = spec.func(ctx)
+        if not isinstance(obs, Observation):
+            raise HarnessError(f"scenario {spec.id} returned {type(obs).__name__}, not an Observation")
         if ctx.notes and not obs.note:
             obs.note = "; ".join(ctx.notes)
-        return obs, ctx
+        return obs
 
-    def _control(self, spec: ScenarioSpec, driver_name: str) -> tuple[str | None, str]:
-        """Positive control: the valid baseline, same flow, fresh session. (failure reason, note)."""
+    def _control(self, spec: ScenarioSpec, driver_name: str,
+                 keep: list[ScenarioContext] | None = None) -> tuple[str | None, str]:
+        """Positive control: the valid baseline, same flow, fresh session. (failure reason, note).
+        The control's context goes to `keep` (its sessions stay open for the evidence of a failure)."""
         session = self._session(driver_name, spec.id + ":control")
+        ctx = ScenarioContext(self.runtime, session, driver_name)
+        if keep is not None:
+            keep.append(ctx)
         try:
-            ctx = ScenarioContext(self.runtime, session, driver_name)
             obs = baseline(ctx, self._flow(spec))
         finally:
-            self._close_session(session, keep_trace=False)
+            if keep is None:
+                self._close_session(session, keep_trace=False)
         v, why = decide(ACCEPT, spec.level, obs)
+        if keep is not None and v is Verdict.PASS:
+            self._close_session(session, keep_trace=False)
+            keep.remove(ctx)
         if v is Verdict.PASS:
             return None, f"baseline accepted ({why})"
         return why, f"baseline refused ({why})"

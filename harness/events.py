@@ -46,6 +46,8 @@ class ScenarioResult:
     artifacts: list[str] = field(default_factory=list)
     # what the IdP sent: per Response, the faults, NameID, attributes, pretty XML and diff vs baseline
     sent: list[dict[str, Any]] = field(default_factory=list)
+    # robustness findings of their own next to the verdict (e.g. "the SP answered 500 to bad input")
+    findings: list[str] = field(default_factory=list)
 
     @property
     def key(self) -> str:

@@ -48,6 +48,7 @@ def result_dict(r: ScenarioResult, base: Path | None = None) -> dict[str, Any]:
         "hops": hops,
         "artifacts": [relative(a, base) for a in r.artifacts],
         "sent": list(getattr(r, "sent", [])),
+        "findings": list(r.findings),
     }
 
 

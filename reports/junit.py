@@ -55,7 +55,12 @@ class JUnitWriter:
             elif r.verdict == "not-tested":
                 ET.SubElement(case, "skipped", {"message": r.reason})
             else:
-                ET.SubElement(case, "system-out").text = r.reason
+                ET.SubElement(case, "system-out").text = "\n".join([r.reason, *r.findings])
+            if r.findings:
+                props = ET.Element("properties")
+                case.insert(0, props)
+                for f in r.findings:
+                    ET.SubElement(props, "property", {"name": "finding", "value": f})
         ET.indent(suite)
         write_atomic(self.path, ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n")
 
@@ -64,6 +69,7 @@ def _detail(r: ScenarioResult) -> str:
     lines = [r.reason, f"expected: {r.expected} ({r.level}); refs: {', '.join(r.refs)}"]
     if r.control:
         lines.append(f"positive control: {r.control}")
+    lines += [f"finding: {f}" for f in r.findings]
     for h in r.hops:
         lines.append(f"{h.method} {h.url} -> {h.status}")
     if r.fix_hint:

@@ -169,3 +169,18 @@ def test_ctrl_c_still_writes_the_partial_report(tmp_path, bad_server):
     assert doc["interrupted"] is True
     assert [s["id"] for s in doc["scenarios"]] == ["FLOW-01"]
     assert (report_dir / "samlconf-junit.xml").exists() and (report_dir / "samlconf-report.html").exists()
+
+
+@pytest.mark.parametrize("login", ["/login-500", "/login-offsite"])
+def test_an_error_result_keeps_its_hops(tmp_path, bad_server, login):
+    rc, doc = run(tmp_path, target_file(tmp_path, bad_server.base_url, login), "FLOW-01")
+    (s,) = doc["scenarios"]
+    assert s["verdict"] == "error"
+    assert any(h["url"].endswith(login) for h in s["hops"]), s["hops"]
+
+
+def test_a_5xx_outside_a_saml_message_stays_an_error(tmp_path, bad_server):
+    # /login-500 answers the login start URL, which carries no SAML message: the SP broke
+    rc, doc = run(tmp_path, target_file(tmp_path, bad_server.base_url, "/login-500"), "FLOW-01")
+    (s,) = doc["scenarios"]
+    assert s["verdict"] == "error" and not s["findings"]

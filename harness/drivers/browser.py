@@ -17,7 +17,7 @@ from .. import samlmsg
 from ..errors import HarnessError, TargetError
 from ..events import Hop
 from . import PageResult, whoami_json
-from .http import MAX_HOPS, PLAN_COOKIE, origin
+from .http import MAX_HOPS, PLAN_COOKIE, origin, refusal_by_5xx
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -43,9 +43,11 @@ def chromium_path(option: str | None = None) -> str | None:
 
 class BrowserSession:
     def __init__(self, browser: Any, *, allowed_origins: set[str], artifacts: Path, timeout_ms: float,
-                 on_hop: Callable[[Hop], None] | None) -> None:
+                 on_hop: Callable[[Hop], None] | None, idp_origin: str | None = None) -> None:
         self.allowed = {o.lower() for o in allowed_origins}
+        self.idp_origin = (idp_origin or "").lower() or None
         self.hops: list[Hop] = []
+        self.server_errors: list[str] = []  # 5xx answers to SAML messages (refusals, judged by whoami)
         self.artifacts: list[str] = []
         self._on_hop = on_hop
         self._dir = artifacts / f"session-{next(_counter):04d}"
@@ -78,10 +80,20 @@ class BrowserSession:
         hop = Hop(req.method, req.url, response.status,
                   samlmsg.summarize_params(params, redirect=req.method == "GET"))
         self.hops.append(hop)
-        if response.status >= 500 and self._server_error is None:
-            self._server_error = f"{req.method} {req.url} answered HTTP {response.status}"
+        if response.status >= 500:
+            self._server_status(req.method, req.url, response.status, params, hop)
         if self._on_hop:
             self._on_hop(hop)
+
+    def _server_status(self, method: str, url: str, status: int, params: dict[str, str], hop: Hop) -> None:
+        """A 5xx: the SP's refusal of a SAML message (judged by whoami, recorded as a finding), or
+        else the target broke (error)."""
+        what = f"{method} {url} answered HTTP {status}"
+        if refusal_by_5xx(url, params, self.idp_origin):
+            self.server_errors.append(what)
+            hop.note = f"HTTP {status} to a SAML message: a refusal (judged by whoami)"
+        elif self._server_error is None:
+            self._server_error = what
 
     def _screenshot(self) -> None:
         self._dir.mkdir(parents=True, exist_ok=True)
@@ -120,9 +132,15 @@ class BrowserSession:
                     resp = self.context.request.get(url, max_redirects=0)
             except PWError as exc:
                 raise TargetError(f"{method} {url}: {str(exc).splitlines()[0]}") from None
-            self.hops.append(Hop(method, url, resp.status))
+            hop = Hop(method, url, resp.status,
+                      samlmsg.summarize_params(form, redirect=False) if method == "POST" else {})
+            self.hops.append(hop)
+            if self._on_hop:
+                self._on_hop(hop)
             if resp.status >= 500:
-                raise TargetError(f"{method} {url} answered HTTP {resp.status}")
+                self._server_status(method, url, resp.status, form if method == "POST" else {}, hop)
+                self._raise_if_broken()
+                return PageResult(url, resp.status, resp.text())
             location = resp.headers.get("location")
             if 300 <= resp.status < 400 and location:
                 nxt = urljoin(url, location)
@@ -253,9 +271,10 @@ class BrowserDriver:
                 f"cannot start Chromium ({first}); set SAMLCONF_CHROMIUM or run `playwright install chromium`"
             ) from None
 
-    def new_session(self, allowed_origins: set[str], on_hop: Callable[[Hop], None] | None = None) -> BrowserSession:
+    def new_session(self, allowed_origins: set[str], on_hop: Callable[[Hop], None] | None = None,
+                    idp_origin: str | None = None) -> BrowserSession:
         return BrowserSession(self.browser, allowed_origins=allowed_origins, artifacts=self.artifacts,
-                              timeout_ms=self.timeout_ms, on_hop=on_hop)
+                              timeout_ms=self.timeout_ms, on_hop=on_hop, idp_origin=idp_origin)
 
     def close(self) -> None:
         try:

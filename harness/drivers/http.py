@@ -54,6 +54,7 @@ class HttpSession:
         timeout: httpx.Timeout,
         ca_file: Path | None = None,
         on_hop: Callable[[Hop], None] | None = None,
+        idp_origin: str | None = None,
     ) -> None:
         verify: Any = True
         if ca_file is not None:
@@ -61,6 +62,8 @@ class HttpSession:
         self.client = httpx.Client(follow_redirects=False, timeout=timeout, verify=verify)
         self.allowed = {o.lower() for o in allowed_origins}
         self.hops: list[Hop] = []
+        self.server_errors: list[str] = []  # 5xx answers to SAML messages (refusals, judged by whoami)
+        self.idp_origin = (idp_origin or "").lower() or None
         self._on_hop = on_hop
 
     # --- plumbing ------------------------------------------------------------------------
@@ -100,9 +103,17 @@ class HttpSession:
         for _ in range(MAX_HOPS):
             resp = self._send(method, url, data)
             params = dict(parse_qsl(urlsplit(url).query)) if method == "GET" else dict(data or {})
-            self._record(method, url, resp.status_code, params, redirect=(method == "GET"))
             if resp.status_code >= 500:
-                raise TargetError(f"{method} {url} answered HTTP {resp.status_code}")
+                if not refusal_by_5xx(url, params, self.idp_origin):
+                    self._record(method, url, resp.status_code, params, redirect=(method == "GET"))
+                    raise TargetError(f"{method} {url} answered HTTP {resp.status_code}")
+                # The SP refused a SAML message with a server error (Shibboleth does so by design):
+                # a refusal like a 4xx, judged by whoami; recorded as a robustness finding.
+                self.server_errors.append(f"{method} {url} answered HTTP {resp.status_code}")
+                self._record(method, url, resp.status_code, params, redirect=(method == "GET"),
+                             note=f"HTTP {resp.status_code} to a SAML message: a refusal (judged by whoami)")
+                return PageResult(url, resp.status_code, resp.text[:MAX_BODY])
+            self._record(method, url, resp.status_code, params, redirect=(method == "GET"))
             if resp.is_redirect and "location" in resp.headers:
                 nxt = urljoin(url, resp.headers["location"])
                 self._check_origin(nxt, f"{url} (redirect)")
@@ -155,6 +166,14 @@ class HttpSession:
         self.client.close()
 
 
+def refusal_by_5xx(url: str, params: dict[str, str], idp_origin: str | None) -> bool:
+    """A 5xx counts as the SP's refusal (not an error) when it answers a SAML message (SAMLResponse
+    or SAMLRequest: the ACS or an SLO endpoint) sent to the target, never to our own IdP."""
+    if not ("SAMLResponse" in params or "SAMLRequest" in params):
+        return False
+    return idp_origin is None or origin(url) != idp_origin
+
+
 def _short(text: str, n: int = 120) -> str:
     text = " ".join(text.split())
     return text if len(text) <= n else text[: n - 1] + "…"
@@ -167,8 +186,10 @@ class HttpDriver:
         self.timeout = timeout
         self.ca_file = ca_file
 
-    def new_session(self, allowed_origins: set[str], on_hop: Callable[[Hop], None] | None = None) -> HttpSession:
-        return HttpSession(allowed_origins=allowed_origins, timeout=self.timeout, ca_file=self.ca_file, on_hop=on_hop)
+    def new_session(self, allowed_origins: set[str], on_hop: Callable[[Hop], None] | None = None,
+                    idp_origin: str | None = None) -> HttpSession:
+        return HttpSession(allowed_origins=allowed_origins, timeout=self.timeout, ca_file=self.ca_file, on_hop=on_hop,
+                           idp_origin=idp_origin)
 
     def close(self) -> None:
         pass
