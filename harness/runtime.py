@@ -72,7 +72,13 @@ class Runtime:
         self.dns_zone: Any = None  # a loopback TXT zone the embedded SP resolves with (harness/dnszone.py)
         self.sp_entity_id: str = ""
         self.adapter: Any = None
-        self._http = httpx.Client(timeout=httpx.Timeout(target.timeouts.read, connect=target.timeouts.connect))
+        verify: Any = True
+        if target.ca_file is not None:  # an HTTPS target with a private CA: metadata and hooks too
+            import ssl
+
+            verify = ssl.create_default_context(cafile=str(target.ca_file))
+        self._http = httpx.Client(timeout=httpx.Timeout(target.timeouts.read, connect=target.timeouts.connect),
+                                  verify=verify)
         self._user_counter = 0
         self._identities: set[str] = set()
         self._lock = threading.Lock()

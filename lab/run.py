@@ -17,6 +17,7 @@ expected) or a target that could not be installed/started, 2 a usage or manifest
 from __future__ import annotations
 
 import argparse
+import contextlib
 import html
 import json
 import os
@@ -27,7 +28,7 @@ import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -228,45 +229,60 @@ class Lab:
 
     def run_target(self, m: Manifest) -> TargetRun:
         tr = TargetRun(m)
-        run_dir = self.work_dir / m.name
-        run_dir.mkdir(parents=True, exist_ok=True)
-        env = self.env(m, run_dir)
         out_dir = self.report_dir / m.name
         out_dir.mkdir(parents=True, exist_ok=True)
         # 1. install (idempotent)
         if self.do_install and m.install:
             t0 = time.monotonic()
-            ok, why = self._sh(m.install, m, env, out_dir / "install.log", m.install_timeout)
+            ok, why = self._sh(m.install, m, self.env(m, self.run_dir(m)), out_dir / "install.log", m.install_timeout)
             tr.timings["install"] = round(time.monotonic() - t0, 1)
             if not ok:
                 tr.status, tr.detail = "install-failed", why
                 return tr
-        # 2. the mock IdP's metadata for the fixed IdP port
-        if m.idp_metadata:
+        # 2-4. the IdP's metadata, start, wait until ready, run the suite, stop
+        t0 = time.monotonic()
+        with self.started(m) as problem:
+            tr.timings["start"] = round(time.monotonic() - t0, 1)
+            if problem:
+                tr.status, tr.detail = "start-failed", problem
+                return tr
+            t1 = time.monotonic()
+            self._suite(m, self.env(m, self.run_dir(m)), out_dir, tr)
+            tr.timings["suite"] = round(time.monotonic() - t1, 1)
+        return tr
+
+    def run_dir(self, m: Manifest) -> Path:
+        d = self.work_dir / m.name
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    @contextlib.contextmanager
+    def started(self, m: Manifest, *, idp_metadata: bytes | None = None,
+                idp_entity_id: str | None = None) -> Iterator[str | None]:
+        """The target running (yields None) or why it could not start (yields the reason); stopped
+        on exit. The IdP metadata is samlconf's mock IdP's unless given (the truth probe's own)."""
+        env = self.env(m, self.run_dir(m))
+        if idp_entity_id:
+            env["LAB_IDP_ENTITY_ID"] = idp_entity_id
+        out_dir = self.report_dir / m.name
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if idp_metadata is not None:
+            Path(env["LAB_IDP_METADATA"]).write_bytes(idp_metadata)
+        elif m.idp_metadata:
             cmd = [self.python, "-m", "harness.cli", "idp", "metadata", "--port", str(m.idp_port),
                    "--out", env["LAB_IDP_METADATA"]]
             r = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
             if r.returncode != 0:
-                tr.status, tr.detail = "start-failed", f"idp metadata: {r.stderr.strip()}"
-                return tr
-        # 3. start, wait until ready, run the suite, stop
-        t0 = time.monotonic()
-        log = open(out_dir / "target.log", "wb")
-        proc = subprocess.Popen(["bash", "-c", m.start], cwd=m.dir, env=env, stdout=log,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-        try:
-            ready, why = self._wait_ready(m, proc)
-            tr.timings["start"] = round(time.monotonic() - t0, 1)
-            if not ready:
-                tr.status, tr.detail = "start-failed", f"{why}; target.log: {_tail(out_dir / 'target.log')}"
-                return tr
-            t1 = time.monotonic()
-            self._suite(m, env, out_dir, tr)
-            tr.timings["suite"] = round(time.monotonic() - t1, 1)
-        finally:
-            self._stop(proc)
-            log.close()
-        return tr
+                yield f"idp metadata: {r.stderr.strip()}"
+                return
+        with open(out_dir / "target.log", "wb") as log:
+            proc = subprocess.Popen(["bash", "-c", m.start], cwd=m.dir, env=env, stdout=log,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            try:
+                ready, why = self._wait_ready(m, proc)
+                yield None if ready else f"{why}; target.log: {_tail(out_dir / 'target.log')}"
+            finally:
+                self._stop(proc)
 
     def _sh(self, command: str, m: Manifest, env: dict[str, str], logfile: Path, timeout: float) -> tuple[bool, str]:
         with open(logfile, "wb") as log:
@@ -284,7 +300,8 @@ class Lab:
     def _wait_ready(self, m: Manifest, proc: subprocess.Popen[bytes]) -> tuple[bool, str]:
         deadline = time.monotonic() + m.ready_timeout
         last = "no answer"
-        with httpx.Client(timeout=5.0) as client:
+        # readiness only: a private-CA target is verified by samlconf itself (its ca_file)
+        with httpx.Client(timeout=5.0, verify=False) as client:
             while time.monotonic() < deadline:
                 if proc.poll() is not None:
                     return False, f"start command exited {proc.returncode} before {m.ready_url} answered"

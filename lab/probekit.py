@@ -1,0 +1,375 @@
+"""The lab's independent truth probe: its own IdP (key, certificate, metadata), its own SAML Response
+builder and signer (python `xmlsec` calls written here), its own HTTP walk through a real SP.
+
+Nothing here imports samlconf (harness/, mock_idp/, scenarios/): the facts it measures are the
+ground truth the lab's expected matrix is checked against, so they must not share samlconf's bugs.
+
+    python -m lab.probekit --target shibboleth-sp      # start the target with the probe's IdP, run its
+                                                       # cases (lab/<dir>/probe.py), update lab/truth.toml
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime as dt
+import json
+import secrets
+import sys
+import time
+import tomllib
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import httpx
+import xmlsec
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+from lxml import etree
+
+SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
+SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
+MD = "urn:oasis:names:tc:SAML:2.0:metadata"
+DS = "http://www.w3.org/2000/09/xmldsig#"
+BEARER = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
+EMAIL_FMT = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
+BASIC = "urn:oasis:names:tc:SAML:2.0:attrname-format:basic"
+SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
+PROBE_IDP = "urn:samlconf-lab:probe-idp"
+TRUTH_FILE = Path(__file__).resolve().parent / "truth.toml"
+
+
+# --- the probe's IdP ------------------------------------------------------------------------
+class ProbeIdP:
+    """A fresh RSA-2048 key and self-signed certificate per probe run (never samlconf's)."""
+
+    def __init__(self, entity_id: str = PROBE_IDP, sso_url: str = "http://127.0.0.1/sso") -> None:
+        self.entity_id, self.sso_url = entity_id, sso_url
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "samlconf lab probe IdP")])
+        now = dt.datetime.now(dt.timezone.utc)
+        self.cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                     .public_key(self.key.public_key()).serial_number(x509.random_serial_number())
+                     .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=365))
+                     .sign(self.key, hashes.SHA256()))
+        self.key_pem = self.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                              serialization.NoEncryption())
+        self.cert_pem = self.cert.public_bytes(serialization.Encoding.PEM)
+
+    @property
+    def cert_b64(self) -> str:
+        return "".join(self.cert_pem.decode().strip().splitlines()[1:-1])
+
+    def metadata(self) -> bytes:
+        return f"""<?xml version="1.0" encoding="UTF-8"?>
+<md:EntityDescriptor xmlns:md="{MD}" xmlns:ds="{DS}" entityID="{self.entity_id}">
+  <md:IDPSSODescriptor WantAuthnRequestsSigned="false" protocolSupportEnumeration="{SAMLP}">
+    <md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{self.cert_b64}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>
+    <md:NameIDFormat>{EMAIL_FMT}</md:NameIDFormat>
+    <md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="{self.sso_url}"/>
+    <md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="{self.sso_url}"/>
+  </md:IDPSSODescriptor>
+</md:EntityDescriptor>
+""".encode()
+
+    def sign(self, root: etree._Element, element: etree._Element, *, sig_alg: str = "rsa-sha256",
+             digest: str = "sha256") -> None:
+        """Enveloped signature over `element` (by its ID), placed right after its Issuer."""
+        transform = {"rsa-sha256": xmlsec.Transform.RSA_SHA256, "rsa-sha1": xmlsec.Transform.RSA_SHA1}[sig_alg]
+        dtransform = {"sha256": xmlsec.Transform.SHA256, "sha1": xmlsec.Transform.SHA1}[digest]
+        sig = xmlsec.template.create(element, xmlsec.Transform.EXCL_C14N, transform, ns="ds")
+        issuer = element.find(f"{{{SAML}}}Issuer")
+        if issuer is not None:
+            issuer.addnext(sig)
+        else:
+            element.insert(0, sig)
+        ref = xmlsec.template.add_reference(sig, dtransform, uri="#" + element.get("ID"))
+        xmlsec.template.add_transform(ref, xmlsec.Transform.ENVELOPED)
+        xmlsec.template.add_transform(ref, xmlsec.Transform.EXCL_C14N)
+        ki = xmlsec.template.ensure_key_info(sig)
+        xmlsec.template.add_x509_data(ki)
+        xmlsec.tree.add_ids(root, ["ID"])
+        ctx = xmlsec.SignatureContext()
+        key = xmlsec.Key.from_memory(self.key_pem, xmlsec.KeyFormat.PEM)
+        key.load_cert_from_memory(self.cert_pem, xmlsec.KeyFormat.PEM)
+        ctx.key = key
+        ctx.sign(sig)
+
+
+# --- building a Response --------------------------------------------------------------------
+def _t(delta: float = 0.0) -> str:
+    return (dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=delta)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _id() -> str:
+    return "_p" + secrets.token_hex(16)
+
+
+@dataclass
+class Shape:
+    """What the probe's IdP asserts; each field is one knob a case may turn."""
+
+    email: str
+    acs: str
+    audience: str | None
+    in_response_to: str | None = None
+    issuer: str = PROBE_IDP
+    attributes: dict[str, list[str]] = field(default_factory=dict)
+    sign_assertion: bool = True
+    sign_response: bool = False
+    with_conditions: bool = True
+    with_audience: bool = True
+    recipient: str | None = None  # default: acs
+    destination: str | None = None  # default: acs
+    not_on_or_after: float = 300.0  # seconds from now, SubjectConfirmationData and Conditions
+    not_before: float = -60.0
+    sig_alg: str = "rsa-sha256"
+    digest: str = "sha256"
+    after_sign: Callable[[etree._Element], None] | None = None  # change the XML after signing
+
+
+def build_response(idp: ProbeIdP, s: Shape) -> bytes:
+    rid, aid, now = _id(), _id(), _t()
+    irt = {"InResponseTo": s.in_response_to} if s.in_response_to else {}
+    resp = etree.Element(f"{{{SAMLP}}}Response", nsmap={"samlp": SAMLP, "saml": SAML},
+                         ID=rid, Version="2.0", IssueInstant=now, Destination=s.destination or s.acs, **irt)
+    etree.SubElement(resp, f"{{{SAML}}}Issuer").text = s.issuer
+    st = etree.SubElement(resp, f"{{{SAMLP}}}Status")
+    etree.SubElement(st, f"{{{SAMLP}}}StatusCode", Value=SUCCESS)
+    a = etree.SubElement(resp, f"{{{SAML}}}Assertion", ID=aid, Version="2.0", IssueInstant=now)
+    etree.SubElement(a, f"{{{SAML}}}Issuer").text = s.issuer
+    subj = etree.SubElement(a, f"{{{SAML}}}Subject")
+    etree.SubElement(subj, f"{{{SAML}}}NameID", Format=EMAIL_FMT).text = s.email
+    sc = etree.SubElement(subj, f"{{{SAML}}}SubjectConfirmation", Method=BEARER)
+    etree.SubElement(sc, f"{{{SAML}}}SubjectConfirmationData", Recipient=s.recipient or s.acs,
+                     NotOnOrAfter=_t(s.not_on_or_after), **irt)
+    if s.with_conditions:
+        cond = etree.SubElement(a, f"{{{SAML}}}Conditions", NotBefore=_t(s.not_before),
+                                NotOnOrAfter=_t(s.not_on_or_after))
+        if s.with_audience and s.audience:
+            ar = etree.SubElement(cond, f"{{{SAML}}}AudienceRestriction")
+            etree.SubElement(ar, f"{{{SAML}}}Audience").text = s.audience
+    an = etree.SubElement(a, f"{{{SAML}}}AuthnStatement", AuthnInstant=now, SessionIndex=_id())
+    ac = etree.SubElement(an, f"{{{SAML}}}AuthnContext")
+    etree.SubElement(ac, f"{{{SAML}}}AuthnContextClassRef").text = \
+        "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
+    attrs = s.attributes or {"Email": [s.email]}
+    ats = etree.SubElement(a, f"{{{SAML}}}AttributeStatement")
+    for name, values in attrs.items():
+        at = etree.SubElement(ats, f"{{{SAML}}}Attribute", Name=name, NameFormat=BASIC)
+        for v in values:
+            etree.SubElement(at, f"{{{SAML}}}AttributeValue").text = v
+    if s.sign_assertion:
+        idp.sign(resp, a, sig_alg=s.sig_alg, digest=s.digest)
+    if s.sign_response:
+        idp.sign(resp, resp, sig_alg=s.sig_alg, digest=s.digest)
+    if s.after_sign:
+        s.after_sign(resp)
+    return etree.tostring(resp, xml_declaration=True, encoding="UTF-8")
+
+
+# --- walking the SP -------------------------------------------------------------------------
+@dataclass
+class Login:
+    """One SP-initiated login attempt as the probe saw it."""
+
+    request_id: str | None = None
+    acs: str | None = None
+    relay_state: str | None = None
+    acs_status: int | None = None
+    acs_page: str = ""
+    hops: list[str] = field(default_factory=list)
+    whoami_status: int | None = None
+    whoami: str = ""
+
+    def lines(self) -> list[str]:
+        return self.hops + [f"whoami -> {self.whoami_status} {self.whoami[:400]}"]
+
+
+def decode_redirect_request(url: str) -> tuple[etree._Element, str | None]:
+    q = parse_qs(urlsplit(url).query)
+    xml = zlib.decompress(base64.b64decode(q["SAMLRequest"][0]), -15)
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    return etree.fromstring(xml, parser), (q.get("RelayState") or [None])[0]
+
+
+def page_text(text: str) -> str:
+    """The visible text of an HTML page (or the text as it is), on one line."""
+    from lxml import html as lhtml
+
+    try:
+        body = lhtml.document_fromstring(text.encode() if text else b"<html/>").find("body")
+        text = body.text_content() if body is not None else text
+    except (etree.ParserError, ValueError):
+        pass
+    return " ".join(text.split())
+
+
+class Browser:
+    """httpx with a cookie jar, redirects followed by hand (bounded) so every hop is seen."""
+
+    def __init__(self, ca_file: Path | None, idp_origin: str) -> None:
+        import ssl
+
+        verify: Any = ssl.create_default_context(cafile=str(ca_file)) if ca_file else True
+        self.http = httpx.Client(verify=verify, timeout=20.0, follow_redirects=False)
+        self.idp_origin = idp_origin
+
+    def close(self) -> None:
+        self.http.close()
+
+    def walk(self, resp: httpx.Response, hops: list[str], limit: int = 8) -> httpx.Response:
+        for _ in range(limit):
+            hops.append(f"{resp.request.method} {resp.request.url.path} -> {resp.status_code}"
+                        + (f" Location {resp.headers['location'][:70]}" if "location" in resp.headers else ""))
+            if resp.status_code not in (301, 302, 303, 307, 308) or "location" not in resp.headers:
+                return resp
+            nxt = urljoin(str(resp.request.url), resp.headers["location"])
+            if nxt.startswith(self.idp_origin):
+                return resp
+            resp = self.http.get(nxt)
+        return resp
+
+    def start_login(self, login_url: str) -> Login:
+        lg = Login()
+        r = self.walk(self.http.get(login_url), lg.hops)
+        loc = urljoin(str(r.request.url), r.headers.get("location", ""))
+        if not loc.startswith(self.idp_origin):
+            raise RuntimeError(f"login {login_url} did not redirect to the probe IdP ({lg.hops[-1]})")
+        req, lg.relay_state = decode_redirect_request(loc)
+        lg.request_id, lg.acs = req.get("ID"), req.get("AssertionConsumerServiceURL")
+        return lg
+
+    def post_response(self, lg: Login, acs: str, xml: bytes) -> None:
+        data = {"SAMLResponse": base64.b64encode(xml).decode()}
+        if lg.relay_state is not None:
+            data["RelayState"] = lg.relay_state
+        first = self.http.post(acs, data=data)
+        lg.acs_status = first.status_code
+        lg.acs_page = page_text(first.text)
+        self.walk(first, lg.hops)
+
+    def look(self, lg: Login, whoami_url: str) -> None:
+        r = self.http.get(whoami_url)
+        lg.whoami_status, lg.whoami = r.status_code, " ".join(r.text.split())
+
+
+# --- running a target's cases ---------------------------------------------------------------
+@dataclass
+class Fact:
+    key: str
+    claim: str  # what the lab's expected rows rely on, in one line
+    holds: bool
+    output: list[str]
+
+
+@dataclass
+class ProbeContext:
+    idp: ProbeIdP
+    base_url: str
+    ca_file: Path | None
+    idp_port: int
+    facts: list[Fact] = field(default_factory=list)
+
+    def browser(self) -> Browser:
+        return Browser(self.ca_file, f"http://127.0.0.1:{self.idp_port}")
+
+    def user(self, tag: str) -> str:
+        return f"probe.{tag}.{secrets.token_hex(3)}@example.com"
+
+    def fact(self, key: str, claim: str, holds: bool, output: list[str]) -> bool:
+        self.facts.append(Fact(key, claim, bool(holds), output))
+        mark = "holds" if holds else "DOES NOT HOLD"
+        print(f"[{key}] {mark}: {claim}")
+        for line in output:
+            print(f"    {line}")
+        return holds
+
+
+def _toml_str(s: str) -> str:
+    return json.dumps(s, ensure_ascii=False)
+
+
+def write_truth(target: str, product: str, version: str, facts: list[Fact], path: Path = TRUTH_FILE) -> None:
+    """Replace `target`'s section of truth.toml, keeping the other targets' sections as they are."""
+    text = path.read_text(encoding="utf-8") if path.exists() else TRUTH_HEADER
+    data = tomllib.loads(text)
+    data[target] = {"product": product, "version": version, "measured_at": _t(),
+                    "probe": "python -m lab.probekit --target " + target,
+                    "facts": {f.key: {"claim": f.claim, "holds": f.holds, "output": f.output} for f in facts}}
+    lines = [TRUTH_HEADER.rstrip(), ""]
+    for name in sorted(data):
+        sec = data[name]
+        lines.append(f"[{name}]")
+        for k in ("product", "version", "measured_at", "probe"):
+            lines.append(f"{k} = {_toml_str(str(sec.get(k, '')))}")
+        lines.append("")
+        for key, f in sec.get("facts", {}).items():
+            lines.append(f"[{name}.facts.{key}]")
+            lines.append(f"claim = {_toml_str(f['claim'])}")
+            lines.append(f"holds = {'true' if f['holds'] else 'false'}")
+            lines.append("output = [")
+            lines.extend(f"  {_toml_str(o)}," for o in f["output"])
+            lines.append("]")
+            lines.append("")
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+TRUTH_HEADER = """\
+# Facts about the lab's targets, measured WITHOUT samlconf: `python -m lab.probekit --target NAME`
+# starts the target with the probe's own IdP (its own key, metadata and signing code in
+# lab/probekit.py), runs the target's cases (lab/<dir>/probe.py) and rewrites that target's section.
+# Each fact: the claim the expected matrix (lab/expected.toml) relies on, whether it held, and the
+# probe's output that showed it (HTTP hops at the SP, then what the SP's whoami page said).
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    import importlib.util
+
+    from . import run as labrun
+
+    p = argparse.ArgumentParser(prog="lab.probekit", description=__doc__.splitlines()[0])
+    p.add_argument("--target", required=True, action="append", metavar="NAME")
+    p.add_argument("--no-write", action="store_true", help="print the facts, leave lab/truth.toml alone")
+    args = p.parse_args(argv)
+    manifests = {m.name: m for m in labrun.discover()}
+    worst = 0
+    for name in args.target:
+        m = manifests.get(name)
+        if m is None:
+            print(f"probe: no lab target {name!r}", file=sys.stderr)
+            return 2
+        probe_file = m.dir / "probe.py"
+        if not probe_file.exists():
+            print(f"probe: {name}: no probe.py in {m.dir}", file=sys.stderr)
+            return 2
+        spec = importlib.util.spec_from_file_location(f"lab_probe_{m.dir.name}", probe_file)
+        mod = importlib.util.module_from_spec(spec)
+        assert spec.loader is not None
+        spec.loader.exec_module(mod)
+        tdata = tomllib.loads((m.dir / m.target).read_text(encoding="utf-8"))
+        ca = tdata.get("ca_file")
+        idp = ProbeIdP(sso_url=f"http://127.0.0.1:{m.idp_port}/sso")
+        lab = labrun.Lab(labrun.REPO / "lab-report" / "probe", labrun.REPO / "build" / "lab-probe", sys.executable)
+        ctx = ProbeContext(idp, str(tdata.get("base_url", "")).rstrip("/"), (m.dir / ca) if ca else None, m.idp_port)
+        t0 = time.monotonic()
+        with lab.started(m, idp_metadata=idp.metadata(), idp_entity_id=idp.entity_id) as problem:
+            if problem:
+                print(f"probe: {name}: {problem}", file=sys.stderr)
+                return 1
+            mod.run(ctx)
+        print(f"probe: {name}: {len(ctx.facts)} facts in {time.monotonic() - t0:.1f}s")
+        if not all(f.holds for f in ctx.facts):
+            worst = 1
+        if not args.no_write:
+            write_truth(name, m.product, m.version, ctx.facts)
+    return worst
+
+
+if __name__ == "__main__":
+    sys.exit(main())
