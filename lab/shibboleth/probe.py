@@ -48,7 +48,7 @@ def run(ctx: ProbeContext) -> None:
     ctx.fact("refusal-signal", "a refused Response (unsigned Assertion) gets HTTP 500 and Shibboleth's error page "
              "from the ACS, and no session (whoami 401)",
              lg.acs_status == 500 and lg.whoami_status == 401,
-             lg.lines() + [f"ACS page: {lg.acs_page[:40]} ... {lg.acs_page[lg.acs_page.find('Error Message'):][:120]}"])
+             lg.lines() + [f"ACS page: {lg.acs_page[:40]} ... {lg.acs_page[lg.acs_page.find('in any email:'):][:200]}"])
 
     email, lg = attempt(ctx, "wrong-audience", audience="https://other-sp.example/shibboleth")
     ctx.fact("refuses-wrong-audience", "an Assertion for another SP's Audience is refused (500, no session)",
