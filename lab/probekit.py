@@ -123,8 +123,8 @@ class Shape:
     sign_response: bool = False
     with_conditions: bool = True
     with_audience: bool = True
-    recipient: str | None = None  # default: acs
-    destination: str | None = None  # default: acs
+    recipient: str | None = None  # default: acs; "" leaves it out
+    destination: str | None = None  # default: acs; "" leaves it out
     not_on_or_after: float = 300.0  # seconds from now, SubjectConfirmationData and Conditions
     not_before: float = -60.0
     sig_alg: str = "rsa-sha256"
@@ -135,8 +135,9 @@ class Shape:
 def build_response(idp: ProbeIdP, s: Shape) -> bytes:
     rid, aid, now = _id(), _id(), _t()
     irt = {"InResponseTo": s.in_response_to} if s.in_response_to else {}
+    dest = {} if s.destination == "" else {"Destination": s.destination or s.acs}
     resp = etree.Element(f"{{{SAMLP}}}Response", nsmap={"samlp": SAMLP, "saml": SAML},
-                         ID=rid, Version="2.0", IssueInstant=now, Destination=s.destination or s.acs, **irt)
+                         ID=rid, Version="2.0", IssueInstant=now, **dest, **irt)
     etree.SubElement(resp, f"{{{SAML}}}Issuer").text = s.issuer
     st = etree.SubElement(resp, f"{{{SAMLP}}}Status")
     etree.SubElement(st, f"{{{SAMLP}}}StatusCode", Value=SUCCESS)
@@ -145,8 +146,8 @@ def build_response(idp: ProbeIdP, s: Shape) -> bytes:
     subj = etree.SubElement(a, f"{{{SAML}}}Subject")
     etree.SubElement(subj, f"{{{SAML}}}NameID", Format=EMAIL_FMT).text = s.email
     sc = etree.SubElement(subj, f"{{{SAML}}}SubjectConfirmation", Method=BEARER)
-    etree.SubElement(sc, f"{{{SAML}}}SubjectConfirmationData", Recipient=s.recipient or s.acs,
-                     NotOnOrAfter=_t(s.not_on_or_after), **irt)
+    rcpt = {} if s.recipient == "" else {"Recipient": s.recipient or s.acs}
+    etree.SubElement(sc, f"{{{SAML}}}SubjectConfirmationData", **rcpt, NotOnOrAfter=_t(s.not_on_or_after), **irt)
     if s.with_conditions:
         cond = etree.SubElement(a, f"{{{SAML}}}Conditions", NotBefore=_t(s.not_before),
                                 NotOnOrAfter=_t(s.not_on_or_after))
@@ -364,8 +365,8 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             mod.run(ctx)
         print(f"probe: {name}: {len(ctx.facts)} facts in {time.monotonic() - t0:.1f}s")
-        if not all(f.holds for f in ctx.facts):
-            worst = 1
+        if not all(f.holds for f in ctx.facts if f.key in ("golden-login", "refusal-signal")):
+            worst = 1  # the other facts are measurements either way (holds = the leniency exists)
         if not args.no_write:
             write_truth(name, m.product, m.version, ctx.facts)
     return worst
@@ -373,3 +374,213 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# --- the cases every real SP is probed with -------------------------------------------------
+@dataclass
+class SPPaths:
+    """Where a target's login, ACS and echo page are (relative to its base URL)."""
+
+    login: str
+    acs: str
+    whoami: str
+    entity_id: str  # the SP's entityID (the Audience of unsolicited responses)
+
+
+def whoami_email(lg: Login) -> str | None:
+    if lg.whoami_status != 200:
+        return None
+    try:
+        return json.loads(lg.whoami).get("email")
+    except (ValueError, AttributeError):
+        return None
+
+
+def attempt(ctx: ProbeContext, paths: SPPaths, tag: str, *, solicited: bool = True,
+            xml_hook: Callable[[etree._Element, ProbeIdP], bytes] | None = None, relay_state: str | None = None,
+            **shape: Any) -> tuple[str, Login]:
+    """One login in a fresh browser: SP-initiated (the AuthnRequest's ID, ACS and Issuer taken from
+    the redirect) or unsolicited; `shape` turns the Response's knobs; `xml_hook` may rebuild it."""
+    email = ctx.user(tag)
+    b = ctx.browser()
+    try:
+        lg = b.start_login(ctx.base_url + paths.login) if solicited else Login(acs=ctx.base_url + paths.acs)
+        if relay_state is not None:
+            lg.relay_state = relay_state
+        s = Shape(email=email, acs=lg.acs or ctx.base_url + paths.acs, audience=paths.entity_id,
+                  in_response_to=lg.request_id if solicited else None)
+        for k, v in shape.items():
+            setattr(s, k, v)
+        xml = build_response(ctx.idp, s)
+        if xml_hook is not None:
+            xml = xml_hook(etree.fromstring(xml), ctx.idp)
+        b.post_response(lg, s.acs, xml)
+        b.look(lg, ctx.base_url + paths.whoami)
+    finally:
+        b.close()
+    return email, lg
+
+
+def _duplicate_email(root: etree._Element, idp: ProbeIdP) -> bytes:
+    """Two Attribute elements named Email (the second says other@example.com), signed together."""
+    a = root.find(f"{{{SAML}}}Assertion")
+    a.remove(a.find(f"{{{DS}}}Signature"))
+    ats = a.find(f"{{{SAML}}}AttributeStatement")
+    clone = etree.fromstring(etree.tostring(ats.find(f"{{{SAML}}}Attribute")))
+    clone.find(f"{{{SAML}}}AttributeValue").text = "other@example.com"
+    ats.append(clone)
+    idp.sign(root, a)
+    return etree.tostring(root)
+
+
+def standard_cases(ctx: ProbeContext, paths: SPPaths, refusal_page: Callable[[Login], str] | None = None) -> None:
+    """The facts the expected matrix leans on for every real SP: the golden login works, how a
+    refusal looks, and the leniencies the suite's fail/warn rows claim (each measured here)."""
+    email, lg = attempt(ctx, paths, "golden")
+    ctx.fact("golden-login", "a Response with a signed Assertion for the SP's own AuthnRequest signs the user in "
+             "(whoami shows the asserted email)", whoami_email(lg) == email,
+             [f"AuthnRequest {lg.request_id} ACS {lg.acs}"] + lg.lines())
+
+    email, lg = attempt(ctx, paths, "unsigned", sign_assertion=False)
+    page = refusal_page(lg) if refusal_page else lg.acs_page[:200]
+    ctx.fact("refusal-signal", f"a refused Response (unsigned Assertion) gets HTTP {lg.acs_status} from the ACS "
+             "and leaves no session (whoami 401)", lg.whoami_status == 401, lg.lines() + [f"ACS page: {page}"])
+
+    email, lg = attempt(ctx, paths, "wrong-audience", audience="https://other-sp.example/metadata")
+    ctx.fact("refuses-wrong-audience", "an Assertion for another SP's Audience is refused (no session)",
+             whoami_email(lg) is None, lg.lines())
+
+    def holds_if_signed_in(key: str, claim: str, tag: str, **kw: Any) -> None:
+        email, lg = attempt(ctx, paths, tag, **kw)
+        seen = whoami_email(lg)
+        ctx.fact(key, claim + (" -- measured: signed in" if seen == email else " -- measured: refused"),
+                 seen == email, lg.lines())
+
+    holds_if_signed_in("accepts-unsolicited", "an unsolicited Response (no InResponseTo, IdP-initiated) signs the "
+                       "user in", "unsolicited", solicited=False)
+    holds_if_signed_in("accepts-unknown-inresponseto", "a Response whose InResponseTo names no request this SP sent "
+                       "signs the user in (no request correlation)", "irt-unknown",
+                       in_response_to="_never_requested_by_this_sp")
+    holds_if_signed_in("accepts-missing-inresponseto", "a Response with no InResponseTo, posted in an SP-initiated "
+                       "login, signs the user in", "irt-missing", in_response_to="")
+    holds_if_signed_in("accepts-no-audience-restriction", "an Assertion whose Conditions hold no "
+                       "AudienceRestriction signs the user in", "no-audience", with_audience=False)
+    holds_if_signed_in("accepts-no-conditions", "an Assertion without Conditions signs the user in",
+                       "no-conditions", with_conditions=False)
+    holds_if_signed_in("accepts-signed-response-unsigned-assertion", "a signed Response carrying an unsigned "
+                       "Assertion signs the user in", "response-signed", sign_assertion=False, sign_response=True)
+    holds_if_signed_in("accepts-rsa-sha1", "an Assertion signed with RSA-SHA1 over a SHA-1 digest signs the user in",
+                       "rsa-sha1", sig_alg="rsa-sha1", digest="sha1")
+    holds_if_signed_in("accepts-wrong-destination", "a Response whose Destination is another URL signs the user in",
+                       "wrong-destination", destination="https://other-sp.example/acs")
+    holds_if_signed_in("accepts-wrong-recipient", "a bearer SubjectConfirmationData whose Recipient is another URL "
+                       "signs the user in", "wrong-recipient", recipient="https://other-sp.example/acs")
+    holds_if_signed_in("accepts-expired-subject-confirmation", "a SubjectConfirmationData NotOnOrAfter 10 minutes "
+                       "in the past (Conditions still valid) signs the user in", "scd-expired",
+                       xml_hook=_expire_scd)
+
+    holds_if_signed_in("accepts-signed-response-without-destination", "a signed Response (and signed Assertion) "
+                       "without Destination signs the user in", "no-destination", destination="", sign_response=True)
+    holds_if_signed_in("accepts-no-recipient", "a bearer SubjectConfirmationData without Recipient signs the user in",
+                       "no-recipient", recipient="")
+    holds_if_signed_in("accepts-no-bearer-confirmation", "a Subject whose only SubjectConfirmation is sender-vouches "
+                       "(no bearer) signs the user in", "no-bearer", xml_hook=_resign(_sender_vouches))
+    holds_if_signed_in("accepts-scd-without-notonorafter", "a bearer SubjectConfirmationData without NotOnOrAfter "
+                       "signs the user in", "scd-no-expiry", xml_hook=_resign(_scd_no_expiry))
+    holds_if_signed_in("accepts-empty-nameid", "an Assertion whose NameID is empty (Email attribute present) signs "
+                       "someone in", "empty-nameid", xml_hook=_resign(_empty_nameid))
+    holds_if_signed_in("accepts-response-issuer-mismatch", "a Response whose (unsigned) Issuer is another entity, "
+                       "its signed Assertion's Issuer right, signs the user in", "issuer-mismatch",
+                       xml_hook=_response_issuer("urn:samlconf-lab:someone-else"))
+    holds_if_signed_in("accepts-assertion-issuer-mismatch", "a signed Assertion whose Issuer is another entity, "
+                       "the Response's Issuer right, signs the user in", "assertion-issuer",
+                       xml_hook=_resign(_assertion_issuer))
+    holds_if_signed_in("accepts-second-audience-restriction", "an Assertion with a second AudienceRestriction naming "
+                       "only another SP signs the user in", "second-audience", xml_hook=_resign(_second_audience))
+    holds_if_signed_in("accepts-doctype", "a Response carrying a DOCTYPE (an internal subset, no entity used) signs "
+                       "the user in", "doctype", xml_hook=_with_doctype)
+
+    email, lg = attempt(ctx, paths, "foreign-relaystate", solicited=False, relay_state="https://evil.example/phish")
+    went = [h for h in lg.hops if "evil.example" in h]
+    ctx.fact("redirects-to-foreign-relaystate", "an unsolicited Response with RelayState https://evil.example/phish "
+             f"is followed by a redirect there -- measured: {'redirected' if went else 'not redirected'}, "
+             f"{'signed in' if whoami_email(lg) == email else 'no session'} (ACS HTTP {lg.acs_status})",
+             bool(went), lg.lines() + [f"ACS page: {lg.acs_page[:200]}"])
+
+    email, lg = attempt(ctx, paths, "dup-attr", xml_hook=_duplicate_email)
+    seen = whoami_email(lg) or ""
+    ctx.fact("accepts-duplicated-attribute", "two Attribute elements named Email (second value other@example.com) "
+             f"sign the user in, the app seeing both values -- measured: whoami email {seen!r}",
+             email in seen and "other@example.com" in seen, lg.lines())
+
+    # replay: the same signed Response posted again in a fresh browser
+    email = ctx.user("replay")
+    first, second = ctx.browser(), ctx.browser()
+    try:
+        s = Shape(email=email, acs=ctx.base_url + paths.acs, audience=paths.entity_id)
+        xml = build_response(ctx.idp, s)
+        one, two = Login(), Login()
+        first.post_response(one, s.acs, xml)
+        first.look(one, ctx.base_url + paths.whoami)
+        second.post_response(two, s.acs, xml)
+        second.look(two, ctx.base_url + paths.whoami)
+    finally:
+        first.close()
+        second.close()
+    ctx.fact("accepts-replay", "the same signed unsolicited Response posted a second time (fresh browser) signs the "
+             f"user in again -- measured: first {whoami_email(one) == email}, second {whoami_email(two) == email}",
+             whoami_email(one) == email and whoami_email(two) == email,
+             ["first post:"] + one.lines() + ["second post:"] + two.lines())
+
+
+def _expire_scd(root: etree._Element, idp: ProbeIdP) -> bytes:
+    a = root.find(f"{{{SAML}}}Assertion")
+    a.remove(a.find(f"{{{DS}}}Signature"))
+    a.find(f".//{{{SAML}}}SubjectConfirmationData").set("NotOnOrAfter", _t(-600))
+    idp.sign(root, a)
+    return etree.tostring(root)
+
+
+def _resign(change: Callable[[etree._Element], None]) -> Callable[[etree._Element, ProbeIdP], bytes]:
+    """Change the Assertion, then sign it again (so only the change is under test)."""
+    def hook(root: etree._Element, idp: ProbeIdP) -> bytes:
+        a = root.find(f"{{{SAML}}}Assertion")
+        a.remove(a.find(f"{{{DS}}}Signature"))
+        change(a)
+        idp.sign(root, a)
+        return etree.tostring(root)
+    return hook
+
+
+def _sender_vouches(a: etree._Element) -> None:
+    a.find(f".//{{{SAML}}}SubjectConfirmation").set("Method", "urn:oasis:names:tc:SAML:2.0:cm:sender-vouches")
+
+
+def _scd_no_expiry(a: etree._Element) -> None:
+    del a.find(f".//{{{SAML}}}SubjectConfirmationData").attrib["NotOnOrAfter"]
+
+
+def _empty_nameid(a: etree._Element) -> None:
+    a.find(f".//{{{SAML}}}NameID").text = ""
+
+
+def _assertion_issuer(a: etree._Element) -> None:
+    a.find(f"{{{SAML}}}Issuer").text = "urn:samlconf-lab:someone-else"
+
+
+def _second_audience(a: etree._Element) -> None:
+    cond = a.find(f"{{{SAML}}}Conditions")
+    ar = etree.SubElement(cond, f"{{{SAML}}}AudienceRestriction")
+    etree.SubElement(ar, f"{{{SAML}}}Audience").text = "https://other-sp.example/metadata"
+
+
+def _response_issuer(issuer: str) -> Callable[[etree._Element, ProbeIdP], bytes]:
+    def hook(root: etree._Element, idp: ProbeIdP) -> bytes:
+        root.find(f"{{{SAML}}}Issuer").text = issuer
+        return etree.tostring(root)
+    return hook
+
+
+def _with_doctype(root: etree._Element, idp: ProbeIdP) -> bytes:
+    body = etree.tostring(root)
+    return b'<?xml version="1.0"?>\n<!DOCTYPE samlp:Response [ <!ELEMENT samlp:Response ANY> ]>\n' + body
