@@ -55,11 +55,12 @@ class HttpSession:
         ca_file: Path | None = None,
         on_hop: Callable[[Hop], None] | None = None,
         idp_origin: str | None = None,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
-        verify: Any = True
-        if ca_file is not None:
-            verify = ssl.create_default_context(cafile=str(ca_file))
-        self.client = httpx.Client(follow_redirects=False, timeout=timeout, verify=verify)
+        if transport is None:  # a session on its own (tests): its own pool and TLS context
+            transport = httpx.HTTPTransport(verify=tls_context(ca_file))
+        # Own cookies (a browser of its own); the driver's connection pool and TLS context.
+        self.client = httpx.Client(follow_redirects=False, timeout=timeout, transport=transport)
         self.allowed = {o.lower() for o in allowed_origins}
         self.hops: list[Hop] = []
         self.server_errors: list[str] = []  # 5xx answers to SAML messages (refusals, judged by whoami)
@@ -179,17 +180,39 @@ def _short(text: str, n: int = 120) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
+def tls_context(ca_file: Path | None = None) -> ssl.SSLContext:
+    """The TLS context for https targets (the system's CA bundle, or `ca_file`); building one loads
+    the bundle (~20-30 ms), so a driver builds it once per run."""
+    return ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+
+
+class _SharedTransport(httpx.HTTPTransport):
+    """One connection pool for every session of a driver: sessions close their client, not the pool."""
+
+    def close(self) -> None:  # a session's Client.close() lands here: keep the pool
+        pass
+
+    def shut(self) -> None:
+        super().close()
+
+
 class HttpDriver:
     name = "http"
 
     def __init__(self, *, timeout: httpx.Timeout, ca_file: Path | None = None) -> None:
         self.timeout = timeout
         self.ca_file = ca_file
+        self._transport: _SharedTransport | None = None
 
     def new_session(self, allowed_origins: set[str], on_hop: Callable[[Hop], None] | None = None,
                     idp_origin: str | None = None) -> HttpSession:
-        return HttpSession(allowed_origins=allowed_origins, timeout=self.timeout, ca_file=self.ca_file, on_hop=on_hop,
-                           idp_origin=idp_origin)
+        if self._transport is None:
+            self._transport = _SharedTransport(verify=tls_context(self.ca_file), limits=httpx.Limits(
+                max_connections=32, max_keepalive_connections=16))
+        return HttpSession(allowed_origins=allowed_origins, timeout=self.timeout, on_hop=on_hop,
+                           idp_origin=idp_origin, transport=self._transport)
 
     def close(self) -> None:
-        pass
+        if self._transport is not None:
+            self._transport.shut()
+            self._transport = None
