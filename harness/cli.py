@@ -47,6 +47,7 @@ def _run_one(args: argparse.Namespace) -> int:
     from reports.console import table
 
     from .engine import Engine, error_results
+    from .profiles import load_profile
     from .runtime import Runtime
     from .suite import drivers_from_option, report_writers, resolve_target, select
 
@@ -60,10 +61,21 @@ def _run_one(args: argparse.Namespace) -> int:
     options: dict[str, object] = {"artifacts_dir": report_dir / "artifacts"}
     if args.chromium:
         options["chromium"] = args.chromium
+    from reports.progress import Progress
+
+    listeners = [*writers, Progress()]
+    workers = max(1, int(getattr(args, "workers", 1) or 1))
     try:
-        with _embedded_log(report_dir), Runtime(target, mutants=tuple(args.mutant or ()), seed=args.seed) as runtime:
-            engine = Engine(runtime, drivers, writers, driver_options=options)
-            results = engine.run(specs)
+        if workers > 1:
+            from .parallel import run_parallel
+
+            results = run_parallel(target, specs, drivers, workers, listeners=listeners,
+                                   mutants=tuple(args.mutant or ()), seed=args.seed, driver_options=options,
+                                   profile_name=load_profile(target.profile).name)
+        else:
+            with _embedded_log(report_dir), Runtime(target, mutants=tuple(args.mutant or ()), seed=args.seed) as runtime:
+                engine = Engine(runtime, drivers, listeners, driver_options=options)
+                results = engine.run(specs)
     except TargetError as exc:
         # The target could not even be set up (metadata unreachable): every scenario is `error`.
         results = error_results(target, specs, drivers, one_line(exc), writers)
@@ -183,6 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--category", action="append", help="run only this category (repeatable)")
     run.add_argument("--mutant", action="append", metavar="NAME", help="switch a reference-SP defect on (repeatable)")
     run.add_argument("--seed", type=int, help="seed for generated users (reproducible runs)")
+    run.add_argument("--workers", type=int, default=1, metavar="N",
+                     help="run scenarios in N worker processes against the one target (one IdP endpoint, "
+                          "one report; scenarios that change SP-wide state stay in one worker, in order)")
     run.add_argument("--chromium", metavar="PATH", help="Chromium executable for the browser driver")
     run.set_defaults(func=_run)
 

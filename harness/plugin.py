@@ -31,8 +31,55 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--samlconf-chromium", metavar="PATH", help="Chromium executable for the browser driver")
 
 
+_ROUTER = pytest.StashKey[Any]()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "samlconf(id, refs, needs): a samlconf scenario and its metadata")
+    _start_router_for_workers(config)
+
+
+def _start_router_for_workers(config: pytest.Config) -> None:
+    """`pytest -n N` against a target of yours: the SP knows one IdP, so this (controller) process
+    serves the target's IdP port and routes each login to the worker whose IdP planned it; the
+    scenarios that change SP-wide state go to one worker, in order (--dist loadgroup)."""
+    if hasattr(config, "workerinput") or not (config.getoption("numprocesses", None) or 0):
+        return
+    path = config.getoption("--samlconf-target", None)
+    if not path:
+        return  # the bundled reference SP: each worker starts its own SP and IdP
+    from .errors import ConfigError
+    from .idp_router import IdPRouter
+    from .target import load_target
+
+    try:
+        target = load_target(path)
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if target.embedded is not None:
+        return
+    try:
+        router = IdPRouter(target.idp.host, target.idp.port).start()
+    except OSError as exc:
+        raise pytest.UsageError(f"{path}: field 'idp.port': cannot listen on {target.idp.host}:{target.idp.port} "
+                                f"({exc.strerror})") from None
+    config.stash[_ROUTER] = router
+    if getattr(config.option, "dist", None) in ("load", "no", None):
+        config.option.dist = "loadgroup"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist: hand each worker the router's address, the run's token and its route name."""
+    router = node.config.stash.get(_ROUTER, None)
+    if router is not None:
+        node.workerinput["samlconf_router"] = router.link(node.workerinput["workerid"]).to_dict()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    router = config.stash.get(_ROUTER, None)
+    if router is not None:
+        router.stop()
 
 
 def _scenario_dirs() -> set[Path]:
@@ -64,6 +111,8 @@ class ScenarioFile(pytest.File):
             for driver in drivers:
                 item = ScenarioItem.from_parent(self, name=f"{spec.id}[{driver}]", spec=spec, driver=driver)
                 item.add_marker(pytest.mark.samlconf(id=spec.id, refs=spec.refs, needs=spec.needs))
+                if spec.shared_state:
+                    item.add_marker(pytest.mark.xdist_group("samlconf-sp-state"))
                 yield item
 
 
@@ -110,9 +159,15 @@ def _runtime(config: pytest.Config) -> Any:
         from .runtime import Runtime
         from .suite import resolve_target
 
+        from .idp_router import RouterLink
+
         target = resolve_target(config.getoption("--samlconf-target"), config.getoption("--samlconf-profile"))
+        winput = getattr(config, "workerinput", {})
+        link = winput.get("samlconf_router")
+        worker = int(str(winput.get("workerid", "gw0"))[2:] or 0) if winput else 0
         rt = Runtime(target, mutants=tuple(config.getoption("--samlconf-mutant")),
-                     seed=config.getoption("--samlconf-seed"))
+                     seed=config.getoption("--samlconf-seed"),
+                     router=RouterLink.from_dict(link) if link else None, worker=worker)
         rt.start()
         config.stash[_RUNTIME] = rt
     return config.stash[_RUNTIME]

@@ -26,6 +26,11 @@ class Level(str, Enum):
 ACCEPT = Outcome.ACCEPT
 REJECT = Outcome.REJECT
 
+# Capabilities whose scenarios change state the whole SP shares (its accounts, IdP configuration,
+# local users): with workers they run in one group, one after another, never interleaved.
+SHARED_STATE = ("saml_admin", "bypass_users", "link_accounts", "local_users", "tenant_admin",
+                "domain_verification", "delete_user")
+
 
 @dataclass(frozen=True)
 class ScenarioSpec:
@@ -46,6 +51,11 @@ class ScenarioSpec:
     @property
     def module(self) -> str:
         return self.func.__module__
+
+    @property
+    def shared_state(self) -> bool:
+        """True when the scenario changes SP-wide state (see SHARED_STATE): run it in the serial group."""
+        return any(n in SHARED_STATE for n in self.needs)
 
 
 _REGISTRY: dict[str, ScenarioSpec] = {}

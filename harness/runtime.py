@@ -58,7 +58,11 @@ class Runtime:
         mutants: tuple[str, ...] = (),
         workdir: Path | None = None,
         seed: int | None = None,
+        router: Any = None,
+        worker: int = 0,
     ) -> None:
+        """`router` (a harness.idp_router.RouterLink): this runtime is one worker of a run whose
+        public IdP endpoint is the router; `worker` (0, 1, ...) keeps generated users apart."""
         self.target = target.model_copy(deep=True)
         self.profile: Profile = load_profile(target.profile)
         self.mutants = tuple(mutants) + tuple(target.embedded.mutants if target.embedded else ())
@@ -80,6 +84,8 @@ class Runtime:
         self._http = httpx.Client(timeout=httpx.Timeout(target.timeouts.read, connect=target.timeouts.connect),
                                   verify=verify)
         self._user_counter = 0
+        self.router = router
+        self.worker = worker
         self._identities: set[str] = set()
         self._lock = threading.Lock()
 
@@ -100,14 +106,19 @@ class Runtime:
 
         t = self.target
         try:
-            self.idp_server = LoopbackServer(t.idp.host, t.idp.port)
+            # behind a router, this worker's IdP listens privately; the router has the public port
+            self.idp_server = LoopbackServer("127.0.0.1", 0) if self.router else LoopbackServer(t.idp.host, t.idp.port)
         except OSError as exc:
             src = f"{t._source}: " if t._source else ""
             raise ConfigError(f"{src}field 'idp.port': the mock IdP cannot listen on {t.idp.host}:{t.idp.port} "
                               f"({os.strerror(exc.errno) if exc.errno else exc.strerror}); free the port or "
                               "choose another") from None
-        self.idp = MockIdP(t.idp.entity_id, base_url=self.idp_server.base_url, profile=self.profile.name)
+        public = self.router.url if self.router else self.idp_server.base_url
+        self.idp = MockIdP(t.idp.entity_id, base_url=public, profile=self.profile.name,
+                           route=self.router.route if self.router else "")
         self.idp_server.start(self.idp.app())
+        if self.router:
+            self.router.register(self.idp_server.base_url)
         if t.embedded is not None:
             self._start_embedded()
         self.adapter = self._load_adapter()
@@ -196,8 +207,9 @@ class Runtime:
     # --- facts ----------------------------------------------------------------------------
     @property
     def idp_base_url(self) -> str:
-        assert self.idp_server is not None
-        return self.idp_server.base_url
+        """The IdP's public base URL (the router's, in a run with workers)."""
+        assert self.idp is not None
+        return self.idp.base_url
 
     def allowed_origins(self) -> set[str]:
         from .drivers.http import origin
@@ -241,7 +253,7 @@ class Runtime:
 
     def next_seed(self) -> int:
         self._user_counter += 1
-        return self.seed * 1000 + self._user_counter
+        return self.seed * 1000 + self._user_counter + self.worker * 1_000_000
 
     # --- hooks ----------------------------------------------------------------------------
     def call_hook(self, name: str, **values: Any) -> Any:

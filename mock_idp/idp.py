@@ -120,6 +120,7 @@ class MockIdP:
         metadata_key_use: str | None = "signing",
         scopes: Sequence[str] = (),
         allow_remote_metadata: bool = False,
+        route: str = "",
     ) -> None:
         if profile not in PROFILES:
             raise ValueError(f"unknown attribute profile {profile!r}; known: {', '.join(PROFILES)}")
@@ -134,6 +135,9 @@ class MockIdP:
         self.scopes = list(scopes)
         self.require_signed_requests = require_signed_requests
         self.allow_remote_metadata = allow_remote_metadata
+        # Several IdP processes behind one public endpoint (a run with workers): every token this IdP
+        # hands out (plan cookies, out-of-band URLs) starts with "<route>." so the front routes to it.
+        self.route = route
         self.users: list[User] = list(users) if users else [
             generate_user(profile, seed=i) for i in range(1, 4)
         ]
@@ -235,7 +239,7 @@ class MockIdP:
     ) -> str:
         """Decide ahead what the next login(s) carrying this token in the plan cookie get; return the token."""
         self._check_options(options)
-        token = secrets.token_urlsafe(24)
+        token = self._routed(secrets.token_urlsafe(24))
         with self._lock:
             self._plans[token] = Plan(user, tuple(_faults.resolve(faults)), dict(options), sp_entity_id)
         return token
@@ -608,9 +612,14 @@ class MockIdP:
     # ----------------------------------------------------------------- out-of-band watch (XXE, XSLT)
     def oob_url(self, token: str, kind: str = "x") -> str:
         """A loopback URL on this IdP; any fetch of it is recorded (an SP resolving entities, running XSLT)."""
-        return f"{self.base_url}/oob/{token}/{kind}"
+        return f"{self.base_url}/oob/{self._routed(token)}/{kind}"
+
+    def _routed(self, token: str) -> str:
+        return f"{self.route}.{token}" if self.route else token
 
     def record_oob(self, token: str, kind: str, info: dict[str, Any]) -> None:
+        if self.route and token.startswith(self.route + "."):
+            token = token[len(self.route) + 1:]
         hit = {k: (v[: self.MAX_OOB_QUERY] if isinstance(v, str) else v) for k, v in info.items()}
         with self._lock:
             self._oob_seq += 1
