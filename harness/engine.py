@@ -35,6 +35,9 @@ def make_driver(name: str, runtime: Runtime, **options: Any) -> Any:
     raise HarnessError(f"driver {name!r}: unknown (http, browser)")
 
 
+CONTROL_BATCH = 8  # refusals sharing one positive control after them (Engine.run_batch)
+
+
 def samlconf_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -63,6 +66,12 @@ class Engine:
         self._drivers: dict[str, Any] = {}
         self._driver_options = driver_options or {}
         self.results: list[ScenarioResult] = []
+        # Shared positive controls (Engine.run): per (driver, flow), whether a valid login succeeded
+        # since the last failed control, and the refusals waiting for the control after them.
+        self.control_batch = 1
+        self.controls_run = 0
+        self._good: dict[tuple[str, str], bool] = {}
+        self._pending: dict[tuple[str, str], list[tuple[ScenarioSpec, ScenarioResult]]] = {}
 
     def emit(self, event: Event) -> None:
         for listener in self.listeners:
@@ -79,19 +88,80 @@ class Engine:
         self._drivers.clear()
 
     # --- running --------------------------------------------------------------------------
-    def run(self, specs: Sequence[ScenarioSpec]) -> list[ScenarioResult]:
+    def run(self, specs: Sequence[ScenarioSpec], *, control_batch: int = CONTROL_BATCH) -> list[ScenarioResult]:
         self.start_run(specs)
         interrupted = False
         try:
-            for spec in specs:
-                for name in self.driver_names:
-                    self.run_one(spec, name)
+            self.run_batch(specs, self.driver_names, control_batch=control_batch)
         except KeyboardInterrupt:
             interrupted = True
             raise
         finally:
             self.finish_run(interrupted)
         return self.results
+
+    def run_batch(self, specs: Sequence[ScenarioSpec], drivers: Sequence[str], *,
+                  control_batch: int = CONTROL_BATCH) -> list[ScenarioResult]:
+        """Run scenarios with shared positive controls; every result is emitted before it returns.
+
+        The promise of a positive control is kept: a refusal counts only when a valid login in a
+        fresh session succeeded before it and another one after it. The cheapest schedule that keeps
+        it: one control before the first negative scenario of a flow, then refusals wait (at most
+        `control_batch` of them) for one control after them, which is also the control before the
+        next ones. If that control fails, every refusal waiting for it is `inconclusive`, and the
+        next negative scenario runs its own control first. A scenario the SP accepted, or that
+        errored, needs no control and is reported at once.
+        """
+        before = len(self.results)
+        self.control_batch = max(1, control_batch)
+        try:
+            for spec in specs:
+                for name in drivers:
+                    self.run_one(spec, name)
+            self.flush_controls()
+        except KeyboardInterrupt:
+            self._abandon_pending("the run was interrupted before the positive control after it")
+            raise
+        except BaseException:
+            self._abandon_pending("the run stopped before the positive control after it")
+            raise
+        finally:
+            self.control_batch = 1
+        return self.results[before:]
+
+    def _abandon_pending(self, why: str) -> None:
+        for key in list(self._pending):
+            for _spec, result in self._pending.pop(key):
+                result.verdict, result.reason = Verdict.INCONCLUSIVE.value, why
+                self.results.append(result)
+                self.emit(ScenarioFinished(result))
+
+    def flush_controls(self) -> None:
+        """Run the control after the refusals still waiting for one, and report them."""
+        for key in list(self._pending):
+            self._flush(key)
+
+    def _flush(self, key: tuple[str, str]) -> None:
+        waiting = self._pending.pop(key, [])
+        if not waiting:
+            return
+        spec0 = waiting[0][0]
+        try:
+            failed, note = self._control(spec0, key[0])
+        except SamlconfError as exc:  # the target broke: the refusals prove nothing either
+            failed = one_line(exc)
+            note = f"control could not run: {failed}"
+        self._good[key] = failed is None
+        for spec, result in waiting:
+            if failed is None:
+                result.control = (f"{result.control}; after it: {note}" if result.control else note) + \
+                    f" (one control shared by {len(waiting)} refusal(s))"
+            else:
+                result.verdict = Verdict.INCONCLUSIVE.value
+                result.reason = f"positive control after it failed: {failed} (the refusal proves nothing)"
+                result.control = f"after it: {note}"
+            self.results.append(result)
+            self.emit(ScenarioFinished(result))
 
     def start_run(self, specs: Sequence[ScenarioSpec]) -> None:
         import hashlib
@@ -136,10 +206,16 @@ class Engine:
         observation: Observation | None = None
         ctx: ScenarioContext | None = None
         control_ctx: list[ScenarioContext] = []
+        shared = self.control_batch > 1 and expected is REJECT
+        key = (driver_name, self._flow(spec))
         if not missing:
             try:
-                if expected is REJECT:
+                if expected is REJECT and shared and self._good.get(key):
+                    control_note = "before it: a valid login succeeded (shared control)"
+                elif expected is REJECT:
                     control_failed, control_note = self._control(spec, driver_name, control_ctx)
+                    if shared:
+                        self._good[key] = control_failed is None
                 if not control_failed:
                     ctx = self._new_context(spec, driver_name)
                     observation = self._run_body(spec, ctx)
@@ -184,6 +260,11 @@ class Engine:
             hops=hops, control=control_note, fix_hint=spec.fix_hint, artifacts=artifacts, sent=sent,
             findings=findings,
         )
+        if shared and verdict is Verdict.PASS and observation is not None and not observation.accepted:
+            self._pending.setdefault(key, []).append((spec, result))  # waits for the control after it
+            if len(self._pending[key]) >= self.control_batch:
+                self._flush(key)
+            return result
         self.results.append(result)
         self.emit(ScenarioFinished(result))
         return result
@@ -208,6 +289,7 @@ class Engine:
                  keep: list[ScenarioContext] | None = None) -> tuple[str | None, str]:
         """Positive control: the valid baseline, same flow, fresh session. (failure reason, note).
         The control's context goes to `keep` (its sessions stay open for the evidence of a failure)."""
+        self.controls_run += 1
         session = self._session(driver_name, spec.id + ":control")
         ctx = ScenarioContext(self.runtime, session, driver_name)
         if keep is not None:

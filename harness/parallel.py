@@ -56,10 +56,7 @@ def _run_task(ids: list[str], driver: str) -> list[dict[str, Any]]:
     from .registry import get
 
     engine = _WORKER["engine"]
-    out = []
-    for sid in ids:
-        out.append(to_record(engine.run_one(get(sid), driver)))
-    return out
+    return [to_record(r) for r in engine.run_batch([get(sid) for sid in ids], [driver])]
 
 
 def _run_meta() -> dict[str, Any]:
@@ -70,16 +67,18 @@ def _run_meta() -> dict[str, Any]:
     return {"sp_metadata_sha256": hashlib.sha256(md).hexdigest() if md else ""}
 
 
-def tasks_for(specs: Sequence[ScenarioSpec], drivers: Sequence[str]) -> list[tuple[list[str], str]]:
+def tasks_for(specs: Sequence[ScenarioSpec], drivers: Sequence[str], chunk: int = 6) -> list[tuple[list[str], str]]:
     """Work units: the shared-state scenarios as one ordered task per driver (first: the longest),
-    every other scenario a task of its own."""
+    the others in chunks of `chunk` neighbours (so refusals share positive controls within a task,
+    see Engine.run_batch) handed out as workers free up."""
     out: list[tuple[list[str], str]] = []
     for d in drivers:
         shared = [s.id for s in specs if s.shared_state]
         if shared:
             out.append((shared, d))
     for d in drivers:
-        out += [([s.id], d) for s in specs if not s.shared_state]
+        rest = [s.id for s in specs if not s.shared_state]
+        out += [(rest[i:i + chunk], d) for i in range(0, len(rest), chunk)]
     return out
 
 
