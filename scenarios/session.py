@@ -208,6 +208,9 @@ def ses_04(ctx: ScenarioContext) -> Observation:
             raise
         left = str(exc)
     obs = ctx.observe(user, store_check=False)
+    if not left:  # refusing the whole login is as safe as ignoring the RelayState (Shibboleth's
+        # redirectLimit, SimpleSAMLphp's trusted.url.domains); the engine then checks the baseline
+        obs.refusal_ok = "it refused the login rather than follow a RelayState naming a foreign URL"
     obs.check("the SP did not redirect to the RelayState's foreign URL", not left,
               f"{how}: {left}")
     if final:
