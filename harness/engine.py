@@ -191,7 +191,7 @@ class Engine:
                                                     idp_origin=origin(self.runtime.idp_base_url))
 
     def _flow(self, spec: ScenarioSpec) -> str:
-        if "idp_initiated" in spec.needs and self.runtime.profile.flows.idp_initiated:
+        if "idp_initiated" in spec.needs and self.runtime.accepts_unsolicited:
             return "idp"
         return "sp"
 
@@ -199,7 +199,7 @@ class Engine:
         self.emit(ScenarioStarted(spec.id, driver_name))
         start = time.perf_counter()
         profile = self.runtime.profile.name
-        expected = spec.expected(profile)
+        expected = spec.expected_for(self.runtime)
         caps = self.runtime.capabilities()
         missing = next((f"needs {n}: {caps[n]}" for n in spec.needs if caps.get(n)), None)
         error = control_failed = control_note = None
@@ -272,7 +272,7 @@ class Engine:
     def _new_context(self, spec: ScenarioSpec, driver_name: str) -> ScenarioContext:
         ctx = ScenarioContext(self.runtime, self._session(driver_name, spec.id), driver_name,
                               new_session=lambda: self._session(driver_name, spec.id))
-        ctx.expected = spec.expected(self.runtime.profile.name)
+        ctx.expected = spec.expected_for(self.runtime)
         ctx.level = spec.level
         return ctx
 

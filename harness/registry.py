@@ -44,9 +44,20 @@ class ScenarioSpec:
     level: Level = Level.MUST
     negative: bool = False
     fix_hint: str = ""
+    # the expectation the SP's declared facts set (its metadata, its profile's flows, the target
+    # file): `expect_when(runtime)` -> Outcome, or None for the per-profile `expect`
+    expect_when: Callable[[Any], "Outcome | None"] | None = None
 
     def expected(self, profile: str) -> Outcome:
         return self.expect.get(profile, self.expect.get("*", ACCEPT))
+
+    def expected_for(self, runtime: Any) -> Outcome:
+        """What this run expects: `expect_when(runtime)` when it decides, else the profile's."""
+        if self.expect_when is not None:
+            decided = self.expect_when(runtime)
+            if decided is not None:
+                return decided
+        return self.expected(runtime.profile.name)
 
     @property
     def module(self) -> str:
@@ -71,6 +82,7 @@ def scenario(
     expect: Mapping[str, Outcome] | Outcome = ACCEPT,
     level: Level | str = Level.MUST,
     fix_hint: str = "",
+    expect_when: Callable[[Any], Outcome | None] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a scenario function `f(ctx) -> Observation` under a stable, never-reused ID.
 
@@ -99,8 +111,9 @@ def scenario(
             needs=tuple(needs),
             expect=exp,
             level=Level(level),
-            negative=any(v is REJECT for v in exp.values()),
+            negative=any(v is REJECT for v in exp.values()) or expect_when is not None,
             fix_hint=fix_hint,
+            expect_when=expect_when,
         )
         _REGISTRY[id] = spec
         func.samlconf_scenario = spec  # type: ignore[attr-defined]

@@ -126,6 +126,9 @@ class Runtime:
         self.sp_metadata = self._read_sp_metadata()
         info = self.idp.register_sp(self.sp_metadata)
         self.sp_entity_id = info.entity_id
+        from .sp_metadata import read_policy
+
+        self.sp_policy = read_policy(self.sp_metadata, self.target, info.entity_id)
 
     def _start_embedded(self) -> None:
         from reference_sp.app import SPConfig, create_app
@@ -147,6 +150,7 @@ class Runtime:
             mutants=frozenset(self.mutants),
             admin_token=token,
             dns_resolver=self.dns_zone.address,
+            want_assertions_signed=self.target.embedded.want_assertions_signed if self.target.embedded else "true",
         )
         from mock_idp.keys import KeyTrustError
 
@@ -225,7 +229,23 @@ class Runtime:
         if have.get("dns_zone") is None and self.dns_zone is None:
             have["dns_zone"] = "the target does not resolve DNS through samlconf's loopback zone " \
                                "(only the embedded reference SP does)"
+        pol = getattr(self, "sp_policy", None)
+        if pol is not None:
+            have["want_assertions_signed"] = None if pol.wants_signed_assertions else (
+                pol.describe_want_assertions_signed() + " (set [sp.policy] want_assertions_signed = true "
+                "if it requires signed Assertions)")
+            have["encryption_key"] = None if pol.encryption_certs else \
+                "the SP's metadata publishes no encryption key (KeyDescriptor use=\"encryption\")"
+        else:
+            have["want_assertions_signed"] = have["encryption_key"] = "the SP's metadata was not read"
+        for cap in self.target.capabilities_off:
+            have[cap] = "switched off in the target file (capabilities_off)"
         return have
+
+    @property
+    def accepts_unsolicited(self) -> bool:
+        """Does the SP accept unsolicited (IdP-initiated) Responses (profile and target file)?"""
+        return self.target.accepts_unsolicited(self.profile)
 
     def _load_adapter(self) -> Any:
         """`adapter = "pkg.module:Class"`: an object whose methods are the hooks (`list_users()`, ...).

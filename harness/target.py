@@ -41,6 +41,9 @@ CAPABILITIES = (
     "one_idp_per_tenant",
     "local_users_off",
     "role_vocabulary",
+    # what the SP declares (its metadata, or [sp.policy] in the target file)
+    "want_assertions_signed",
+    "encryption_key",
 )
 
 
@@ -151,6 +154,8 @@ class EmbeddedSection(_Strict):
 
     kind: Literal["reference_sp"] = "reference_sp"
     mutants: list[str] = Field(default_factory=list)
+    # what the reference SP's metadata says: WantAssertionsSigned "true", "false" or "absent"
+    want_assertions_signed: Literal["true", "false", "absent"] = "true"
 
 
 class Target(_Strict):
@@ -216,6 +221,17 @@ class Target(_Strict):
             text = self.base_url.rstrip("/") + text
         return text
 
+    def accepts_unsolicited(self, profile: Profile) -> bool:
+        """Does this SP accept unsolicited (IdP-initiated) Responses? The profile's
+        `[flows] idp_initiated`, unless the target file switches `idp_initiated` off. Every scenario
+        that sends one expects a refusal (IRT-05, FLOW-02) or is not tested, from this one answer."""
+        return profile.flows.idp_initiated and "idp_initiated" not in self.capabilities_off
+
+    def unsolicited_refused_because(self, profile: Profile) -> str:
+        if not profile.flows.idp_initiated:
+            return f"profile {profile.name!r} refuses IdP-initiated (unsolicited) login ([flows] idp_initiated = false)"
+        return "the target refuses IdP-initiated (unsolicited) login (capabilities_off)"
+
     def capabilities(self, profile: Profile, adapter: object | None = None) -> dict[str, str | None]:
         """capability -> None when available, else the reason it is missing."""
         have: dict[str, str | None] = {}
@@ -224,10 +240,11 @@ class Target(_Strict):
             else "target file has no login.sp_initiated_url or login.form_url"
         have["sp_initiated_post"] = None if self.login.sp_initiated_post_url \
             else "target file has no login.sp_initiated_post_url"
-        have["idp_initiated"] = None
+        unsolicited = self.accepts_unsolicited(profile)
+        have["idp_initiated"] = None if unsolicited else self.unsolicited_refused_because(profile)
         have["slo"] = None if self.logout_url else "target file has no logout_url"
-        have["relay_state"] = None if ((login and "{relay_state}" in login) or profile.flows.idp_initiated) \
-            else "the login URL takes no {relay_state} and the profile refuses IdP-initiated login"
+        have["relay_state"] = None if ((login and "{relay_state}" in login) or unsolicited) \
+            else "the login URL takes no {relay_state} and the SP refuses IdP-initiated login"
 
         def hooked(*hooks: str) -> str | None:
             missing = [h for h in hooks if h not in self.hooks and not callable(getattr(adapter, h, None))]
@@ -339,8 +356,11 @@ def load_target(path: str | Path) -> Target:
         if name not in os.environ and not (target.embedded is not None and name == REFSP_TOKEN_VAR):
             raise ConfigError(f"{p}: field '{where}': environment variable {name} is not set")
     target._source = p
+    if target.profile.endswith(".toml") and not Path(target.profile).is_absolute():
+        # a custom profile is relative to the target file (as metadata_file is), not to the cwd
+        target.profile = str((p.parent / target.profile).resolve())
     try:
-        load_profile(target.profile if not target.profile.endswith(".toml") else p.parent / target.profile)
+        load_profile(target.profile)
     except ConfigError as exc:
         raise ConfigError(f"{p}: field 'profile': {exc}") from None
     return target

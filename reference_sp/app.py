@@ -67,12 +67,21 @@ class SPConfig:
     tenants: tuple[str, ...] = ("pocketstop1", "pocketstop2")
     dns_resolver: str | None = None  # "127.0.0.1:5353"; None = the system resolver
     secret_key: bytes | None = None
+    # what the SP metadata says about signed Assertions: "true" (the default, and what the SP
+    # enforces), "false", or "absent" (no WantAssertionsSigned attribute) -- for the tests of the
+    # scenarios whose expectation the metadata sets (SIG-03, POS-04)
+    want_assertions_signed: str = "true"
+    # a new session id at every sign-in, but the browser's earlier signed-in session left valid
+    # (not a defect: many SPs do this; SES-01 must not call it fixation)
+    keep_sessions_at_login: bool = False
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
         if self.profile not in PROFILES:
             raise ValueError(f"unknown profile {self.profile!r}; known: {', '.join(PROFILES)}")
         self.mutants = _m.parse_mutants(self.mutants)
+        if self.want_assertions_signed not in ("true", "false", "absent"):
+            raise ValueError(f"want_assertions_signed {self.want_assertions_signed!r}: true, false or absent")
         self.db_path = Path(self.db_path)
         if self.entity_id is None:
             self.entity_id = f"{self.base_url}/saml/metadata"
@@ -191,6 +200,11 @@ class RefSP:
             for c in idp_info(bytes(r["metadata"])).signing_certs:
                 h.update(c)
         root.set("ID", "_cfg-" + h.hexdigest()[:32])
+        for desc in root.iter("{urn:oasis:names:tc:SAML:2.0:metadata}SPSSODescriptor"):
+            if self.cfg.want_assertions_signed == "absent":
+                desc.attrib.pop("WantAssertionsSigned", None)
+            else:
+                desc.set("WantAssertionsSigned", self.cfg.want_assertions_signed)
         if self.m("metadata_stale_acs"):  # the defect: metadata names an ACS the SP no longer serves
             for acs in root.iter("{urn:oasis:names:tc:SAML:2.0:metadata}AssertionConsumerService"):
                 acs.set("Location", acs.get("Location", "").replace("/saml/acs", "/saml2/acs"))

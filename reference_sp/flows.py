@@ -300,7 +300,8 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
                 lax_conditions=time_mut or sp.m("ignores_audience"),
                 want_response_signed=sp.m("requires_signed_response"),
                 recipient_optional=sp.m("recipient_optional"),
-                authn_optional=sp.m("authn_statement_optional"))
+                authn_optional=sp.m("authn_statement_optional"),
+                response_signature_suffices=sp.m("accepts_response_signature"))
         except Rejected:
             raise
         except Exception as e:  # pysaml2 raises many types; each is a refusal
@@ -416,7 +417,7 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
         if sp.m("session_fixation") and old:
             sid = old
         else:
-            if old:
+            if old and not cfg.keep_sessions_at_login:
                 with sp.store.tx() as c:
                     c.execute("DELETE FROM sessions WHERE sid = ?", (old,))
             session.clear()

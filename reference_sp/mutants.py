@@ -50,7 +50,12 @@ _TABLE: tuple[Mutant, ...] = (
            "deleting a user (deprovisioning) does not end their sessions", ("PROV-DELETE",), _RC),
     # --- signature ---------------------------------------------------------------------------
     Mutant("accepts_unsigned", "accepts a Response whose Assertion carries no signature",
-           ("SIG-01", "SIG-02", "SIG-03", "XSW-04")),
+           ("SIG-01", "SIG-02", "SIG-03", "POS-04", "XSW-04")),
+    Mutant("accepts_response_signature", "takes a valid signature on the samlp:Response in place of "
+           "the Assertion's (an unsigned Assertion in a signed Response is accepted) although its "
+           "metadata says WantAssertionsSigned=\"true\" (a broken promise; with the metadata's "
+           "`want_assertions_signed` set to false or absent it is the correct behaviour)",
+           ("SIG-03", "POS-04")),
     Mutant("trusts_keyinfo_cert", "verifies the signature with the certificate (or raw KeyValue) "
            "found in the message's own KeyInfo instead of the IdP's certificate from metadata",
            ("SIG-09", "SIG-10", "KEY-01", "KEY-02", "KEY-03")),
@@ -60,7 +65,7 @@ _TABLE: tuple[Mutant, ...] = (
     Mutant("xsw_response_signature", "takes a valid IdP signature on a samlp:Response in place of "
            "the Assertion's, resolving its Reference wherever it points, then reads the outer "
            "Response's Assertion (XSW on the Response signature; a signed Response thus also "
-           "stands in for an unsigned Assertion, SIG-03)", ("XSW-02", "SIG-03")),
+           "stands in for an unsigned Assertion, SIG-03)", ("XSW-02", "SIG-03", "POS-04")),
     Mutant("pi_flattening_c14n", "verifies the signature over a canonical form in which processing "
            "instructions are flattened into text, but reads values from the document as received",
            ("CMT-03",)),

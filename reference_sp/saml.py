@@ -205,11 +205,11 @@ class RefClient(Saml2Client):
                        allow_unsolicited: bool, want_assertions_signed: bool,
                        extra_return_addrs: list[str], lax_conditions: bool,
                        want_response_signed: bool = False, recipient_optional: bool = False,
-                       authn_optional: bool = False) -> Any:
+                       authn_optional: bool = False, response_signature_suffices: bool = False) -> Any:
         kwargs = {
             "outstanding_queries": outstanding,
             "allow_unsolicited": allow_unsolicited,
-            "want_assertions_signed": want_assertions_signed,
+            "want_assertions_signed": want_assertions_signed and not response_signature_suffices,
             "want_assertions_or_response_signed": want_assertions_signed,
             "want_response_signed": want_response_signed,
             "return_addrs": list(self.service_urls(binding=BINDING_HTTP_POST)) + extra_return_addrs,

@@ -71,19 +71,29 @@ def single_fault(
     fix_hint: str = "",
     flow: str = "sp",
     needs: Iterable[str] = ("sp_initiated",),
+    expect_when: Callable[[Any], Outcome | None] | None = None,
+    policy: Callable[[ScenarioContext], str | None] | None = None,
+    note: Callable[[ScenarioContext], str] | None = None,
 ) -> None:
-    """Register a scenario: a fresh user logs in with exactly these faults; judge by the SP's state."""
+    """Register a scenario: a fresh user logs in with exactly these faults; judge by the SP's state.
+    `expect_when(runtime)` lets the SP's declared facts set the expectation; `policy(ctx)` names the
+    SP's declared policy that makes a refusal `info` (None: no such policy); `note(ctx)` adds evidence."""
 
     def run(ctx: ScenarioContext) -> Observation:
         user = ctx.new_user()
         fs = faults(ctx) if callable(faults) else [fault(f) for f in faults]
         fetched = watch_fetches(ctx)
         login(ctx, user, fs, flow)
-        return fetched(ctx.observe(user))
+        obs = fetched(ctx.observe(user))
+        if policy is not None:
+            obs.policy = policy(ctx)
+        if note is not None:
+            obs.note = "; ".join(x for x in (obs.note, note(ctx)) if x)
+        return obs
 
     _adopt(run, id)
     scenario(id, title, category=category, refs=refs, needs=needs, expect=expect, level=level,
-             fix_hint=fix_hint)(run)
+             fix_hint=fix_hint, expect_when=expect_when)(run)
 
 
 def wrapping(

@@ -142,7 +142,7 @@ def rc_domain(ctx: ScenarioContext) -> Observation:
             second.note = "SP-initiated login with a pending (unverified) domain was accepted"
             return second
     # (c) IdP-initiated: the ACS itself must check the domain
-    if not ctx.profile.flows.idp_initiated:
+    if not ctx.runtime.accepts_unsolicited:
         return first
     ctx.restart()
     u3 = ctx.new_user(domain=other)
@@ -419,7 +419,7 @@ def _console_relay(ctx: ScenarioContext, idp_id: str) -> str:
              "IdP); land the user on the console, never on the RelayState URL itself.",
 )
 def rc_relaystate(ctx: ScenarioContext) -> Observation:
-    if not ctx.profile.flows.idp_initiated:
+    if not ctx.runtime.accepts_unsolicited:
         return unobservable("the profile refuses IdP-initiated sign-on")
     cfg = ctx.target.testdata.saml_config_id
     good = ctx.new_user()

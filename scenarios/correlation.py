@@ -4,10 +4,16 @@ from __future__ import annotations
 from typing import Any
 
 from harness.context import ScenarioContext
-from harness.registry import ACCEPT, REJECT, scenario
+from harness.registry import ACCEPT, REJECT, Outcome, scenario
 from harness.verdict import Observation
 
 from ._kit import fault, second_login, single_fault
+
+def unsolicited(runtime: Any) -> Outcome:
+    """An unsolicited Response is accepted exactly when the SP accepts IdP-initiated SSO: the
+    profile's `[flows] idp_initiated`, unless the target file has `capabilities_off = ["idp_initiated"]`."""
+    return ACCEPT if runtime.accepts_unsolicited else REJECT
+
 
 IRT_HINT = "Keep the AuthnRequest ID in the browser's session and require InResponseTo to equal it, once."
 RPL_HINT = "Remember consumed Response and Assertion IDs until they expire; refuse a second use."
@@ -20,7 +26,8 @@ single_fault("IRT-02", "A wrong InResponseTo only in SubjectConfirmationData is 
 single_fault("IRT-05", "A response without InResponseTo is accepted only where the contract allows IdP-initiated SSO",
              ["in-response-to-missing"], category="correlation",
              refs=("catalogue IRT-05", "seed redflag: 'We do not support Identity Provider (IdP)-initiated SAML'"),
-             expect={"*": ACCEPT, "redflag": REJECT}, fix_hint="Refuse unsolicited responses when IdP-initiated SSO is off.")
+             expect={"*": ACCEPT, "redflag": REJECT}, expect_when=unsolicited,
+             fix_hint="Refuse unsolicited responses when IdP-initiated SSO is off.")
 single_fault("IRT-07", "An empty InResponseTo is refused", ["in-response-to-empty"], category="correlation",
              refs=("catalogue IRT-07",), fix_hint=IRT_HINT)
 
@@ -120,9 +127,5 @@ def rpl_02(ctx: ScenarioContext) -> Observation:
           refs=("Prof 4.1.4.5 MUST", "catalogue RPL-05"), needs=("idp_initiated",), expect=REJECT,
           fix_hint=RPL_HINT)
 def rpl_05(ctx: ScenarioContext) -> Observation:
-    user = ctx.new_user()
-    if ctx.profile.flows.idp_initiated:
-        return second_login(ctx, user, [fault("replay")], flow="idp")
-    # the profile refuses unsolicited logins: the replay must be refused as well
-    ctx.idp_login(user, [fault("replay")])
-    return ctx.observe(user, store_check=False)
+    # needs idp_initiated: an SP that refuses unsolicited Responses has nothing to replay (IRT-05)
+    return second_login(ctx, ctx.new_user(), [fault("replay")], flow="idp")

@@ -5,6 +5,8 @@ from harness.context import ScenarioContext
 from harness.registry import ACCEPT, REJECT, scenario
 from harness.verdict import Observation
 
+from .correlation import unsolicited
+
 
 @scenario(
     "FLOW-01",
@@ -30,8 +32,8 @@ def flow_01(ctx: ScenarioContext) -> Observation:
     refs=("Prof 4.1.4.3", "catalogue POS-02", "catalogue IRT (unsolicited)",
           "seed redis_cloud: 'Redis Cloud supports both IdP-initiated and SP-initiated single sign-on'",
           "seed redflag: 'We do not support Identity Provider (IdP)-initiated SAML'"),
-    needs=("idp_initiated",),
     expect={"*": ACCEPT, "redflag": REJECT},
+    expect_when=unsolicited,
     fix_hint="Under an SP-initiated-only contract, refuse any Response without InResponseTo "
              "matching a request this SP sent.",
 )

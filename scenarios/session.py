@@ -191,7 +191,7 @@ def ses_04(ctx: ScenarioContext) -> Observation:
     if "{relay_state}" in tmpl:
         how = "SP-initiated login with RelayState"
         run = lambda: ctx.sp_login(user, relay_state=EVIL)  # noqa: E731
-    elif ctx.profile.flows.idp_initiated:
+    elif ctx.runtime.accepts_unsolicited:
         how = "IdP-initiated login with RelayState"
         run = lambda: ctx.idp_login(user, relay_state=EVIL)  # noqa: E731
     else:

@@ -1,8 +1,10 @@
 """SIG, KEY, ALG: is the signature there, valid, by the trusted key, with acceptable algorithms?"""
 from __future__ import annotations
 
+from typing import Any
+
 from harness.context import ScenarioContext
-from harness.registry import REJECT, scenario
+from harness.registry import ACCEPT, REJECT, Outcome, scenario
 from harness.verdict import Observation
 
 from ._kit import fault, single_fault, victim_of
@@ -13,10 +15,52 @@ VERIFY = ("Verify the XML signature over the Assertion with the IdP certificate 
 single_fault("SIG-01", "Unsigned Response and Assertion are refused", ["sig-unsigned"],
              category="signature", refs=("Prof 4.1.4.5 MUST", "catalogue SIG-01", "CVE-2020-12676"),
              fix_hint="Require a valid signature on the Assertion (WantAssertionsSigned) before reading it.")
-single_fault("SIG-03", "Signed Response with an unsigned Assertion is refused (WantAssertionsSigned)",
-             ["sig-response-only"], category="signature",
-             refs=("Metadata 2.4.4 WantAssertionsSigned", "catalogue SIG-03"),
-             fix_hint="The SP's metadata says WantAssertionsSigned=\"true\": enforce it on every Assertion.")
+# --- where the signature sits: SIG-03, POS-03, POS-04 follow what the SP declares -----------------
+# SAML Prof 4.1.4.5 lets the IdP sign either the Assertion or the Response. What the SP demands is its
+# policy: WantAssertionsSigned in its metadata (or [sp.policy] want_assertions_signed in the target
+# file), and [sp.policy] require_signed_response (metadata has no attribute for it). A declared
+# policy's refusal is `info`; a broken promise (WantAssertionsSigned="true", unsigned Assertion
+# accepted) a `fail`.
+def _wants_signed_assertions(runtime: Any) -> Outcome:
+    return REJECT if runtime.sp_policy.wants_signed_assertions else ACCEPT
+
+
+def _response_only_policy(ctx: ScenarioContext) -> str | None:
+    # reached only when the SP does not declare WantAssertionsSigned (else POS-04 expects a refusal):
+    # refusing a response-only signature is still an SP's choice Prof 4.1.4.5 allows
+    return ("it requires a signed Assertion, though " + ctx.runtime.sp_policy.describe_want_assertions_signed()
+            + " (declare WantAssertionsSigned=\"true\" in the SP's metadata)")
+
+
+def _declared(ctx: ScenarioContext) -> str:
+    pol = ctx.runtime.sp_policy
+    return f"SP declares: {pol.describe_want_assertions_signed()}; {pol.describe_require_signed_response()}"
+
+
+def _signed_response_policy(ctx: ScenarioContext) -> str | None:
+    pol = ctx.runtime.sp_policy
+    return pol.describe_require_signed_response() if pol.requires_signed_response else None
+
+
+single_fault("SIG-03", "Signed Response with an unsigned Assertion is refused where the SP declares "
+             "WantAssertionsSigned", ["sig-response-only"], category="signature",
+             refs=("Metadata 2.4.4 WantAssertionsSigned", "Prof 4.1.4.5", "catalogue SIG-03"),
+             needs=("sp_initiated", "want_assertions_signed"), note=_declared,
+             fix_hint="The SP declares WantAssertionsSigned=\"true\": enforce it on every Assertion, even "
+                      "when the Response around it is signed.")
+single_fault("POS-04", "A Response-only signature (Assertion unsigned) is accepted, unless the SP declares "
+             "WantAssertionsSigned", ["sig-response-only"], category="signature",
+             refs=("Prof 4.1.4.5 (either signature protects the assertion)", "Metadata 2.4.4 WantAssertionsSigned",
+                   "S2I SDP-IDP09", "catalogue POS-04"),
+             expect=ACCEPT, expect_when=_wants_signed_assertions, policy=_response_only_policy, note=_declared,
+             fix_hint="Verify the Response signature (with the IdP's metadata key) and take the Assertion it "
+                      "covers; or declare WantAssertionsSigned=\"true\" and refuse it consistently.")
+single_fault("POS-03", "Only the Assertion signed (Response unsigned) is accepted, unless the SP declares "
+             "that it requires a signed Response", ["sig-assertion-only"], category="signature",
+             refs=("Prof 4.1.4.5", "catalogue POS-03"), expect=ACCEPT, policy=_signed_response_policy,
+             note=_declared,
+             fix_hint="A signed Assertion is enough (Prof 4.1.4.5); if the SP requires signed Responses, "
+                      "say so in the target file: [sp.policy] require_signed_response = true.")
 single_fault("SIG-06", "A flipped bit in SignatureValue is refused", ["sig-bad-value"], category="signature",
              refs=("XMLDSig core validation MUST", "catalogue SIG-06"), fix_hint=VERIFY)
 single_fault("SIG-08", "Empty SignatureValue and DigestValue are refused", ["sig-empty-values"],

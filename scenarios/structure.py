@@ -29,9 +29,6 @@ single_fault("MAS-06", "An Assertion without Subject is refused", ["subject-miss
              refs=("Prof 4.1.4.2 MUST", "catalogue MAS-06"), fix_hint="Require a Subject with a NameID.")
 single_fault("NID-02", "An empty NameID is refused", ["nameid-empty"], category="nameid",
              refs=("catalogue NID-02",), fix_hint="Refuse empty identifiers.")
-single_fault("POS-03", "Only the Assertion signed (Response unsigned) is accepted", ["sig-assertion-only"],
-             category="signature", refs=("Prof 4.1.4.5", "catalogue POS-03"), expect=ACCEPT,
-             fix_hint="A signed Assertion is enough unless the SP asks for signed messages.")
 
 
 def _attr(ctx: ScenarioContext, which: str) -> str:

@@ -69,3 +69,11 @@ def test_every_toml_snippet_loads(where, text, tmp_path, monkeypatch):
         from harness.target import load_target
 
         assert load_target(path).whoami.url, where
+
+
+def test_every_capability_is_documented():
+    from harness.target import CAPABILITIES
+
+    text = (DOCS / "profiles.md").read_text(encoding="utf-8")
+    missing = [c for c in CAPABILITIES if f"| `{c}` |" not in text]
+    assert not missing, f"docs/profiles.md 'Capabilities' table lacks: {missing}"
