@@ -124,7 +124,13 @@ class Runtime:
         self.adapter = self._load_adapter()
         self._configure_idp()
         self.sp_metadata = self._read_sp_metadata()
-        info = self.idp.register_sp(self.sp_metadata)
+        from mock_idp.metadata import MetadataError
+
+        try:
+            info = self.idp.register_sp(self.sp_metadata)
+        except MetadataError as exc:  # the target's metadata is unusable: the target's error, one line
+            where = self.target.sp.metadata_file or self.target.url(self.target.sp.metadata_url or "")
+            raise TargetError(f"SP metadata {where}: {one_line(exc)}") from None
         self.sp_entity_id = info.entity_id
         from .sp_metadata import read_policy
 

@@ -19,7 +19,8 @@ from harness.events import ScenarioFinished
 from harness.registry import get
 from harness.runtime import Runtime
 from harness.serving import LoopbackServer
-from harness.target import load_target
+from harness.errors import TargetError
+from harness.target import Target, load_target
 
 FIXTURES = Path(__file__).parent / "fixtures" / "harness"
 
@@ -184,3 +185,12 @@ def test_a_5xx_outside_a_saml_message_stays_an_error(tmp_path, bad_server):
     rc, doc = run(tmp_path, target_file(tmp_path, bad_server.base_url, "/login-500"), "FLOW-01")
     (s,) = doc["scenarios"]
     assert s["verdict"] == "error" and not s["findings"]
+
+
+def test_sp_metadata_with_a_doctype_is_a_one_line_target_error(tmp_path):
+    md = tmp_path / "sp.xml"
+    md.write_text('<!DOCTYPE html><html><body>Unhandled exception</body></html>')
+    t = Target.model_validate({"sp": {"metadata_file": str(md)}, "whoami": {"url": "http://127.0.0.1:9/me"}})
+    with pytest.raises(TargetError, match=r"SP metadata .*sp.xml: .*DOCTYPE"):
+        with Runtime(t):
+            pass
