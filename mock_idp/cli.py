@@ -168,7 +168,7 @@ def cmd_metadata(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 def cmd_serve(args: argparse.Namespace, out: TextIO | None = None, *, block: bool = True) -> Any:
     """Run the IdP; with block=False return (server, idp) instead of serving forever (for tests)."""
-    from harness.serving import LoopbackServer
+    from samlconf_common.serving import LoopbackServer
 
     from .metadata import MetadataError
     from .users import UserFileError, generate_user, load_users

@@ -103,7 +103,7 @@ class RefSP:
         self.store = Store(cfg.db_path)
         self._metadata_cache: dict[Any, bytes] = {}
         self._metadata_lock = threading.Lock()
-        from mock_idp.keys import default_home, load_or_create, slug
+        from samlconf_common.keys import default_home, load_or_create, slug
 
         # Under the samlconf home (SAMLCONF_HOME or ~/.cache/samlconf), never a shared temp folder.
         key_dir = Path(cfg.key_dir) if cfg.key_dir else default_home() / "reference-sp"

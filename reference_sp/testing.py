@@ -14,7 +14,7 @@ from typing import Any, Iterable, Sequence
 
 import httpx
 
-from harness.serving import LoopbackServer
+from samlconf_common.serving import LoopbackServer
 
 from .app import SPConfig, create_app
 
