@@ -15,9 +15,12 @@ class Hop:
     saml: dict[str, Any] = field(default_factory=dict)
     note: str = ""
     screenshot: str | None = None
+    ms: float | None = None  # how long the server took to answer (http driver)
 
     def to_dict(self) -> dict[str, Any]:
-        d = {"method": self.method, "url": self.url, "status": self.status}
+        d: dict[str, Any] = {"method": self.method, "url": self.url, "status": self.status}
+        if self.ms is not None:
+            d["ms"] = self.ms
         if self.saml:
             d["saml"] = self.saml
         if self.note:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ssl
+import time
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
@@ -63,6 +64,7 @@ class HttpSession:
         self.client = httpx.Client(follow_redirects=False, timeout=timeout, transport=transport)
         self.allowed = {o.lower() for o in allowed_origins}
         self.hops: list[Hop] = []
+        self._last_ms = 0.0
         self.server_errors: list[str] = []  # 5xx answers to SAML messages (refusals, judged by whoami)
         self.idp_origin = (idp_origin or "").lower() or None
         self._on_hop = on_hop
@@ -70,8 +72,10 @@ class HttpSession:
     # --- plumbing ------------------------------------------------------------------------
     def _send(self, method: str, url: str, data: dict[str, str] | None = None) -> httpx.Response:
         try:
+            t0 = time.perf_counter()
             resp = self.client.request(method, url, data=data)
             resp.read()
+            self._last_ms = (time.perf_counter() - t0) * 1000  # the server's answer, on the wire
         except httpx.ConnectError as exc:
             msg = str(exc)
             if "CERTIFICATE_VERIFY_FAILED" in msg or "SSL" in msg:
@@ -84,7 +88,8 @@ class HttpSession:
         return resp
 
     def _record(self, method: str, url: str, status: int | None, params: dict[str, str], redirect: bool, note: str = "") -> None:
-        hop = Hop(method, url, status, samlmsg.summarize_params(params, redirect=redirect), note)
+        hop = Hop(method, url, status, samlmsg.summarize_params(params, redirect=redirect), note,
+                  ms=round(self._last_ms, 2))
         self.hops.append(hop)
         if self._on_hop:
             self._on_hop(hop)
