@@ -2,6 +2,7 @@
 logout and single logout."""
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import secrets
@@ -10,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
+from lxml import etree
 from flask import Flask, Response, jsonify, redirect, request, session
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from markupsafe import escape
@@ -31,7 +33,18 @@ from .saml import (
     text_of,
     verify_with_cert,
 )
+from . import naive_dsig
 from .store import check_password
+
+# naive_dsig.Defects field -> the mutant that switches it on
+NAIVE_MUTANTS = {
+    "signature_anywhere": "xsw_unverified_assertion",
+    "digest_first_child": "digest_value_first_child",
+    "signedinfo_first_descendant": "signedinfo_first_descendant",
+    "digest_document_wide": "digest_value_document_wide",
+    "signature_value_document_wide": "split_signature_lookups",
+    "void_canonicalization": "void_canonicalization",
+}
 
 if TYPE_CHECKING:
     from .app import RefSP
@@ -188,7 +201,13 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
     def consume(b64: str, relay: str | None) -> tuple[Verified, dict[str, Any]]:
         if sp.m("resolves_external_entities"):
             _parse_resolving_entities(b64)
-        _, root = decode_post_message(b64, allow_doctype=sp.m("accepts_doctype"))
+        naive = _naive_defects()
+        roots = view = None
+        if naive is not None or sp.m("multiple_roots") or sp.m("recovering_parser") \
+                or sp.m("doctype_roundtrip") or sp.m("first_text_node"):
+            b64, root, roots, view = _lenient_views(b64, naive is not None)
+        else:
+            _, root = decode_post_message(b64, allow_doctype=sp.m("accepts_doctype"))
         if root.tag != f"{{{SAMLP}}}Response":
             raise Rejected(f"expected a samlp:Response, got {root.tag}", "BND-01")
         pend = _pending()
@@ -252,7 +271,18 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
             if other is not None:
                 expected_entity = other["entity_id"]
         a: Any
-        if sp.m("xsw_first_assertion"):
+        if roots is not None:  # the `multiple_roots` defect
+            naive_dsig.verify_root_signature(roots[0], metadatas)
+            a = root.find(f"{{{SAML}}}Assertion")
+        elif naive is not None:
+            a = naive_dsig.verify(root, metadatas, naive)
+        elif view is not None:  # the `doctype_roundtrip` defect: verify one view, read the other
+            _pysaml2(base64.b64encode(etree.tostring(view)).decode(), view, metadatas,
+                     ctx["solicited"], irt, {})
+            a = root.find(f"{{{SAML}}}Assertion")
+            if a is None:
+                raise Rejected("no Assertion", "MAS-01")
+        elif sp.m("xsw_first_assertion"):
             a = _lax_signature(root, metadatas)
         elif sp.m("xsw_response_signature") and \
                 (a := _lax_response_signature(root, metadatas)) is not None:
@@ -297,7 +327,7 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
             resp = client.parse_acs_post(
                 b64, outstanding=outstanding, allow_unsolicited=allow_unsolicited,
                 want_assertions_signed=not sp.m("accepts_unsigned"), extra_return_addrs=extra,
-                lax_conditions=time_mut or sp.m("ignores_audience"),
+                lax_conditions=time_mut or sp.m("ignores_audience") or sp.m("first_text_node"),
                 want_response_signed=sp.m("requires_signed_response"),
                 recipient_optional=sp.m("recipient_optional"),
                 authn_optional=sp.m("authn_statement_optional"),
@@ -324,13 +354,50 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
         if len(children) != 1 or children[0].get("ID") != resp.assertion.id:
             raise Rejected("the verified assertion is not the Response's only Assertion", "XSW-11")
         a = children[0]
-        if not sp.m("nameid_comment_truncation") and not sp.m("pi_flattening_c14n"):
+        if not sp.m("nameid_comment_truncation") and not sp.m("pi_flattening_c14n") \
+                and not sp.m("first_text_node") and not sp.m("decodes_entities_twice"):
             nid = a.find(f"{{{SAML}}}Subject/{{{SAML}}}NameID")
             ours = text_of(nid).strip() if nid is not None else ""
             theirs = (getattr(resp.name_id, "text", "") or "").strip()
             if ours != theirs:
                 raise Rejected("NameID reads differently in the verified assertion", "CMT-01")
         return a
+
+    def _naive_defects() -> "naive_dsig.Defects | None":
+        """The hand-rolled verification of the naive-signature mutants (one defect each)."""
+        flags = {f: sp.m(m) for f, m in NAIVE_MUTANTS.items()}
+        if any(flags.values()):
+            return naive_dsig.Defects(**flags)
+        # `recovering_parser`: the careful hand-rolled check, on what a recovering parser made of it
+        return naive_dsig.Defects() if sp.m("recovering_parser") else None
+
+    def _lenient_views(b64: str, naive: bool) -> tuple[str, Any, Any, Any]:
+        """The parsing side of the parser mutants: returns (base64 to verify, the root the claims are
+        read from, the roots of a multi-root document, the view a DOCTYPE round trip verifies)."""
+        import re
+
+        try:
+            raw = base64.b64decode("".join(b64.split()), validate=True)
+        except ValueError:
+            raise Rejected("SAMLResponse is not valid base64", "BND-04") from None
+        if sp.m("multiple_roots"):
+            roots = naive_dsig.split_roots(raw)
+            if roots is not None:
+                holder = next((r for r in roots if r.find(f"{{{SAML}}}Assertion") is not None), roots[-1])
+                return b64, holder, roots, None
+        if sp.m("doctype_roundtrip") and b"<!DOCTYPE" in raw:
+            # the document as a REXML-like writer re-serialises it: the SYSTEM literal re-quoted
+            requoted = re.sub(rb"SYSTEM '([^']*)'", rb'SYSTEM "\1"', raw, count=1)
+            return b64, naive_dsig.lenient_parse(raw), None, naive_dsig.lenient_parse(requoted)
+        if sp.m("first_text_node"):
+            _, root = decode_post_message(b64)  # the strict checks first
+            keep = etree.XMLParser(strip_cdata=False, resolve_entities=False, no_network=True,
+                                   load_dtd=False)
+            return b64, etree.fromstring(raw, keep), None, None
+        if naive:
+            return b64, naive_dsig.lenient_parse(raw), None, None
+        _, root = decode_post_message(b64, allow_doctype=sp.m("accepts_doctype"))
+        return b64, root, None, None
 
     def _keyvalue_metadata(root: Any, metadatas: list[bytes]) -> list[bytes]:
         """`trusts_keyinfo_cert` with a raw RSAKeyValue: the IdP metadata with its certificates

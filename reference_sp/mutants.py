@@ -77,6 +77,40 @@ _TABLE: tuple[Mutant, ...] = (
     Mutant("accepts_sha1", "accepts rsa-sha1 signatures and sha1 digests",
            ("ALG-02", "ALG-03")),
     # --- XML / NameID ------------------------------------------------------------------------
+    # --- issue 10: the published parser-differential and wrapping defects, one each --------------
+    # (the naive_dsig ones replace pysaml2 by a hand-rolled verifier with exactly that defect)
+    Mutant("xsw_unverified_assertion", "hand-rolled check: verifies the first ds:Signature anywhere in "
+           "the document, its Reference resolved to any element with that ID, then reads the user from "
+           "the Response's first direct-child Assertion (XML signature wrapping; samlify CVE-2025-47949)",
+           ("XSW-01", "XSW-06", "XSW-09", "XSW-10", "XSW-12", "XSW-14", "XSW-15", "XSW-16")),
+    Mutant("digest_value_first_child", "hand-rolled check: reads DigestValue as its first child node's "
+           "data, a comment's included (xml-crypto CVE-2025-29775)", ("PDF-07",)),
+    Mutant("signedinfo_first_descendant", "hand-rolled check: takes References from the first "
+           "SignedInfo below the Signature, checks the SignatureValue over its direct-child SignedInfo "
+           "(xml-crypto CVE-2025-29774)", ("PDF-08",)),
+    Mutant("digest_value_document_wide", "hand-rolled check: takes the DigestValue with //ds:DigestValue, "
+           "the first one in the document (ruby-saml CVE-2024-45409)", ("PDF-11",)),
+    Mutant("split_signature_lookups", "hand-rolled check with ruby-saml's two lookups: the SignatureValue "
+           "on the document's first ds:Signature (DTD ATTLIST defaults honoured), the digest on the "
+           "Assertion's own child named Signature whatever its namespace, canonicalized by a c14n that "
+           "returns \"\" on error (CVE-2025-25292, CVE-2025-66567)", ("PDF-02", "PDF-03", "PDF-12")),
+    Mutant("void_canonicalization", "hand-rolled check: a canonicalization error yields the empty "
+           "string, which is digested and verified (ruby-saml CVE-2025-66568, Golden SAML Response)",
+           ("PDF-05", "PDF-06")),
+    Mutant("multiple_roots", "accepts a document with several root elements: verifies the first root's "
+           "signature, reads the Assertion from a later root (passport-saml CVE-2022-39299)", ("PDF-09",)),
+    Mutant("doctype_roundtrip", "verifies the document as re-serialised with the DOCTYPE's SYSTEM literal "
+           "re-quoted (REXML), reads the claims from the first parse (ruby-saml CVE-2025-25291)", ("PDF-01",)),
+    Mutant("recovering_parser", "parses with error recovery (Nokogiri's default): malformed or "
+           "round-trip-unstable XML is fixed up instead of refused, then checked by the careful "
+           "hand-rolled verifier (reference_sp/naive_dsig.py, no defect switched on)", ("PDF-10", "PDF-13")),
+    Mutant("first_text_node", "reads NameID, attribute values, Audience and Issuer as their first DOM "
+           "child node (a comment or CDATA section cuts the value: xmldom firstChild.data)",
+           ("CMT-01", "CMT-02", "CMT-04", "CMT-06")),
+    Mutant("decodes_entities_twice", "HTML-unescapes NameID and attribute values once more after the "
+           "XML parser has decoded them", ("CMT-05",)),
+    Mutant("attributes_descendant_search", "collects attributes with a descendant search (//Attribute, "
+           "first one wins), which reaches an Assertion inside saml:Advice", ("XSW-17",)),
     Mutant("nameid_comment_truncation", "reads the NameID and attribute values as the text before "
            "the first XML comment (the 2018 comment-truncation bug)", ("CMT-01", "CMT-02")),
     Mutant("accepts_doctype", "does not refuse a message that carries a DOCTYPE", ("XML-01",)),

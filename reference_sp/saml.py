@@ -331,11 +331,26 @@ def _time(s: str | None, what: str) -> datetime:
     return t
 
 
-def text_of(el: etree._Element, truncate_at_comment: bool = False) -> str:
-    """The element's full string value (comments excluded), or, for the mutant, `.text` only."""
+def text_of(el: etree._Element, truncate_at_comment: bool = False, *, first_node: bool = False,
+            unescape: bool = False) -> str:
+    """The element's full string value (comments excluded). Mutants: `.text` only (the text before
+    the first comment); the data of the first child node as a DOM parser sees it (a CDATA section
+    or a comment splits the text: `first_text_node`); HTML-unescaped once more
+    (`decodes_entities_twice`)."""
     if truncate_at_comment:
-        return el.text or ""
-    return str(el.xpath("string(.)"))
+        value = el.text or ""
+    elif first_node:
+        from xml.dom import minidom
+
+        first = minidom.parseString(etree.tostring(el, with_tail=False)).documentElement.firstChild
+        value = getattr(first, "data", "") if first is not None else ""
+    else:
+        value = str(el.xpath("string(.)"))
+    if unescape:
+        import html
+
+        value = html.unescape(value)
+    return value
 
 
 def check_algorithms(sig: etree._Element | None) -> None:
@@ -384,6 +399,7 @@ class CheckOptions:
 
 def check_assertion(root: etree._Element, a: etree._Element, opt: CheckOptions) -> Verified:
     skip = opt.skip
+    fn, un = skip("first_text_node"), skip("decodes_entities_twice")
     now = datetime.now(timezone.utc)
     skew = timedelta(seconds=opt.skew)
     # status
@@ -404,7 +420,7 @@ def check_assertion(root: etree._Element, a: etree._Element, opt: CheckOptions) 
                            "the last 60 s", "POS-07")
     # issuer
     a_iss = a.find(f"{{{SAML}}}Issuer")
-    a_issuer = text_of(a_iss) if a_iss is not None else ""
+    a_issuer = text_of(a_iss, first_node=fn) if a_iss is not None else ""
     if a_issuer != opt.idp_entity_id and not skip("ignores_issuer"):
         raise Rejected(f"assertion Issuer {a_issuer!r} is not the IdP {opt.idp_entity_id!r}",
                        "ISS-01")
@@ -412,7 +428,7 @@ def check_assertion(root: etree._Element, a: etree._Element, opt: CheckOptions) 
     if not skip("ignores_issuer"):
         if len(r_iss) > 1:
             raise Rejected("the Response has more than one Issuer", "ISS-06")
-        if r_iss and text_of(r_iss[0]) != opt.idp_entity_id:
+        if r_iss and text_of(r_iss[0], first_node=fn) != opt.idp_entity_id:
             raise Rejected(f"Response Issuer {text_of(r_iss[0])!r} differs from the assertion's",
                            "ISS-02")
     # destination
@@ -451,7 +467,7 @@ def check_assertion(root: etree._Element, a: etree._Element, opt: CheckOptions) 
         if not ars:
             raise Rejected("the assertion has no AudienceRestriction", "AUD-02")
         for ar in ars:
-            auds = [text_of(x) for x in ar.findall(f"{{{SAML}}}Audience")]
+            auds = [text_of(x, first_node=fn) for x in ar.findall(f"{{{SAML}}}Audience")]
             if skip("first_audience_only"):
                 auds = auds[:1]
             if opt.entity_id not in auds:
@@ -464,7 +480,7 @@ def check_assertion(root: etree._Element, a: etree._Element, opt: CheckOptions) 
     nid_el = subj.find(f"{{{SAML}}}NameID")
     if nid_el is None:
         raise Rejected("the assertion has no NameID", "NID-01")
-    name_id = text_of(nid_el, skip("nameid_comment_truncation")).strip()
+    name_id = text_of(nid_el, skip("nameid_comment_truncation"), first_node=fn, unescape=un).strip()
     if not name_id and not skip("accepts_empty_nameid"):
         raise Rejected("the NameID is empty", "NID-02")
     confirmed: datetime | None = None
@@ -513,13 +529,19 @@ def check_assertion(root: etree._Element, a: etree._Element, opt: CheckOptions) 
     for st in a.findall(f"{{{SAML}}}AttributeStatement"):
         if st.find(f"{{{SAML}}}EncryptedAttribute") is not None:
             raise Rejected("encrypted attributes are not supported", "ENC-11")
-        for at in st.findall(f"{{{SAML}}}Attribute"):
-            name = at.get("Name") or ""
-            vals = [text_of(v, skip("nameid_comment_truncation"))
-                    for v in at.findall(f"{{{SAML}}}AttributeValue")]
-            if name in attrs and not skip("duplicate_attribute_last_wins"):
+    descendant = skip("attributes_descendant_search")
+    found = list(a.iter(f"{{{SAML}}}Attribute")) if descendant else \
+        [at for st in a.findall(f"{{{SAML}}}AttributeStatement") for at in st.findall(f"{{{SAML}}}Attribute")]
+    for at in found:
+        name = at.get("Name") or ""
+        vals = [text_of(v, skip("nameid_comment_truncation"), first_node=fn, unescape=un)
+                for v in at.findall(f"{{{SAML}}}AttributeValue")]
+        if name in attrs:
+            if descendant:
+                continue  # the defect: //Attribute, the first one found wins
+            if not skip("duplicate_attribute_last_wins"):
                 raise Rejected(f"attribute {name!r} appears more than once", "ATTR-03")
-            attrs[name] = vals
+        attrs[name] = vals
     expiry = max(confirmed, noa_t or confirmed)
     return Verified(
         idp_entity_id=opt.idp_entity_id,

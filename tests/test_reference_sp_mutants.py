@@ -186,6 +186,28 @@ def p_xsw_response(sp):
     return me and me["name_id"]
 
 
+def p_victim(fault: str, profile_user=rc_user) -> Probe:
+    """A forgery for victim@example.com: who is signed in (NameID), None when refused."""
+    def probe(sp):
+        me = login(sp, profile_user(), [f"{fault}(victim=victim@example.com)"])
+        return me and me["name_id"]
+
+    return probe
+
+
+def p_double_decode(sp):
+    """The IdP signs the literal identity '&#x61;dmin.N@...': decoded twice it reads 'admin.N@...'."""
+    u = rf_user()
+    literal = "&#x61;" + u.name_id[1:]
+    me = login(sp, rf_user(name_id=literal, email=literal))
+    return me and me["name_id"].startswith("a") and "&#" not in me["name_id"]
+
+
+def p_advice(sp):
+    me = login(sp, rc_user(), ["advice-assertion(victim=victim@example.com)"])
+    return me and me.get("email") == "victim@example.com"
+
+
 def p_nameid_comment(sp):
     u = rc_user()
     me = login(sp, u, ["nameid-comment"])
@@ -444,6 +466,19 @@ CASES: dict[str, tuple[str, Probe, Any, Any]] = {
     "slo_no_logout_response": (RC, p_slo_answered, (401, True), (401, False)),
     "logout_local_only": (RC, p_logout_round_trip, (401, True), (401, False)),
     "ignores_post_binding": (RC, p_post_binding, (200, True), (302, False)),
+    # issue 10: the published parser-differential and wrapping defects
+    "xsw_unverified_assertion": (RC, p_victim("xsw-wrapper"), None, "victim@example.com"),
+    "digest_value_first_child": (RC, p_victim("digest-comment"), None, "victim@example.com"),
+    "signedinfo_first_descendant": (RC, p_victim("two-signedinfo"), None, "victim@example.com"),
+    "digest_value_document_wide": (RC, p_victim("decoy-signature"), None, "victim@example.com"),
+    "split_signature_lookups": (RC, p_victim("xml-xmlns-confusion"), None, "victim@example.com"),
+    "void_canonicalization": (RC, p_victim("void-canonicalization"), None, "victim@example.com"),
+    "multiple_roots": (RC, p_victim("trailing-document"), None, "victim@example.com"),
+    "doctype_roundtrip": (RC, p_victim("doctype-roundtrip"), None, "victim@example.com"),
+    "recovering_parser": (RC, p_fault("recoverable-markup"), False, True),
+    "first_text_node": (RC, p_fault("comment-in-value"), False, True),
+    "decodes_entities_twice": (RF, p_double_decode, None, True),
+    "attributes_descendant_search": (RC, p_advice, False, True),
 }
 
 

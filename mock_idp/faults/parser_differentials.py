@@ -236,15 +236,22 @@ def _strip_ns(el: etree._Element) -> etree._Element:
 
 
 @register_factory("attlist-namespace-confusion",
-                  "DTD ATTLIST giving 'Signature' a #FIXED dsig xmlns; a namespace-less copy of the genuine Signature in "
-                  "samlp:StatusDetail; the Assertion forged (victim) with its DigestValue recomputed; a U+0080 namespace",
-                  ("PDF-02", "CVE-2025-25292"), victim=None)
+                  "CVE-2025-25292 shape (GHSL, SAML Raider): a DTD ATTLIST giving 'Signature' a #FIXED dsig xmlns; in "
+                  "samlp:StatusDetail a namespace-less Signature holding the genuine (ds:) SignedInfo and SignatureValue; "
+                  "the Assertion edited (victim, or whitespace only), its own Signature's DigestValue = SHA-256 of \"\" and "
+                  "a U+0080 namespace on it that makes canonicalization fail into \"\"",
+                  ("PDF-02", "CVE-2025-25292", "GHSA-754f-8gm6-c4r2"), victim=None)
 def _attlist(victim: str | None) -> Fault:
     def signed(root: etree._Element, ctx: FaultContext) -> None:
-        genuine = _forge_in_place(root, ctx, victim)
-        status = root.find(q(SAMLP, "Status"))
-        detail = etree.SubElement(status, q(SAMLP, "StatusDetail"))
-        detail.append(_strip_ns(genuine))
+        a = _assertion(root)
+        genuine = copy.deepcopy(_asig(root))
+        _forge(a, victim)
+        for dv in _iter_tag(_asig(root), q(DS, "DigestValue")):
+            dv.text = EMPTY_SHA256
+        detail = etree.SubElement(root.find(q(SAMLP, "Status")), q(SAMLP, "StatusDetail"))
+        bare = etree.SubElement(detail, "Signature")  # no namespace: only the DTD's #FIXED xmlns puts it in dsig
+        for c in genuine:
+            bare.append(copy.deepcopy(c))  # the genuine ds: children, prefixes kept
 
     def b(xml: bytes, ctx: FaultContext) -> bytes:
         xml = xml.replace(b"<saml:Assertion ", '<saml:Assertion xmlns:example="http://example.com\u0080" '.encode(), 1)
@@ -265,10 +272,20 @@ def _xml_xmlns(victim: str | None) -> Fault:
         parent = etree.SubElement(ext, q(DS, "Parent"), nsmap={None: DS})
         child = etree.SubElement(parent, q(DS, "Child"))
         child.set("{http://www.w3.org/XML/1998/namespace}xmlns", "#other")
-        child.append(genuine)
+        # spliced in as bytes: appended as a tree under Parent's default dsig namespace, lxml would
+        # re-serialise the genuine ds: elements without their prefix, and exclusive c14n (hence
+        # the SignatureValue) depends on it
+        child.append(etree.Comment(_GENUINE_SLOT))
+        ctx.notes["genuine_signature"] = etree.tostring(genuine)
         root.find(q(SAML, "Issuer")).addnext(ext)
 
-    return Fault("", "", signing=_assertion_signed(), signed=signed)
+    def b(xml: bytes, ctx: FaultContext) -> bytes:
+        return xml.replace(f"<!--{_GENUINE_SLOT}-->".encode(), ctx.notes.pop("genuine_signature"), 1)
+
+    return Fault("", "", signing=_assertion_signed(), signed=signed, bytes_=b)
+
+
+_GENUINE_SLOT = "samlconf:genuine-signature"
 
 
 @register_factory("prefix-rebinding",
