@@ -35,10 +35,6 @@ UNCOVERED: dict[str, str] = {
     "SIG-11": "pysaml2 requires the signature's Reference to point to the enclosing element's ID",
     "XML-08": "pysaml2 allows only enveloped-signature and c14n transforms (xmldsig constraints, checked "
               "before any verification; the fault also adds the Transform after signing)",
-    # --- issue 10 -----------------------------------------------------------------------------
-    "PDF-04": "no published payload reproduced yet for the ID-attribute pollution (PortSwigger, The "
-              "Fragile Lock): the fault renames the Response ID and adds samlp:ID; no verifier we can "
-              "write honestly both resolves that and digests the changed Response",
 }
 
 
