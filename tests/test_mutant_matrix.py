@@ -23,6 +23,14 @@ CAUGHT = {"fail", "warn"}
 # (strict xfail: the day the mutant starts to work, the entry must go).
 KNOWN_GAPS: dict[str, str] = {}
 
+def lab_proven() -> set[str]:
+    """Scenarios the interop lab expects to fail or warn on some target: proven able to fail there
+    (`./dev lab` checks that they do)."""
+    from lab.run import load_expected
+
+    return {sid for rows in load_expected().values() for sid, e in rows.items() if e.verdict in CAUGHT}
+
+
 # Scenarios no mutant breaks, with the reason. Keep this list short and honest.
 UNCOVERED: dict[str, str] = {
     # --- cannot: the fault leaves nothing to sign in with -------------------------------------
@@ -64,14 +72,6 @@ def test_mutant_is_caught_by_every_scenario_it_breaks(run, mutant, ids):
     assert not missed, f"{mutant.name} not caught by: {missed}"
     broken = {sid: v for sid, v in seen.items() if {"error", "inconclusive"} & set(v.values())}
     assert not broken, f"{mutant.name}: error/inconclusive: {broken}"
-
-
-def lab_proven() -> set[str]:
-    """Scenarios the interop lab expects to fail or warn on some target: proven able to fail there
-    (`./dev lab` checks that they do)."""
-    from lab.run import load_expected
-
-    return {sid for rows in load_expected().values() for sid, e in rows.items() if e.verdict in CAUGHT}
 
 
 def test_every_scenario_is_broken_by_some_mutant():
