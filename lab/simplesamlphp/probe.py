@@ -19,7 +19,7 @@ def run(ctx: ProbeContext) -> None:
     standard_cases(ctx, SPPaths(login="/login.php", acs=f"{SP}/saml2-acs.php/default-sp", whoami="/whoami.php",
                                 entity_id=f"{ctx.base_url}{SP}/metadata.php/default-sp"), _error_page)
     unsigned_logout(ctx)
-    from lab.ruby_saml.probe import void_canonicalization
+    from lab.ruby_saml.probe import attlist_namespace_confusion, void_canonicalization
 
     paths = SPPaths(login="/login.php", acs=f"{SP}/saml2-acs.php/default-sp", whoami="/whoami.php",
                     entity_id=f"{ctx.base_url}{SP}/metadata.php/default-sp")
@@ -27,6 +27,7 @@ def run(ctx: ProbeContext) -> None:
     void_canonicalization(ctx, paths, key="bad-namespace-char-takeover", at=b"<saml:Assertion ",
                           marker='<saml:Assertion xmlns:x="http://example.com\u0080" '.encode(),
                           what="a namespace URI with U+0080 on the Assertion")
+    attlist_namespace_confusion(ctx, paths)
 
 
 def unsigned_logout(ctx: ProbeContext) -> None:
