@@ -18,9 +18,8 @@ apt_need() {
     if [ ! -e "$policy" ]; then
       printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy" && made_policy=1
     fi
-    if ! apt-cache show "${missing[@]}" >/dev/null 2>&1; then
-      apt-get update -qq -o DPkg::Lock::Timeout=600
-    fi
+    # fresh package lists: on a new machine the stored ones may name revisions the mirror dropped
+    apt-get update -qq -o DPkg::Lock::Timeout=600 || echo "lab: apt-get update failed; trying the stored lists"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
       -o DPkg::Lock::Timeout=600 "${missing[@]}"
     local rc=$?
