@@ -106,3 +106,21 @@ def test_matrix_report_has_targets_as_columns_and_marks_deviations(tmp_path):
     lab.write_matrix(tmp_path, m)
     page = (tmp_path / "lab-matrix.html").read_text(encoding="utf-8")
     assert "(expected pass)" in page and "A-2 on demo: seen fail, expected pass" in page
+
+
+def test_every_truth_an_expected_row_cites_was_measured():
+    """`truth <target>.<fact>` in a why names a fact in lab/truth.toml; `...: holds` claims it held."""
+    import re
+    import tomllib
+
+    truth = tomllib.loads((lab.LAB_DIR / "truth.toml").read_text(encoding="utf-8"))
+    cited = 0
+    for target, rows in lab.load_expected().items():
+        for sid, e in rows.items():
+            for t, fact, claim in re.findall(r"truth ([a-z0-9._-]+?)\.([a-z0-9-]+)(: holds)?", e.why):
+                cited += 1
+                facts = truth.get(t, {}).get("facts", {})
+                assert fact in facts, f"expected.toml [{target}] {sid}: cites truth {t}.{fact}, not in lab/truth.toml"
+                if claim:
+                    assert facts[fact]["holds"], f"expected.toml [{target}] {sid}: says {t}.{fact} holds; it did not"
+    assert cited or not lab.load_expected()
