@@ -145,7 +145,8 @@ def test_bad_tls_certificate_is_error(tmp_path):
 
 def test_missing_capability_is_not_tested_with_reason(tmp_path, bad_server):
     extra = 'capabilities_off = ["idp_initiated"]'
-    rc, doc = run(tmp_path, target_file(tmp_path, bad_server.base_url, "/login-500", extra=extra), "FLOW-02")
+    # RPL-05 needs the SP to take unsolicited Responses (FLOW-02 then expects a refusal instead)
+    rc, doc = run(tmp_path, target_file(tmp_path, bad_server.base_url, "/login-500", extra=extra), "RPL-05")
     (s,) = doc["scenarios"]
     assert s["verdict"] == "not-tested"
     assert "idp_initiated" in s["evidence"] and "capabilities_off" in s["evidence"]

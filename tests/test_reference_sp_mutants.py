@@ -371,6 +371,10 @@ def p_slo_unsigned(sp):
     return sp.me(b).status_code
 
 
+def p_response_only(sp):
+    return (signed_in(sp, rc_user(), ["sig-response-only"]), signed_in(sp, rc_user(), ["sig-unsigned"]))
+
+
 def p_signed_response(sp):
     return (signed_in(sp, rc_user(), sign_response=True),
             signed_in(sp, rc_user(), ["sig-assertion-only"]))
@@ -417,6 +421,8 @@ CASES: dict[str, tuple[str, Probe, Any, Any]] = {
     "jit_no_update": (RC, p_jit_no_update, True, False),
     "session_outlives_user": (RC, p_session_outlives_user, 401, 200),
     "accepts_unsigned": (RC, p_fault("sig-unsigned"), False, True),
+    # a signed Response stands in for the Assertion's signature; a wholly unsigned one stays refused
+    "accepts_response_signature": (RC, p_response_only, (False, False), (True, False)),
     "trusts_keyinfo_cert": (RC, p_keyinfo, (False, False), (True, True)),
     "xsw_first_assertion": (RC, p_xsw, None, "victim@example.com"),
     "accepts_sha1": (RC, p_fault("alg-rsa-sha1"), False, True),
