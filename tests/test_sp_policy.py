@@ -153,3 +153,18 @@ def test_ses01_fails_only_on_a_kept_pre_login_session_id(monkeypatch, keep, muta
     assert r.verdict == verdict, r.reason
     if keep:
         assert "their own session, not the victim's" in r.reason
+
+
+def test_declared_refusal_of_unsolicited_responses_is_checked_not_assumed():
+    """The generic reference SP accepts unsolicited Responses; a target file that says it does not
+    (capabilities_off) gets IRT-05 and FLOW-02 expected refused -- and failed, since it accepts --
+    while RPL-05 (needs an SP that takes them) is not tested."""
+    target = resolve_target(None, "generic").model_copy(update={"capabilities_off": ["idp_initiated"]})
+    with Runtime(target, seed=79) as rt:
+        engine = Engine(rt, ["http"])
+        try:
+            got = {sid: engine.run_one(get(sid), "http") for sid in ("IRT-05", "FLOW-02", "RPL-05")}
+        finally:
+            engine.close()
+    assert {k: (r.expected, r.verdict) for k, r in got.items()} == {
+        "IRT-05": ("reject", "fail"), "FLOW-02": ("reject", "fail"), "RPL-05": ("reject", "not-tested")}
