@@ -9,7 +9,7 @@ from .errors import HarnessError, TargetError
 from .events import Hop
 from .registry import ACCEPT, Level
 from .runtime import Runtime, fill_placeholders, json_path
-from .verdict import Observation
+from .verdict import UNKNOWN, Observation
 
 
 class ScenarioContext:
@@ -148,15 +148,54 @@ class ScenarioContext:
         return None if value in (None, "") else str(value)
 
     def whoami(self) -> str | None:
-        """Who the SP says is signed in in this session (None = nobody): from the whoami JSON, or,
-        when the target file gives `css_selector` / `regex`, from the text of the whoami page."""
+        """Who the SP says is signed in in this session, in the harness's terms (the user's email
+        identity): None = nobody; UNKNOWN = a session whose identity the answer does not show.
+        Read from the whoami JSON at `json_path`, or, when the target file gives `css_selector` /
+        `regex`, from the text of the whoami page; then matched against what the IdP issued
+        (`identity`: the NameID, e.g. a transient one, or an attribute)."""
         w = self.target.whoami
         if w.css_selector or w.regex:
             status, text = self.session.fetch(self.target.url(w.url))
-            return principal_from_page(text, css=w.css_selector, regex=w.regex) if status == 200 else None
+            value = principal_from_page(text, css=w.css_selector, regex=w.regex) if status == 200 else None
+            return None if value is None else self.canonical_identity(value)
         data = self.whoami_data()
-        value = None if data is None else json_path(data, w.json_path)
-        return None if value in (None, "") else str(value)
+        if data is None:
+            return None
+        value = json_path(data, w.json_path)
+        if isinstance(value, list) and len(value) == 1:
+            value = value[0]
+        if value in (None, "", [], {}):
+            return UNKNOWN if shows_session(data, w.session_path or w.name_id_path) else None
+        return self.canonical_identity(str(value))
+
+    def canonical_identity(self, value: str) -> str:
+        """The whoami value as the harness names users (their email identity): with `identity =
+        "name_id"` (or an attribute name) a value the IdP issued in this run maps to the email of
+        the user it was issued for; anything else (a forged victim, a stranger) stays as it is."""
+        how = self.target.whoami.identity
+        if not how or how == self.profile.attributes.email:
+            return value
+        for issued in reversed(self.idp.issued):
+            if how == "name_id":
+                hit = issued.name_id == value
+            else:
+                hit = value in (issued.attributes.get(how) or [])
+            if hit:
+                emails = issued.attributes.get(self.profile.attributes.email) or []
+                return emails[0] if emails else (issued.name_id or value)
+        return value
+
+    def issued_name_ids(self) -> list[str]:
+        """The NameIDs the IdP issued for this scenario's logins (as issued: e.g. fresh transient
+        values when the SP asked for them), oldest first."""
+        out: list[str] = []
+        for token in self.plan_tokens:
+            plan = self.idp.get_plan(token)
+            for rid in list(getattr(plan, "issued", []) if plan else []):
+                found = next((i for i in self.idp.issued if i.response_id == rid), None)
+                if found is not None and found.name_id:
+                    out.append(found.name_id)
+        return out
 
     def users(self) -> list[dict[str, Any]]:
         """The SP's user store, through the `list_users` hook."""
@@ -196,6 +235,37 @@ class ScenarioContext:
                 obs.check("no account created", record is None,
                           f"{email} was created in the SP's user store" if record else "")
         return obs
+
+
+_FLAGS = ("authenticated", "is_authenticated", "isAuthenticated", "signed_in", "signedIn", "logged_in",
+          "loggedIn", "active")
+_NOT_A_SESSION = {"error", "errors", "message", "msg", "detail", "status", "code", "login_url", "loginUrl"}
+
+
+def shows_session(data: Any, session_path: str | None = None) -> bool:
+    """Does a 200 whoami answer show that someone is signed in, though nothing is at the identity
+    path? `session_path` (or name_id_path) decides when given and filled; else an explicit flag
+    (`authenticated`, `logged_in`, ...); else any non-empty value outside error-ish keys."""
+    if session_path and json_path(data, session_path) not in (None, "", [], {}):
+        return True
+    if not isinstance(data, (dict, list)):
+        return data not in (None, "", False, 0)
+    if isinstance(data, dict):
+        for flag in _FLAGS:
+            if flag in data and isinstance(data[flag], bool):
+                return data[flag]
+        if session_path:
+            return False
+        return any(_non_empty(v) for k, v in data.items() if str(k) not in _NOT_A_SESSION)
+    return any(_non_empty(v) for v in data)
+
+
+def _non_empty(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_non_empty(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_non_empty(v) for v in value)
+    return value not in (None, "", False)
 
 
 def principal_from_page(text: str, *, css: str | None, regex: str | None) -> str | None:

@@ -44,6 +44,7 @@ CAPABILITIES = (
     # what the SP declares (its metadata, or [sp.policy] in the target file)
     "want_assertions_signed",
     "encryption_key",
+    "required_attributes",
 )
 
 
@@ -92,8 +93,14 @@ class WhoamiSection(_Strict):
     """How to tell who is signed in: a URL returning JSON and the path of the principal in it."""
 
     url: str
-    json_path: str = "email"
-    name_id_path: str | None = None
+    json_path: str = "email"  # dotted path (list indices allowed: "user.emails.0") to the identity
+    name_id_path: str | None = None  # dotted path to the NameID the SP stored, when it shows it
+    # what the value at json_path is: "name_id" (the NameID the IdP issued, e.g. a transient one) or
+    # an attribute name; default: the profile's email attribute
+    identity: str | None = None
+    # dotted path that is non-empty exactly when someone is signed in (default: name_id_path, then
+    # a look at the answer): tells "signed in, identity unknown" from "nobody"
+    session_path: str | None = None
     css_selector: str | None = None  # read the principal from an HTML page instead of JSON
     regex: str | None = None  # ... or with a regular expression (first group) over the page/element
 
@@ -276,6 +283,7 @@ class Target(_Strict):
                                          "role vocabulary for a role attribute")
         have["local_users_off"] = states(not profile.lifecycle.local_login_after_activation,
                                          "rule that local users stop signing in once SAML is on")
+        have["required_attributes"] = states(bool(a.required), "required attributes")
         for cap in self.capabilities_off:
             have[cap] = "switched off in the target file (capabilities_off)"
         return have

@@ -58,6 +58,10 @@ class IssuedResponse:
     sp_entity_id: str | None = None
     faults: tuple[str, ...] = ()
     notes: dict[str, Any] = field(default_factory=dict, compare=False)
+    # whom the IdP named (before any fault): the NameID actually issued (e.g. a fresh transient one
+    # when the SP asked for it) and the user's attributes; what an SP's whoami is matched against
+    name_id: str | None = None
+    attributes: dict[str, list[str]] = field(default_factory=dict, compare=False)
 
     def form_html(self) -> str:
         return post_form_html(self.acs_url, self.saml_response_b64, self.relay_state)
@@ -361,6 +365,8 @@ class MockIdP:
             sp_entity_id=sp.entity_id if sp else sp_entity_id,
             faults=tuple(f.label for f in flist),
             notes=dict(ctx.notes),
+            name_id=user.name_id,
+            attributes={k: list(v) for k, v in user.attributes.items()},
         )
         self._remember(issued, baseline)
         return issued
@@ -415,7 +421,7 @@ class MockIdP:
                 "relay_state": issued.relay_state,
                 "faults": [{"id": f.id, "label": f.label, "params": {k: str(v) for k, v in f.params},
                             "description": f.description, "refs": list(f.refs)} for f in plan.faults],
-                "name_id": plan.user.name_id,
+                "name_id": issued.name_id or plan.user.name_id,
                 "attributes": {k: list(v) for k, v in plan.user.attributes.items()},
                 "xml": pretty(issued.xml),
             }

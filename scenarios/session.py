@@ -208,14 +208,15 @@ def ses_04(ctx: ScenarioContext) -> Observation:
             raise
         left = str(exc)
     obs = ctx.observe(user, store_check=False)
-    if not left:  # refusing the whole login is as safe as ignoring the RelayState (Shibboleth's
-        # redirectLimit, SimpleSAMLphp's trusted.url.domains); the engine then checks the baseline
-        obs.refusal_ok = "it refused the login rather than follow a RelayState naming a foreign URL"
+    # "accept, but never off-site": refusing the whole login (no session) is as safe as staying on
+    # site (Shibboleth's redirectLimit, SimpleSAMLphp's trusted.url.domains do so; the engine then
+    # checks the baseline); being sent off-site is a finding either way.
+    obs.refusal_ok = "nobody signed in and the browser stayed on the SP, as safe as ignoring the RelayState"
     obs.check("the SP did not redirect to the RelayState's foreign URL", not left,
-              f"{how}: {left}")
+              f"{how}: {left}", always=True)
     if final:
         host = urlsplit(final).netloc
-        obs.check("the browser ended on the SP", host != urlsplit(EVIL).netloc, final)
+        obs.check("the browser ended on the SP", host != urlsplit(EVIL).netloc, final, always=True)
     return obs
 
 

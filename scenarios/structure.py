@@ -35,8 +35,16 @@ def _attr(ctx: ScenarioContext, which: str) -> str:
     return getattr(ctx.profile.attributes, which) or "Email"
 
 
+def _required(ctx: ScenarioContext) -> str:
+    """A required attribute of the profile: the email attribute when it is required, else the
+    first one (the scenarios needing it are `not tested` under a profile that requires none)."""
+    a = ctx.profile.attributes
+    return a.email if a.email in a.required else a.required[0]
+
+
 single_fault("ATTR-01", "A required attribute left out signs nobody in and creates no account",
-             lambda ctx: [fault("attr-missing", name=_attr(ctx, "email"))], category="attributes",
+             lambda ctx: [fault("attr-missing", name=_required(ctx))], category="attributes",
+             needs=("sp_initiated", "required_attributes"),
              refs=("seed redis_cloud: 'Set up your SAML service provider app so the SAML assertion contains "
                    "the following attributes'", "seed redflag: 'the following attributes are required'",
                    "catalogue ATTR-01"),
@@ -46,6 +54,7 @@ single_fault("ATTR-03", "A duplicated attribute name is refused", lambda ctx: [f
              category="attributes", refs=("catalogue ATTR-03",),
              fix_hint="Refuse (or merge deterministically) duplicated attributes; never pick first or last silently.")
 single_fault("ATTR-05", "Attribute names are case-sensitive: a case-changed required attribute is not taken",
-             lambda ctx: [fault("attr-case", name=_attr(ctx, "email"))], category="attributes",
+             lambda ctx: [fault("attr-case", name=_required(ctx))], category="attributes",
+             needs=("sp_initiated", "required_attributes"),
              refs=("seed redis_cloud: 'Attribute name (case-sensitive)'", "catalogue ATTR-05"),
              fix_hint="Match attribute names exactly as the contract spells them.")

@@ -32,6 +32,7 @@ XSW = ["XSW-01", "XSW-02", "XSW-03", "XSW-04", "XSW-05", "XSW-06", "XSW-07", "XS
 @pytest.fixture(scope="module")
 def servers():
     started = {mode: LoopbackServer().start(create_app(mode)) for mode in ("strict", "lax_signed", "first_assertion")}
+    started["refuses_relay"] = LoopbackServer().start(create_app("strict", refuse_offsite_relay_state=True))
     yield started
     for s in started.values():
         s.stop()
@@ -112,6 +113,18 @@ def test_sp_that_signs_in_the_victim_fails_as_a_takeover(tmp_path, servers):
     # attacker's own, genuinely signed: lax parsing, not a takeover
     r = results["XSW-11"]
     assert r.verdict == "warn" and "used the genuinely signed identity" in r.reason, r.reason
+
+
+def test_refusing_the_whole_login_is_a_safe_answer_to_an_offsite_relay_state(tmp_path, servers):
+    results = run(tmp_path, servers, "refuses_relay", ["SES-04", "FLOW-01"])
+    assert results["FLOW-01"].verdict == "pass"
+    r = results["SES-04"]
+    assert r.verdict == "pass", r.reason
+    assert r.reason.startswith("SP refused the login: nobody signed in and the browser stayed on the SP")
+    assert r.control and r.control.startswith("baseline accepted"), "a safe refusal counts only with a working baseline"
+    assert r.findings and "HTTP 500" in r.findings[0]
+    # and an SP that signs the user in and stays on site passes as before
+    assert run(tmp_path, servers, "strict", ["SES-04"])["SES-04"].verdict == "pass"
 
 
 def chromium() -> str | None:

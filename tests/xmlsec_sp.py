@@ -39,6 +39,7 @@ POST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
 REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
 SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
 ENTITY_ID = "urn:samlconf:test:xmlsec-sp"
+TRANSIENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
 SKEW = timedelta(seconds=120)
 SIG_METHODS = {"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256", "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
                "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512"}
@@ -68,10 +69,11 @@ def _text(el: etree._Element | None) -> str:
 
 
 class XmlsecSP:
-    def __init__(self, mode: str) -> None:
+    def __init__(self, mode: str, *, transient: bool = False) -> None:
         if mode not in MODES:
             raise ValueError(f"mode {mode!r}: one of {MODES}")
         self.mode = mode
+        self.transient = transient
         self.idp_entity_id: str | None = None
         self.idp_sso: str | None = None
         self.idp_cert_pem: bytes | None = None
@@ -96,7 +98,8 @@ class XmlsecSP:
         return (f'<md:EntityDescriptor xmlns:md="{MD}" entityID="{ENTITY_ID}">'
                 f'<md:SPSSODescriptor WantAssertionsSigned="true" '
                 f'protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">'
-                f'<md:AssertionConsumerService Binding="{POST}" Location="{base}saml/acs" index="0" isDefault="true"/>'
+                + (f'<md:NameIDFormat>{TRANSIENT}</md:NameIDFormat>' if self.transient else "")
+                + f'<md:AssertionConsumerService Binding="{POST}" Location="{base}saml/acs" index="0" isDefault="true"/>'
                 f'</md:SPSSODescriptor></md:EntityDescriptor>')
 
     def authn_request(self, acs: str) -> tuple[str, str]:
@@ -104,7 +107,9 @@ class XmlsecSP:
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         xml = (f'<samlp:AuthnRequest xmlns:samlp="{SAMLP}" xmlns:saml="{SAML}" ID="{rid}" Version="2.0" '
                f'IssueInstant="{now}" Destination="{self.idp_sso}" AssertionConsumerServiceURL="{acs}" '
-               f'ProtocolBinding="{POST}"><saml:Issuer>{ENTITY_ID}</saml:Issuer></samlp:AuthnRequest>')
+               f'ProtocolBinding="{POST}"><saml:Issuer>{ENTITY_ID}</saml:Issuer>'
+               + (f'<samlp:NameIDPolicy Format="{TRANSIENT}" AllowCreate="true"/>' if self.transient else "")
+               + '</samlp:AuthnRequest>')
         c = zlib.compressobj(9, zlib.DEFLATED, -15)
         deflated = c.compress(xml.encode()) + c.flush()
         with self.lock:
@@ -177,7 +182,7 @@ class XmlsecSP:
         return t if self._verify_in_place(s) else None
 
     # --- the ACS ------------------------------------------------------------------------------
-    def consume(self, saml_response: str, acs_url: str) -> dict[str, str]:
+    def consume(self, saml_response: str, acs_url: str) -> dict[str, Any]:
         try:
             raw = base64.b64decode(saml_response, validate=False)
         except ValueError:
@@ -250,7 +255,7 @@ class XmlsecSP:
             raise Refused("no Assertion")
         return first
 
-    def _check_assertion(self, a: etree._Element, root: etree._Element, acs_url: str) -> dict[str, str]:
+    def _check_assertion(self, a: etree._Element, root: etree._Element, acs_url: str) -> dict[str, Any]:
         now = datetime.now(timezone.utc)
         if _text(a.find(q(SAML, "Issuer"))) != self.idp_entity_id:
             raise Refused("wrong Issuer on the Assertion")
@@ -292,17 +297,23 @@ class XmlsecSP:
             if a.get("ID") in self.seen:
                 raise Refused("assertion replayed")
             self.seen.add(a.get("ID") or "")
-        email = name_id
+        email = None if self.transient else name_id
         for attr in a.findall(f"{q(SAML, 'AttributeStatement')}/{q(SAML, 'Attribute')}"):
             values = attr.findall(q(SAML, "AttributeValue"))
             if attr.get("Name") == "Email" and values:
                 email = _text(values[0])
                 break
+        if self.transient:  # mellon-like: the session shows the NameID; the email only if sent
+            return {"user": name_id, "email": email}
         return {"email": email, "name_id": name_id}
 
 
-def create_app(mode: str) -> Flask:
-    sp = XmlsecSP(mode)
+def create_app(mode: str, *, refuse_offsite_relay_state: bool = False, transient: bool = False) -> Flask:
+    """The SP as a Flask app; `refuse_offsite_relay_state`: refuse (500) the whole login when the
+    RelayState is an absolute URL (a safe answer to an open-redirect attempt, SES-04); `transient`:
+    ask for a transient NameID and show `{"user": <NameID>, "email": <Email attribute or null>}`
+    (like mod_auth_mellon with a whoami page of MELLON_NAME_ID)."""
+    sp = XmlsecSP(mode, transient=transient)
     app = Flask(f"xmlsec_sp_{mode}")
     app.config["PROPAGATE_EXCEPTIONS"] = False
     app.extensions["xmlsec_sp"] = sp
@@ -328,6 +339,9 @@ def create_app(mode: str) -> Flask:
 
     @app.post("/saml/acs")
     def acs() -> Any:
+        relay = request.form.get("RelayState", "")
+        if refuse_offsite_relay_state and "//" in relay:
+            raise Refused("RelayState is not a local path")
         who = sp.consume(request.form.get("SAMLResponse", ""), request.base_url)
         sid = secrets.token_urlsafe(16)
         with sp.lock:
