@@ -42,6 +42,15 @@ class ScenarioContext:
         return [e for s in [*self._closed, *self.sessions()] for e in getattr(s, "server_errors", [])]
 
     @property
+    def diagnostics(self) -> list[str]:
+        """What the browser could tell about this scenario's navigations (dropped cookies, console
+        and script errors, failed navigations); empty under the http driver."""
+        out: list[str] = []
+        for s in [*self._closed, *self.sessions()]:
+            out += [d for d in getattr(s, "diagnostics", []) if d not in out]
+        return out
+
+    @property
     def artifacts(self) -> list[str]:
         """Screenshots and traces of sessions already closed (the open ones add theirs when closed)."""
         return [a for s in self._closed for a in getattr(s, "artifacts", [])]

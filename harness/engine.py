@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Sequence
 
@@ -219,6 +220,10 @@ class Engine:
                 if not control_failed:
                     ctx = self._new_context(spec, driver_name)
                     observation = self._run_body(spec, ctx)
+                    if expected is ACCEPT and not observation.accepted and ctx.diagnostics:
+                        # a login that failed: say why, where the browser can tell
+                        observation.note = "; ".join(filter(None, [observation.note,
+                                                                   "browser: " + "; ".join(ctx.diagnostics)]))
                     if expected is ACCEPT and not observation.accepted and (observation.refusal_ok or observation.policy):
                         # a refusal that counts as safe (or as policy) proves something only if the
                         # valid baseline is accepted in a fresh session
@@ -250,8 +255,10 @@ class Engine:
                     artifacts += list(getattr(session, "artifacts", []))
         if ctx is not None:
             bad_input = "to bad input" if expected is REJECT else "to a SAML message"
-            findings += [f"SHOULD (robustness): the SP answered a server error {bad_input}: {e}; "
-                         "refuse with a clear 4xx or an error page instead" for e in ctx.server_errors]
+            for e, n in Counter(ctx.server_errors).items():
+                findings.append(f"SHOULD (robustness): the SP answered a server error {bad_input}: {e}"
+                                + (f" ({n} times)" if n > 1 else "") + "; refuse with a clear 4xx or an error page instead")
+            findings += [f"browser: {d}" for d in ctx.diagnostics]
         sent: list[dict[str, Any]] = ctx.sent() if ctx is not None else []
         result = ScenarioResult(
             id=spec.id, title=spec.title, category=spec.category, verdict=verdict.value,
@@ -296,6 +303,8 @@ class Engine:
             keep.append(ctx)
         try:
             obs = baseline(ctx, self._flow(spec))
+            if not obs.accepted and ctx.diagnostics:
+                obs.note = "; ".join(filter(None, [obs.note, "browser: " + "; ".join(ctx.diagnostics)]))
         finally:
             if keep is None:
                 self._close_session(session, keep_trace=False)

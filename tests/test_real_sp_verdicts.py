@@ -141,3 +141,21 @@ def test_browser_driver_judges_a_500_refusal_by_whoami(tmp_path, servers):
     r = results["SIG-01"]
     assert r.verdict == "pass", r.reason
     assert r.findings and "HTTP 500" in r.findings[0]
+
+
+@pytest.mark.browser
+def test_a_failed_browser_login_says_the_browser_dropped_the_session_cookie(tmp_path):
+    pytest.importorskip("playwright.sync_api")
+    if not chromium():
+        pytest.skip("no Chromium: set SAMLCONF_CHROMIUM or install Debian's chromium")
+    server = LoopbackServer().start(create_app("strict", insecure_samesite_none=True))
+    try:
+        results = run(tmp_path, {"strict": server}, "strict", ["FLOW-01"], drivers=("browser",),
+                      chromium=chromium(), artifacts_dir=tmp_path / "art")
+    finally:
+        server.stop()
+    r = results["FLOW-01"]
+    assert r.verdict == "fail"
+    assert "the browser dropped the cookie 'sid'" in r.reason and "SameSite=None without Secure" in r.reason
+    assert any("dropped the cookie 'sid'" in f for f in r.findings)
+    assert r.hops and r.artifacts, "the failing browser run keeps its hops, screenshots and trace"

@@ -308,11 +308,13 @@ class XmlsecSP:
         return {"email": email, "name_id": name_id}
 
 
-def create_app(mode: str, *, refuse_offsite_relay_state: bool = False, transient: bool = False) -> Flask:
+def create_app(mode: str, *, refuse_offsite_relay_state: bool = False, transient: bool = False,
+               insecure_samesite_none: bool = False) -> Flask:
     """The SP as a Flask app; `refuse_offsite_relay_state`: refuse (500) the whole login when the
     RelayState is an absolute URL (a safe answer to an open-redirect attempt, SES-04); `transient`:
     ask for a transient NameID and show `{"user": <NameID>, "email": <Email attribute or null>}`
-    (like mod_auth_mellon with a whoami page of MELLON_NAME_ID)."""
+    (like mod_auth_mellon with a whoami page of MELLON_NAME_ID); `insecure_samesite_none`: the session
+    cookie is `SameSite=None` without `Secure` (a current Chromium drops it)."""
     sp = XmlsecSP(mode, transient=transient)
     app = Flask(f"xmlsec_sp_{mode}")
     app.config["PROPAGATE_EXCEPTIONS"] = False
@@ -347,7 +349,10 @@ def create_app(mode: str, *, refuse_offsite_relay_state: bool = False, transient
         with sp.lock:
             sp.sessions[sid] = who
         resp = redirect("/", code=302)
-        resp.set_cookie("sid", sid, httponly=True, samesite="Lax")
+        if insecure_samesite_none:
+            resp.headers.add("Set-Cookie", f"sid={sid}; Path=/; HttpOnly; SameSite=None")
+        else:
+            resp.set_cookie("sid", sid, httponly=True, samesite="Lax")
         return resp
 
     @app.get("/")

@@ -48,6 +48,8 @@ class BrowserSession:
         self.idp_origin = (idp_origin or "").lower() or None
         self.hops: list[Hop] = []
         self.server_errors: list[str] = []  # 5xx answers to SAML messages (refusals, judged by whoami)
+        self.diagnostics: list[str] = []  # what the browser can tell about a failing login (cookies, console)
+        self._set_cookies: list[tuple[str, str, str]] = []  # (url, cookie name, attributes) seen, unchecked
         self.artifacts: list[str] = []
         self._on_hop = on_hop
         self._dir = artifacts / f"session-{next(_counter):04d}"
@@ -59,6 +61,9 @@ class BrowserSession:
         self.context.route("**/*", self._route)
         self.page = self.context.new_page()
         self.page.on("response", self._on_response)
+        self.page.on("console", self._on_console)
+        self.page.on("pageerror", self._on_pageerror)
+        self.page.on("requestfailed", self._on_requestfailed)
 
     # --- observation ------------------------------------------------------------------
     def _route(self, route: Any) -> None:
@@ -80,10 +85,59 @@ class BrowserSession:
         hop = Hop(req.method, req.url, response.status,
                   samlmsg.summarize_params(params, redirect=req.method == "GET"))
         self.hops.append(hop)
+        try:
+            for h in response.headers_array():
+                if h["name"].lower() == "set-cookie":
+                    name, _, rest = h["value"].partition("=")
+                    self._set_cookies.append((req.url, name.strip(), rest))
+        except Exception:  # noqa: BLE001 - headers are evidence; a closed page must not break the run
+            pass
         if response.status >= 500:
             self._server_status(req.method, req.url, response.status, params, hop)
         if self._on_hop:
             self._on_hop(hop)
+
+    def _diagnose(self, text: str) -> None:
+        text = " ".join(text.split())[:300]
+        if text not in self.diagnostics and len(self.diagnostics) < 20:
+            self.diagnostics.append(text)
+
+    def _on_console(self, msg: Any) -> None:
+        if msg.type == "error" and not msg.text.startswith("Failed to load resource"):  # statuses are in the hops
+            self._diagnose(f"console error at {self.page.url}: {msg.text}")
+
+    def _on_pageerror(self, exc: Any) -> None:
+        self._diagnose(f"script error at {self.page.url}: {exc}")
+
+    def _on_requestfailed(self, req: Any) -> None:
+        if req.resource_type != "document" or req.url == self._offsite or "ERR_ABORTED" in (req.failure or ""):
+            return
+        self._diagnose(f"navigation to {req.url} failed: {req.failure or 'unknown error'}")
+
+    def _check_cookies(self) -> None:
+        """Cookies the SP set that the browser did not keep, with the likely reason (e.g. a current
+        Chromium refuses SameSite=None without Secure)."""
+        seen, self._set_cookies = self._set_cookies, []
+        for url, name, rest in seen:
+            attrs = [a.strip().lower() for a in rest.split(";")[1:]]
+            value = rest.split(";", 1)[0].strip()
+            if not value or "max-age=0" in attrs or any(a.startswith("expires=thu, 01 jan 1970") for a in attrs):
+                continue  # a deletion
+            try:
+                kept = {c["name"] for c in self.context.cookies([url])}
+            except Exception:  # noqa: BLE001
+                return
+            if name in kept:
+                continue
+            if "samesite=none" in attrs and "secure" not in attrs:
+                why = "SameSite=None without Secure: a current Chromium refuses such a cookie"
+            elif "secure" in attrs and url.startswith("http://"):
+                why = "Secure cookie set over plain HTTP"
+            elif any(a.startswith("domain=") for a in attrs):
+                why = "its Domain attribute does not match the host"
+            else:
+                why = "the browser did not store it"
+            self._diagnose(f"the browser dropped the cookie {name!r} set by {url} ({why})")
 
     def _server_status(self, method: str, url: str, status: int, params: dict[str, str], hop: Hop) -> None:
         """A 5xx: the SP's refusal of a SAML message (judged by whoami, recorded as a finding), or
@@ -204,14 +258,17 @@ class BrowserSession:
             else:
                 raise TargetError(f"more than {MAX_HOPS} auto-POST forms starting at {url}")
             self.page.wait_for_load_state("load")
+            self._check_cookies()
             self._raise_if_broken()
             self._screenshot()
             status = self.hops[-1].status if self.hops else (response.status if response else 0)
             return PageResult(self.page.url, int(status or 0), self.page.content())
         except PWTimeout:
+            self._check_cookies()
             self._raise_if_broken()
             raise TargetError(f"{url}: the page did not finish loading within the timeout") from None
         except PWError as exc:
+            self._check_cookies()
             self._raise_if_broken()
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise TargetError(f"{url}: browser error: {first}") from None
