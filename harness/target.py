@@ -41,10 +41,10 @@ CAPABILITIES = (
     "one_idp_per_tenant",
     "local_users_off",
     "role_vocabulary",
+    "required_attributes",
     # what the SP declares (its metadata, or [sp.policy] in the target file)
     "want_assertions_signed",
     "encryption_key",
-    "required_attributes",
 )
 
 
