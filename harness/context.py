@@ -247,7 +247,7 @@ class ScenarioContext:
 
 
 _FLAGS = ("authenticated", "is_authenticated", "isAuthenticated", "signed_in", "signedIn", "logged_in",
-          "loggedIn", "active")
+          "loggedIn")
 _NOT_A_SESSION = {"error", "errors", "message", "msg", "detail", "status", "code", "login_url", "loginUrl"}
 
 
