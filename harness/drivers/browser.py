@@ -1,7 +1,10 @@
 """The `browser` driver: Playwright (sync API) + Chromium, a real person's path through the bindings.
 
-One browser per driver (per worker), a new context per scenario (own cookies), a screenshot at
-every hop, a Playwright trace kept when the scenario fails. Chromium comes from the `chromium`
+One browser per driver (per worker). Each session gets a browser context of its own while it
+lives (own cookies); a context whose session passed goes back to a small pool with its cookies,
+storage and cache cleared (making a context costs more than a login), one kept for its trace is
+closed. A screenshot of every page the login settles on (not of the auto-POST pages in between),
+a Playwright trace kept when the scenario fails. Chromium comes from the `chromium`
 option, else env `SAMLCONF_CHROMIUM`, else Playwright's own install (`playwright install chromium`).
 """
 from __future__ import annotations
@@ -43,7 +46,9 @@ def chromium_path(option: str | None = None) -> str | None:
 
 class BrowserSession:
     def __init__(self, browser: Any, *, allowed_origins: set[str], artifacts: Path, timeout_ms: float,
-                 on_hop: Callable[[Hop], None] | None, idp_origin: str | None = None) -> None:
+                 on_hop: Callable[[Hop], None] | None, idp_origin: str | None = None,
+                 slot: "_ContextSlot | None" = None, release: Callable[["_ContextSlot"], None] | None = None) -> None:
+        self._release = release
         self.allowed = {o.lower() for o in allowed_origins}
         self.idp_origin = (idp_origin or "").lower() or None
         self.hops: list[Hop] = []
@@ -55,10 +60,12 @@ class BrowserSession:
         self._dir = artifacts / f"session-{next(_counter):04d}"
         self._offsite: str | None = None
         self._server_error: str | None = None
-        self.context = browser.new_context()
+        self._slot = slot if slot is not None else _ContextSlot(browser)
+        self._slot.owner = self
+        self.context = self._slot.context
         self.context.set_default_timeout(timeout_ms)
-        self.context.tracing.start(screenshots=True, snapshots=True)
-        self.context.route("**/*", self._route)
+        # DOM snapshots make the trace viewer's pictures; a screencast of every frame costs more than the login
+        self.context.tracing.start(screenshots=False, snapshots=True)
         self.page = self.context.new_page()
         self.page.on("response", self._on_response)
         self.page.on("console", self._on_console)
@@ -249,7 +256,6 @@ class BrowserSession:
                     continue
                 if not has_form:
                     break
-                self._screenshot()
                 try:  # an auto-POST page submits itself on load; give it a moment
                     self.page.wait_for_url(lambda u, here=here: u != here, wait_until="load", timeout=3000)
                 except PWTimeout:  # no script (or it failed): press the form's button like a person
@@ -290,6 +296,7 @@ class BrowserSession:
         return whoami_json(url, *self.fetch(url, note="whoami probe"))
 
     def close(self, keep_trace: bool = False) -> None:
+        reusable = False
         try:
             if keep_trace:
                 self._dir.mkdir(parents=True, exist_ok=True)
@@ -298,8 +305,44 @@ class BrowserSession:
                 self.artifacts.append(str(trace))
             else:
                 self.context.tracing.stop()
+                reusable = self._release is not None and self._slot.reset(self.page, self.allowed)
         finally:
-            self.context.close()
+            self._slot.owner = None
+            if reusable and self._release is not None:
+                self._release(self._slot)
+            else:
+                self.context.close()
+
+
+class _ContextSlot:
+    """A browser context that outlives one session: its request routing goes to whichever session
+    owns it now; `reset` clears what a session left (cookies, storage, cache) before the next."""
+
+    def __init__(self, browser: Any) -> None:
+        self.owner: BrowserSession | None = None
+        self.context = browser.new_context()
+        self.context.route("**/*", self._route)
+
+    def _route(self, route: Any) -> None:
+        if self.owner is not None:
+            self.owner._route(route)
+        else:
+            route.abort("blockedbyclient")
+
+    def reset(self, page: Any, origins: set[str]) -> bool:
+        """Clear the session's state; False when it could not be cleared (then do not reuse)."""
+        try:
+            cdp = self.context.new_cdp_session(page)
+            for o in origins:
+                cdp.send("Storage.clearDataForOrigin", {"origin": o, "storageTypes": "all"})
+            cdp.send("Network.clearBrowserCache")
+            cdp.detach()
+            self.context.clear_cookies()
+            for p in list(self.context.pages):
+                p.close()
+            return True
+        except Exception:  # noqa: BLE001 - a context we cannot clean is closed instead
+            return False
 
 
 class BrowserDriver:
@@ -315,6 +358,7 @@ class BrowserDriver:
             raise HarnessError("the browser driver needs Playwright: pip install 'samlconf[browser]'") from None
         self.timeout_ms = runtime.target.timeouts.read * 1000
         self.artifacts = Path(artifacts_dir) if artifacts_dir else runtime.workdir / "artifacts"
+        self._pool: list[_ContextSlot] = []
         self._pw = sync_playwright().start()
         exe = chromium_path(chromium)
         try:
@@ -328,13 +372,29 @@ class BrowserDriver:
                 f"cannot start Chromium ({first}); set SAMLCONF_CHROMIUM or run `playwright install chromium`"
             ) from None
 
+    POOL = 4  # idle contexts kept (a scenario with a control and two sessions needs three)
+
     def new_session(self, allowed_origins: set[str], on_hop: Callable[[Hop], None] | None = None,
                     idp_origin: str | None = None) -> BrowserSession:
+        slot = self._pool.pop() if self._pool else None
         return BrowserSession(self.browser, allowed_origins=allowed_origins, artifacts=self.artifacts,
-                              timeout_ms=self.timeout_ms, on_hop=on_hop, idp_origin=idp_origin)
+                              timeout_ms=self.timeout_ms, on_hop=on_hop, idp_origin=idp_origin,
+                              slot=slot, release=self._release)
+
+    def _release(self, slot: _ContextSlot) -> None:
+        if len(self._pool) < self.POOL:
+            self._pool.append(slot)
+        else:
+            slot.context.close()
 
     def close(self) -> None:
         try:
+            for slot in self._pool:
+                try:
+                    slot.context.close()
+                except Exception:  # noqa: BLE001 - the browser closes them anyway
+                    pass
+            self._pool.clear()
             self.browser.close()
         finally:
             self._pw.stop()
