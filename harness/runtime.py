@@ -113,9 +113,15 @@ class Runtime:
             raise ConfigError(f"{src}field 'idp.port': the mock IdP cannot listen on {t.idp.host}:{t.idp.port} "
                               f"({os.strerror(exc.errno) if exc.errno else exc.strerror}); free the port or "
                               "choose another") from None
+        from mock_idp.keys import load_or_create
+
+        # The IdP publishes, as real IdPs mid-rollover do, a second signing key (POS-08) and a key
+        # for encryption only (KEY-06); all three cached next to the main key.
         public = self.router.url if self.router else self.idp_server.base_url
         self.idp = MockIdP(t.idp.entity_id, base_url=public, profile=self.profile.name,
-                           route=self.router.route if self.router else "")
+                           route=self.router.route if self.router else "",
+                           extra_signing_keys=[load_or_create(t.idp.entity_id + " rollover")],
+                           encryption_keys=[load_or_create(t.idp.entity_id + " encryption")])
         self.idp_server.start(self.idp.app())
         if self.router:
             self.router.register(self.idp_server.base_url)

@@ -275,8 +275,11 @@ def create_app(cfg: SPConfig) -> Flask:
         SESSION_COOKIE_NAME="refsp_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        # the `no_size_limit` mutant also lifts the request-body limit (XML-13 sends 20 MB)
+        MAX_CONTENT_LENGTH=None if _m.active(cfg, "no_size_limit") else 2 * 1024 * 1024,
     )
+    if _m.active(cfg, "no_size_limit"):
+        app.config["MAX_FORM_MEMORY_SIZE"] = None
     app.extensions["refsp"] = sp
 
     from .admin import register_admin

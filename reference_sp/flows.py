@@ -19,7 +19,10 @@ from markupsafe import escape
 from .provision import ProvisionResult, provision
 from .saml import (
     DS,
+    KNOWN_SIG,
     LAX_SKEW,
+    MD,
+    XENC,
     SAML,
     SAMLP,
     SKEW,
@@ -27,10 +30,13 @@ from .saml import (
     Rejected,
     Verified,
     check_assertion,
+    check_encryption,
+    check_keyinfo_dates,
     decode_post_message,
     idp_info,
     parse_xml,
     text_of,
+    verify_signature_element,
     verify_with_cert,
 )
 from . import naive_dsig
@@ -201,13 +207,22 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
     def consume(b64: str, relay: str | None) -> tuple[Verified, dict[str, Any]]:
         if sp.m("resolves_external_entities"):
             _parse_resolving_entities(b64)
+        if sp.m("expands_entities"):
+            b64 = _expand_entities(b64)
+        if sp.m("processes_xinclude"):
+            _process_xinclude(b64)
         naive = _naive_defects()
         roots = view = None
-        if naive is not None or sp.m("multiple_roots") or sp.m("recovering_parser") \
-                or sp.m("doctype_roundtrip") or sp.m("first_text_node"):
+        lenient = naive is not None or sp.m("multiple_roots") or sp.m("recovering_parser") \
+            or sp.m("doctype_roundtrip") or sp.m("first_text_node")
+        if lenient:
             b64, root, roots, view = _lenient_views(b64, naive is not None)
         else:
-            _, root = decode_post_message(b64, allow_doctype=sp.m("accepts_doctype"))
+            _, root = decode_post_message(b64, allow_doctype=sp.m("accepts_doctype"),
+                                          size_limit=not sp.m("no_size_limit"))
+        check_encryption(root, sp.m)
+        if sp.m("pkix_keyinfo_dates"):
+            check_keyinfo_dates(root)
         if root.tag != f"{{{SAMLP}}}Response":
             raise Rejected(f"expected a samlp:Response, got {root.tag}", "BND-01")
         pend = _pending()
@@ -270,6 +285,8 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
             other = sp.idp_by_entity(text_of(a_iss)) if a_iss is not None else None
             if other is not None:
                 expected_entity = other["entity_id"]
+        if sp.m("ignores_key_use"):
+            metadatas = [_without_key_use(m) for m in metadatas]
         a: Any
         if roots is not None:  # the `multiple_roots` defect
             naive_dsig.verify_root_signature(roots[0], metadatas)
@@ -284,6 +301,15 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
                 raise Rejected("no Assertion", "MAS-01")
         elif sp.m("xsw_first_assertion"):
             a = _lax_signature(root, metadatas)
+        elif sp.m("generic_xmldsig"):
+            a = _generic_xmldsig(root, metadatas)
+        elif sp.m("hmac_key_confusion") and any("hmac" in (sm.get("Algorithm") or "")
+                                                 for sm in root.iter(f"{{{DS}}}SignatureMethod")):
+            a = _hmac_with_idp_key(root, metadatas)
+        elif sp.m("digest_not_checked"):
+            a = _signedinfo_only(root, metadatas)
+        elif sp.m("lax_timestamps") or sp.m("ignores_unknown_conditions"):
+            a = _own_assertion_signature(root, metadatas)
         elif sp.m("xsw_response_signature") and \
                 (a := _lax_response_signature(root, metadatas)) is not None:
             pass
@@ -293,7 +319,10 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
             root = holder.get("root", root)
         v = check_assertion(root, a, CheckOptions(
             acs_url=cfg.acs_url, entity_id=str(cfg.entity_id), idp_entity_id=expected_entity,
-            expected_in_response_to=irt if ctx["solicited"] else None, skip=sp.m,
+            expected_in_response_to=irt if ctx["solicited"] else None,
+            # the hand-rolled verifiers of the parser/naive mutants stand for SPs that lack our
+            # schema-position and unique-ID checks too
+            skip=(lambda n: sp.m(n) or n in SHAPE_CHECKS) if lenient else sp.m,
             skew=0 if sp.m("no_clock_skew") else SKEW))
         if not sp.m("no_replay_cache"):
             if not sp.store.consume_ids([f"r|{expected_entity}|{v.response_id}",
@@ -307,14 +336,23 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
 
     def _pysaml2(b64: str, root: Any, metadatas: list[bytes], solicited: bool,
                  irt: str | None, holder: dict[str, Any]) -> Any:
-        time_mut = sp.m("ignores_not_on_or_after") or sp.m("ignores_not_before")
+        time_mut = sp.m("ignores_not_on_or_after") or sp.m("ignores_not_before") \
+            or sp.m("lax_timestamps")
         trust_keyinfo = sp.m("trusts_keyinfo_cert")
         if trust_keyinfo and root.find(f".//{{{DS}}}RSAKeyValue") is not None:
             # the mutant takes a raw KeyValue as readily as a certificate (CVE-2021-21239)
             metadatas, trust_keyinfo = _keyvalue_metadata(root, metadatas), False
-        client = sp.clients.client(metadatas, LAX_SKEW if time_mut else 0 if sp.m("no_clock_skew")
-                                   else SKEW, trust_keyinfo=trust_keyinfo,
-                                   no_verify=sp.m("signature_not_verified"))
+        elif trust_keyinfo and any(len(d.findall(f"{{{DS}}}X509Certificate")) > 1
+                                   for d in root.iter(f"{{{DS}}}X509Data")):
+            # ... and, of several certificates in one KeyInfo, takes the one that verifies (KEY-05)
+            b64 = _last_keyinfo_cert(root)
+        if sp.m("first_signing_key_only"):
+            metadatas = [_first_signing_key(m) for m in metadatas]
+        unknown_alg = sp.m("unknown_algorithm_unverified") and any(
+            sm.get("Algorithm") not in KNOWN_SIG for sm in root.iter(f"{{{DS}}}SignatureMethod"))
+        slack = LAX_SKEW if time_mut or sp.m("no_issue_instant_age") else 0 if sp.m("no_clock_skew") else SKEW
+        client = sp.clients.client(metadatas, slack, trust_keyinfo=trust_keyinfo,
+                                   no_verify=sp.m("signature_not_verified") or unknown_alg)
         lax_irt = sp.m("ignores_in_response_to")
         allow_unsolicited = (not solicited) or lax_irt
         outstanding = {irt: "/"} if (solicited and irt and not lax_irt) else {}
@@ -323,11 +361,17 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
             extra.append(root.get("Destination"))
         if sp.m("pi_flattening_c14n"):
             b64 = _flatten_pis(root)  # pysaml2 verifies (and reads) the flattened copy
+        encrypted = root.find(f"{{{SAML}}}EncryptedAssertion") is not None
+        if encrypted and sp.m("first_encrypted_key_only"):
+            b64 = _first_encrypted_key_only(root)
         try:
             resp = client.parse_acs_post(
                 b64, outstanding=outstanding, allow_unsolicited=allow_unsolicited,
-                want_assertions_signed=not sp.m("accepts_unsigned"), extra_return_addrs=extra,
-                lax_conditions=time_mut or sp.m("ignores_audience") or sp.m("first_text_node"),
+                want_assertions_signed=not (sp.m("accepts_unsigned") or
+                                            (encrypted and sp.m("trusts_encrypted_assertion"))),
+                extra_return_addrs=extra,
+                lax_conditions=time_mut or sp.m("ignores_audience") or sp.m("first_text_node")
+                or sp.m("ignores_unknown_conditions"),
                 want_response_signed=sp.m("requires_signed_response"),
                 recipient_optional=sp.m("recipient_optional"),
                 authn_optional=sp.m("authn_statement_optional"),
@@ -465,6 +509,157 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
             ed.attrib.pop(k, None)
         return etree.tostring(r)
 
+    def _generic_xmldsig(root: Any, metadatas: list[bytes]) -> Any:
+        """The deliberately naive check of `generic_xmldsig`: libxmlsec1's generic XML-DSig
+        verification of any ds:Signature in the message with the IdP's metadata certificate, none
+        of SAML's signature profile (Core 5.4: one enveloped signature per signed element, one
+        Reference to its #ID, enveloped + exc-c14n transforms only, nothing fetched); then the
+        first Assertion is read."""
+        certs = [c for m in metadatas for c in idp_info(m).signing_certs]
+        sigs = list(root.iter(f"{{{DS}}}Signature"))[:8]
+        if not any(verify_signature_element(root, s, c) for s in sigs for c in certs):
+            raise Rejected("no signature in the message verifies", "SIG-01")
+        a = root.find(f".//{{{SAML}}}Assertion")
+        if a is None:
+            raise Rejected("no Assertion", "MAS-01")
+        return a
+
+    def _last_keyinfo_cert(root: Any) -> str:
+        """`trusts_keyinfo_cert` with several certificates in an X509Data: a copy keeping the
+        last one (the attacker's, in the KEY-05 shape), as a verifier trying each would end up."""
+        import base64
+        import copy
+
+        from lxml import etree
+
+        r = copy.deepcopy(root)
+        for d in r.iter(f"{{{DS}}}X509Data"):
+            for c in d.findall(f"{{{DS}}}X509Certificate")[:-1]:
+                d.remove(c)
+        return base64.b64encode(etree.tostring(r)).decode()
+
+    def _first_signing_key(md: bytes) -> bytes:
+        """`first_signing_key_only`: the IdP metadata with every signing KeyDescriptor but the
+        first removed (a second, rollover key is never tried)."""
+        from lxml import etree
+
+        r = parse_xml(md)
+        for idp in r.iter(f"{{{MD}}}IDPSSODescriptor"):
+            signing = [kd for kd in idp.findall(f"{{{MD}}}KeyDescriptor") if kd.get("use") in (None, "signing")]
+            for kd in signing[1:]:
+                idp.remove(kd)
+        return etree.tostring(r)
+
+    def _own_assertion_signature(root: Any, metadatas: list[bytes]) -> Any:
+        """The path of `lax_timestamps` and `ignores_unknown_conditions`: no schema validation
+        (pysaml2's would refuse a malformed xs:dateTime or an unknown xsi:type first); the one Assertion's own enveloped signature verified with the IdP's
+        metadata certificate; our own checks (with the mutant's lax time parsing) then decide."""
+        certs = [c for m in metadatas for c in idp_info(m).signing_certs]
+        found = root.findall(f"{{{SAML}}}Assertion")
+        if len(found) != 1:
+            raise Rejected("exactly one Assertion is required", "MAS-02")
+        if not any(verify_with_cert(root, found[0], c) for c in certs):
+            raise Rejected("the Assertion's signature does not verify", "SIG-01")
+        return found[0]
+
+    def _hmac_with_idp_key(root: Any, metadatas: list[bytes]) -> Any:
+        """The naive check of `hmac_key_confusion`: the message's SignatureMethod picks the
+        algorithm, and the IdP's configured 'key' (its certificate, DER) is handed to it, so an
+        HMAC keyed with that public certificate verifies."""
+        import base64
+
+        import xmlsec
+
+        ders = [base64.b64decode(c.split(b"-----")[2]) for m in metadatas
+                for c in idp_info(m).signing_certs]
+        a = root.find(f"{{{SAML}}}Assertion")
+        sig = a.find(f"{{{DS}}}Signature") if a is not None else None
+        if sig is None:
+            raise Rejected("the Assertion is not signed", "SIG-01")
+        for der in ders:
+            try:
+                ctx = xmlsec.SignatureContext()
+                ctx.key = xmlsec.Key.from_binary_data(xmlsec.constants.KeyDataHmac, der)
+                ctx.register_id(a, "ID")
+                ctx.verify(sig)
+                return a
+            except (xmlsec.Error, ValueError):
+                continue
+        raise Rejected("the HMAC signature does not verify", "ALG-05")
+
+    def _signedinfo_only(root: Any, metadatas: list[bytes]) -> Any:
+        """The naive check of `digest_not_checked`: the SignatureValue is verified over the
+        canonical SignedInfo with the IdP's key, but the Reference digest is never recomputed."""
+        import base64
+
+        from cryptography import x509
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+        from lxml import etree
+
+        a = root.find(f"{{{SAML}}}Assertion")
+        sig = a.find(f"{{{DS}}}Signature") if a is not None else None
+        if sig is None:
+            raise Rejected("the Assertion is not signed", "SIG-01")
+        si = sig.find(f"{{{DS}}}SignedInfo")
+        sv = sig.find(f"{{{DS}}}SignatureValue")
+        try:
+            value = base64.b64decode("".join((sv.text or "").split()))
+        except ValueError:
+            raise Rejected("bad SignatureValue", "SIG-08") from None
+        data = etree.tostring(si, method="c14n", exclusive=True)
+        for m in metadatas:
+            for pem in idp_info(m).signing_certs:
+                try:
+                    x509.load_pem_x509_certificate(pem).public_key().verify(
+                        value, data, padding.PKCS1v15(), hashes.SHA256())  # type: ignore[call-arg, union-attr]
+                    return a
+                except (InvalidSignature, TypeError, ValueError):
+                    continue
+        raise Rejected("the SignatureValue does not verify", "SIG-06")
+
+    def _without_key_use(md: bytes) -> bytes:
+        """`ignores_key_use`: the IdP metadata with every KeyDescriptor's `use` dropped, so a key
+        published for encryption only also verifies signatures (catalogue KEY-06)."""
+        from lxml import etree
+
+        r = parse_xml(md)
+        for kd in r.iter(f"{{{MD}}}KeyDescriptor"):
+            kd.attrib.pop("use", None)
+        return etree.tostring(r)
+
+    def _first_encrypted_key_only(root: Any) -> str:
+        """`first_encrypted_key_only`: a copy with every EncryptedKey but the first removed, as
+        an SP trying only the first key would see it (catalogue ENC-05)."""
+        import base64
+        import copy
+
+        from lxml import etree
+
+        r = copy.deepcopy(root)
+        for ea in r.iter(f"{{{SAML}}}EncryptedAssertion"):
+            for ek in list(ea.iter(f"{{{XENC}}}EncryptedKey"))[1:]:
+                ek.getparent().remove(ek)
+        return base64.b64encode(etree.tostring(r)).decode()
+
+    def _expand_entities(b64: str) -> str:
+        """`expands_entities`: the message parsed with its DTD, entities expanded (internal and
+        external, file and network) and no size guard, then handed on without the DOCTYPE."""
+        import base64
+        import binascii
+
+        from lxml import etree
+
+        try:
+            raw = base64.b64decode("".join(b64.split()), validate=True)
+            parser = etree.XMLParser(load_dtd=True, resolve_entities=True, no_network=False,
+                                     huge_tree=True)
+            root = etree.fromstring(raw, parser)
+        except (binascii.Error, ValueError, etree.XMLSyntaxError):
+            return b64
+        return base64.b64encode(etree.tostring(root)).decode()
+
     def _lax_signature(root: Any, metadatas: list[bytes]) -> Any:
         """The deliberately wrong signature check of `xsw_first_assertion`: verify whichever
         Assertion carries a valid IdP signature, then use the first Assertion in the document."""
@@ -498,7 +693,7 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
                 "current_tenant, snapshot, created, expires) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (sid, result.user_id, "saml", v.name_id, v.session_index, ctx["idp_id"],
                  result.current_tenant, json.dumps(result.snapshot), time.time(),
-                 time.time() + SESSION_SECONDS))
+                 min(time.time() + SESSION_SECONDS, v.session_not_on_or_after or float("inf"))))
         session["sid"] = sid
         target = ctx.get("next") if ctx.get("solicited") else relay
         if not ctx.get("solicited") and relay and "idpId=" in relay:
@@ -614,6 +809,33 @@ def _with_retired_keys(md: bytes, retired: list[bytes]) -> bytes:
         for kd in etree.fromstring(old).iter(f"{ns}KeyDescriptor"):
             desc.insert(0, kd)
     return etree.tostring(root)
+
+
+SHAPE_CHECKS = ("signature_position_unchecked", "ignores_duplicate_ids")
+
+
+def _process_xinclude(b64: str) -> None:
+    """The defect of the `processes_xinclude` mutant: XInclude processing on the message before the
+    normal checks, each xi:include's href fetched (this libxml2 has no HTTP client, so the mutant
+    fetches as an HTTP-enabled one would); the fetch is the finding."""
+    import base64
+    import urllib.request
+
+    from lxml import etree
+
+    try:
+        root = etree.fromstring(base64.b64decode("".join(b64.split()), validate=False),
+                                etree.XMLParser(resolve_entities=False, no_network=True))
+    except Exception:  # noqa: BLE001 - the normal checks report what is wrong with the message
+        return
+    for inc in list(root.iter("{http://www.w3.org/2001/XInclude}include"))[:4]:
+        href = inc.get("href") or ""
+        if href.startswith(("http://", "https://")):
+            try:
+                with urllib.request.urlopen(href, timeout=2) as resp:  # noqa: S310 - the defect itself
+                    resp.read(65536)
+            except Exception:  # noqa: BLE001
+                pass
 
 
 def _parse_resolving_entities(b64: str) -> None:

@@ -58,20 +58,22 @@ _TABLE: tuple[Mutant, ...] = (
            ("SIG-03", "POS-04")),
     Mutant("trusts_keyinfo_cert", "verifies the signature with the certificate (or raw KeyValue) "
            "found in the message's own KeyInfo instead of the IdP's certificate from metadata",
-           ("SIG-09", "SIG-10", "KEY-01", "KEY-02", "KEY-03")),
+           ("SIG-09", "SIG-10", "KEY-01", "KEY-02", "KEY-03", "KEY-05")),
     Mutant("xsw_first_assertion", "verifies the signature of whichever Assertion is signed, then "
            "reads the user from the first Assertion in document order (XML signature wrapping)",
-           ("XSW-03", "XSW-04", "XSW-05", "XSW-07", "XSW-08", "XSW-11", "XSW-13", "MAS-02")),
+           ("XSW-03", "XSW-04", "XSW-05", "XSW-07", "XSW-08", "XSW-11", "XSW-13", "MAS-02"),
+           implies=("signature_position_unchecked", "ignores_duplicate_ids")),
     Mutant("xsw_response_signature", "takes a valid IdP signature on a samlp:Response in place of "
            "the Assertion's, resolving its Reference wherever it points, then reads the outer "
            "Response's Assertion (XSW on the Response signature; a signed Response thus also "
-           "stands in for an unsigned Assertion, SIG-03)", ("XSW-02", "SIG-03", "POS-04")),
+           "stands in for an unsigned Assertion, SIG-03)", ("XSW-02", "SIG-03", "POS-04"),
+           implies=("signature_position_unchecked", "ignores_duplicate_ids")),
     Mutant("pi_flattening_c14n", "verifies the signature over a canonical form in which processing "
            "instructions are flattened into text, but reads values from the document as received",
            ("CMT-03",)),
     Mutant("signature_not_verified", "checks that the Assertion carries a signature by a known IdP "
            "but never verifies it cryptographically (digest and SignatureValue not checked)",
-           ("SIG-05", "SIG-06", "SIG-08")),
+           ("SIG-05", "SIG-06", "SIG-08", "KEY-04")),
     Mutant("requires_signed_response", "too strict: refuses a Response whose outer samlp:Response "
            "is not signed, even when its Assertion is", ("POS-03",)),
     Mutant("accepts_sha1", "accepts rsa-sha1 signatures and sha1 digests",
@@ -116,7 +118,7 @@ _TABLE: tuple[Mutant, ...] = (
     Mutant("accepts_doctype", "does not refuse a message that carries a DOCTYPE", ("XML-01",)),
     Mutant("resolves_external_entities", "parses the message once with DTD loading and an entity "
            "resolver that fetches http(s) URLs (XXE / SSRF), before the normal checks",
-           ("XML-02",)),
+           ("XML-02", "XML-04")),
     Mutant("accepts_empty_nameid", "accepts an empty NameID (the user is then taken from the "
            "attributes alone)", ("NID-02",)),
     Mutant("authn_statement_optional", "accepts an Assertion without AuthnStatement",
@@ -136,7 +138,7 @@ _TABLE: tuple[Mutant, ...] = (
     # --- time --------------------------------------------------------------------------------
     Mutant("ignores_not_on_or_after", "ignores Conditions/@NotOnOrAfter and "
            "SubjectConfirmationData/@NotOnOrAfter (expired assertions accepted)",
-           ("TIME-02", "TIME-03", "TIME-04")),
+           ("TIME-02", "TIME-03", "TIME-04", "TIME-07")),
     Mutant("ignores_not_before", "ignores Conditions/@NotBefore (not-yet-valid assertions "
            "accepted; with it goes the NotBefore < NotOnOrAfter window check)", ("TIME-01", "TIME-06")),
     Mutant("conditions_optional", "checks the validity window and audience only when the Assertion "
@@ -241,6 +243,55 @@ _TABLE: tuple[Mutant, ...] = (
            "answers it with a LogoutResponse", ("POS-11",)),
     Mutant("logout_local_only", "/logout ends the local session only: no LogoutRequest to the IdP",
            ("FLOW-03",)),
+    # --- signature shape, keys, algorithms, XML, time, encryption (issue 10) -------------------
+    Mutant("generic_xmldsig", "verifies any ds:Signature in the message with libxmlsec1's generic "
+           "XML-DSig rules (the metadata key, but none of SAML's signature profile: any number and "
+           "place of References and signatures, any URI, any transform, remote URIs fetched), then "
+           "reads the first Assertion",
+           ("SIG-12", "SIG-15", "XML-12"),
+           implies=("signature_position_unchecked",)),
+    Mutant("signature_position_unchecked", "accepts an Assertion whose (valid) signature is not "
+           "where the schema puts it, right after the Issuer", ("SIG-16",)),
+    Mutant("ignores_duplicate_ids", "accepts a message in which two elements carry the same ID",
+           ("SIG-18",)),
+    Mutant("ignores_key_use", "reads every KeyDescriptor of the IdP metadata as a signing key, "
+           "including one published with use=\"encryption\"", ("KEY-06",)),
+    Mutant("pkix_keyinfo_dates", "a policy, not a defect: refuses a message whose KeyInfo "
+           "certificate is outside its validity dates (the PKIX reading of KEY-09)", ("KEY-09",)),
+    Mutant("scd_not_before_ignored", "accepts a bearer SubjectConfirmationData that carries "
+           "NotBefore (ignores it)", ("TIME-05",)),
+    Mutant("ignores_unknown_conditions", "skips a Condition it cannot evaluate instead of "
+           "refusing the assertion", ("TIME-11",)),
+    Mutant("ignores_session_not_on_or_after", "keeps the SP session for its own lifetime, past "
+           "the AuthnStatement's SessionNotOnOrAfter", ("TIME-12",)),
+    Mutant("no_size_limit", "parses a SAMLResponse of any size (no limit before parsing)",
+           ("XML-13",)),
+    Mutant("expands_entities", "parses the message with its DTD and expands entities (internal, "
+           "file and network; no amplification guard), then verifies and reads the expanded "
+           "document", ("XML-03", "XML-05", "XML-06")),
+    Mutant("processes_xinclude", "runs XInclude processing (network allowed) on the message before "
+           "the normal checks", ("XML-07",)),
+    Mutant("trusts_encrypted_assertion", "takes an encrypted Assertion as authentic without a "
+           "signature (only the SP's public key was needed to make it)", ("ENC-02",)),
+    Mutant("first_encrypted_key_only", "tries only the first EncryptedKey of an "
+           "EncryptedAssertion (a second one for the SP's key is never tried)", ("ENC-05",)),
+    Mutant("accepts_rsa_1_5", "accepts RSA PKCS#1 v1.5 key transport (rsa-1_5)", ("ENC-06",)),
+    Mutant("accepts_cbc", "accepts AES-CBC content encryption", ("ENC-07",)),
+    Mutant("ignores_encrypted_type", "accepts an EncryptedData whose Type is not #Element",
+           ("ENC-08",)),
+    Mutant("lax_timestamps", "reads a timestamp's first 19 characters as UTC (an offset or "
+           "missing zone ignored) and skips a check whose timestamp does not parse", ("TIME-09",)),
+    Mutant("no_issue_instant_age", "never bounds the age of IssueInstant: an assertion issued "
+           "weeks ago is taken while its NotOnOrAfter lies ahead", ("TIME-08",)),
+    Mutant("unknown_algorithm_unverified", "a SignatureMethod it does not know is not verified "
+           "at all (falls back to 'no verification' instead of refusing)", ("ALG-06",)),
+    Mutant("first_signing_key_only", "uses only the first signing key of the IdP metadata (a "
+           "signature by the second, rollover key is refused)", ("POS-08",)),
+    Mutant("hmac_key_confusion", "lets the message's SignatureMethod choose the algorithm and "
+           "hands it the IdP's configured certificate as the key: an HMAC keyed with that public "
+           "certificate verifies", ("ALG-05",)),
+    Mutant("digest_not_checked", "verifies the SignatureValue over SignedInfo with the IdP key but "
+           "never recomputes the Reference digest over the signed element", ("SIG-07", "SIG-05")),
     Mutant("ignores_post_binding", "ignores the HTTP-POST AuthnRequest binding (binding=post): "
            "always sends the AuthnRequest by Redirect", ("FLOW-05",)),
 )

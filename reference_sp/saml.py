@@ -55,6 +55,12 @@ STRONG_SIG = {
     "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
     "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
 }
+KNOWN_SIG = STRONG_SIG | {
+    "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
+    "http://www.w3.org/2000/09/xmldsig#dsa-sha1",
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-md5",
+    "http://www.w3.org/2000/09/xmldsig#hmac-sha1",
+}
 STRONG_DIGEST = {
     "http://www.w3.org/2001/04/xmlenc#sha256",
     "http://www.w3.org/2001/04/xmldsig-more#sha384",
@@ -74,14 +80,14 @@ class Rejected(Exception):
 # --------------------------------------------------------------------------------------------
 # safe XML
 # --------------------------------------------------------------------------------------------
-def safe_parser() -> etree.XMLParser:
+def safe_parser(huge: bool = False) -> etree.XMLParser:
     return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                           huge_tree=False, remove_comments=False, remove_pis=False)
+                           huge_tree=huge, remove_comments=False, remove_pis=False)
 
 
-def parse_xml(data: bytes, *, allow_doctype: bool = False) -> etree._Element:
+def parse_xml(data: bytes, *, allow_doctype: bool = False, huge: bool = False) -> etree._Element:
     try:
-        root = etree.fromstring(data, safe_parser())
+        root = etree.fromstring(data, safe_parser(huge))
     except etree.XMLSyntaxError as e:
         raise Rejected(f"the message is not well-formed XML ({e})", "XML-13") from None
     tree = root.getroottree()
@@ -90,17 +96,18 @@ def parse_xml(data: bytes, *, allow_doctype: bool = False) -> etree._Element:
     return root
 
 
-def decode_post_message(b64: str, *, allow_doctype: bool = False) -> tuple[bytes, etree._Element]:
+def decode_post_message(b64: str, *, allow_doctype: bool = False,
+                        size_limit: bool = True) -> tuple[bytes, etree._Element]:
     if not b64:
         raise Rejected("no SAMLResponse in the POST body", "BND-01")
-    if len(b64) > MAX_MESSAGE_B64:
+    if size_limit and len(b64) > MAX_MESSAGE_B64:
         raise Rejected(f"SAMLResponse is {len(b64)} bytes; the limit is {MAX_MESSAGE_B64}",
                        "XML-13")
     try:
         raw = base64.b64decode("".join(b64.split()), validate=True)
     except (binascii.Error, ValueError):
         raise Rejected("SAMLResponse is not valid base64", "BND-04") from None
-    return raw, parse_xml(raw, allow_doctype=allow_doctype)
+    return raw, parse_xml(raw, allow_doctype=allow_doctype, huge=not size_limit)
 
 
 # --------------------------------------------------------------------------------------------
@@ -317,6 +324,7 @@ class Verified:
     in_response_to: str | None
     not_on_or_after: float
     notes: list[str] = field(default_factory=list)
+    session_not_on_or_after: float | None = None  # AuthnStatement/@SessionNotOnOrAfter (TIME-12)
 
 
 def _time(s: str | None, what: str) -> datetime:
@@ -329,6 +337,15 @@ def _time(s: str | None, what: str) -> datetime:
     if t.tzinfo is None or t.utcoffset() != timedelta(0):
         raise Rejected(f"{what} {s!r} is not in UTC", "TIME-09")
     return t
+
+
+def _lax_time(s: str | None, what: str) -> datetime | None:
+    """The `lax_timestamps` mutant: the first 19 characters read as UTC (an offset or zone
+    dropped); a value that does not parse that way is skipped (None: no check)."""
+    try:
+        return datetime.strptime((s or "")[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
 
 
 def text_of(el: etree._Element, truncate_at_comment: bool = False, *, first_node: bool = False,
@@ -387,6 +404,103 @@ def verify_with_cert(root: etree._Element, element: etree._Element, cert_pem: by
         return False
 
 
+def check_signature_position(el: etree._Element) -> None:
+    """SAML's schema puts an element's ds:Signature right after its Issuer; a signature anywhere
+    else (after Subject, twice) is refused (catalogue SIG-16/17, CVE-2021-21238, CVE-2024-8698)."""
+    sigs = el.findall(f"{{{DS}}}Signature")
+    if not sigs:
+        return
+    if len(sigs) > 1:
+        raise Rejected(f"{etree.QName(el).localname} carries {len(sigs)} signatures", "SIG-17")
+    prev = sigs[0].getprevious()
+    while prev is not None and not isinstance(prev.tag, str):  # comments/PIs do not count
+        prev = prev.getprevious()
+    if prev is None or prev.tag != f"{{{SAML}}}Issuer":
+        raise Rejected(f"the {etree.QName(el).localname}'s signature is not right after its Issuer "
+                       "(schema position)", "SIG-16")
+
+
+def check_unique_ids(root: etree._Element) -> None:
+    """Core 1.3.4: an ID is unique in the document; a duplicate lets a verifier and a reader pick
+    different elements (catalogue SIG-18)."""
+    seen: set[str] = set()
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            continue
+        v = el.get("ID")
+        if v is None:
+            continue
+        if v in seen:
+            raise Rejected(f"the ID {v!r} appears more than once in the message", "SIG-18")
+        seen.add(v)
+
+
+XENC = "http://www.w3.org/2001/04/xmlenc#"
+XENC11 = "http://www.w3.org/2009/xmlenc11#"
+ENC_ELEMENT = XENC + "Element"
+# SAML2Int SDP-ALG01: AES-GCM content encryption and RSA-OAEP key transport; CBC and PKCS#1 v1.5
+# are broken (Jager/Somorovsky 2011; Jager, Schinzel, Somorovsky 2012)
+GCM_BLOCK = {XENC11 + "aes128-gcm", XENC11 + "aes192-gcm", XENC11 + "aes256-gcm"}
+CBC_BLOCK = {XENC + "aes128-cbc", XENC + "aes192-cbc", XENC + "aes256-cbc", XENC + "tripledes-cbc"}
+OAEP = {XENC + "rsa-oaep-mgf1p", XENC11 + "rsa-oaep"}
+RSA15 = XENC + "rsa-1_5"
+
+
+def check_encryption(root: etree._Element, skip: Callable[[str], bool]) -> None:
+    """Our policy on EncryptedAssertion, before anything is decrypted: EncryptedData Type, if
+    present, is #Element (Core 6.1); only AES-GCM content and RSA-OAEP key transport."""
+    for ea in root.iter(f"{{{SAML}}}EncryptedAssertion"):
+        ed = ea.find(f"{{{XENC}}}EncryptedData")
+        if ed is None:
+            raise Rejected("EncryptedAssertion without EncryptedData", "ENC-09")
+        t = ed.get("Type")
+        if t is not None and t != ENC_ELEMENT and not skip("ignores_encrypted_type"):
+            raise Rejected(f"EncryptedData Type {t!r} is not #Element", "ENC-08")
+        em = ed.find(f"{{{XENC}}}EncryptionMethod")
+        alg = em.get("Algorithm") if em is not None else None
+        allowed = GCM_BLOCK | (CBC_BLOCK if skip("accepts_cbc") else set())
+        if alg not in allowed:
+            raise Rejected(f"content encryption {alg!r} is not allowed (AES-GCM only)", "ENC-07")
+        for ek in ea.iter(f"{{{XENC}}}EncryptedKey"):
+            km = ek.find(f"{{{XENC}}}EncryptionMethod")
+            kalg = km.get("Algorithm") if km is not None else None
+            if kalg not in OAEP and not (kalg == RSA15 and skip("accepts_rsa_1_5")):
+                raise Rejected(f"key transport {kalg!r} is not allowed (RSA-OAEP only)", "ENC-06")
+
+
+def verify_signature_element(root: etree._Element, sig: etree._Element, cert_pem: bytes) -> bool:
+    """libxmlsec1's generic verification of one ds:Signature with `cert_pem`, every `ID` attribute
+    registered, no restriction on References, URIs or transforms (the `generic_xmldsig` mutant)."""
+    try:
+        ctx = xmlsec.SignatureContext()
+        ctx.key = xmlsec.Key.from_memory(cert_pem, xmlsec.constants.KeyDataFormatCertPem)
+        for el in root.iter():
+            if isinstance(el.tag, str) and el.get("ID"):
+                try:
+                    ctx.register_id(el, "ID")
+                except xmlsec.Error:
+                    pass
+        ctx.verify(sig)
+        return True
+    except (xmlsec.Error, ValueError):
+        return False
+
+
+def check_keyinfo_dates(root: etree._Element) -> None:
+    """The `pkix_keyinfo_dates` policy: a certificate in the message's KeyInfo outside its
+    validity dates refuses the message (a PKIX reading of catalogue KEY-09)."""
+    from cryptography import x509
+
+    now = datetime.now(timezone.utc)
+    for c in list(root.iter(f"{{{DS}}}X509Certificate"))[:8]:
+        try:
+            cert = x509.load_der_x509_certificate(base64.b64decode("".join((c.text or "").split())))
+        except (ValueError, binascii.Error):
+            raise Rejected("a KeyInfo certificate does not parse", "KEY-09") from None
+        if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+            raise Rejected("a KeyInfo certificate is outside its validity dates", "KEY-09")
+
+
 @dataclass
 class CheckOptions:
     acs_url: str
@@ -407,10 +521,21 @@ def check_assertion(root: etree._Element, a: etree._Element, opt: CheckOptions) 
     if sc is None or sc.get("Value") != STATUS_SUCCESS:
         raise Rejected(f"the IdP answered with status {None if sc is None else sc.get('Value')}",
                        "STA-01")
+    # shape: each signature right after its element's Issuer (schema), every ID unique
+    if not skip("signature_position_unchecked"):
+        check_signature_position(root)
+        check_signature_position(a)
+    if not skip("ignores_duplicate_ids"):
+        check_unique_ids(root)
     # algorithms
     if not skip("accepts_sha1"):
-        check_algorithms(a.find(f"{{{DS}}}Signature"))
-        check_algorithms(root.find(f"{{{DS}}}Signature"))
+        for sig in (a.find(f"{{{DS}}}Signature"), root.find(f"{{{DS}}}Signature")):
+            sm = sig.find(f"{{{DS}}}SignedInfo/{{{DS}}}SignatureMethod") if sig is not None else None
+            if skip("unknown_algorithm_unverified") and sm is not None and sm.get("Algorithm") not in KNOWN_SIG:
+                continue  # the mutant: an algorithm it does not know is not checked at all
+            if skip("hmac_key_confusion") and sm is not None and "hmac" in (sm.get("Algorithm") or ""):
+                continue  # the mutant lets SignatureMethod choose
+            check_algorithms(sig)
     if skip("requires_signed_response") and root.find(f"{{{DS}}}Signature") is None:
         raise Rejected("the Response is not signed", "POS-03")
     if skip("no_clock_skew"):
@@ -450,8 +575,9 @@ def check_assertion(root: etree._Element, a: etree._Element, opt: CheckOptions) 
             raise Rejected("the assertion has no Conditions", "TIME-10")
         cond = etree.Element(f"{{{SAML}}}Conditions")  # the mutant: nothing to check
     nb, noa = cond.get("NotBefore"), cond.get("NotOnOrAfter")
-    nb_t = _time(nb, "Conditions NotBefore") if nb else None
-    noa_t = _time(noa, "Conditions NotOnOrAfter") if noa else None
+    ctime = _lax_time if skip("lax_timestamps") else _time
+    nb_t = ctime(nb, "Conditions NotBefore") if nb else None
+    noa_t = ctime(noa, "Conditions NotOnOrAfter") if noa else None
     if nb_t and noa_t and nb_t >= noa_t and not skip("ignores_not_before") \
             and not skip("ignores_not_on_or_after"):
         raise Rejected("Conditions NotBefore is not before NotOnOrAfter", "TIME-06")
@@ -460,7 +586,7 @@ def check_assertion(root: etree._Element, a: etree._Element, opt: CheckOptions) 
     if noa_t and not skip("ignores_not_on_or_after") and now - skew >= noa_t:
         raise Rejected(f"the assertion expired at {noa}", "TIME-02")
     for c in cond:
-        if c.tag == f"{{{SAML}}}Condition":
+        if c.tag == f"{{{SAML}}}Condition" and not skip("ignores_unknown_conditions"):
             raise Rejected("the assertion carries a Condition we cannot evaluate", "TIME-11")
     if not skip("ignores_audience") and not no_conditions:
         ars = cond.findall(f"{{{SAML}}}AudienceRestriction")
@@ -511,7 +637,7 @@ def check_assertion(root: etree._Element, a: etree._Element, opt: CheckOptions) 
                 continue
         else:
             t_t = _time(t, "SubjectConfirmationData NotOnOrAfter") if t else now + timedelta(hours=1)
-        if scd.get("NotBefore"):
+        if scd.get("NotBefore") and not skip("scd_not_before_ignored"):
             problems.append("a bearer SubjectConfirmationData must not carry NotBefore")
             continue
         confirmed = t_t
@@ -543,6 +669,12 @@ def check_assertion(root: etree._Element, a: etree._Element, opt: CheckOptions) 
                 raise Rejected(f"attribute {name!r} appears more than once", "ATTR-03")
         attrs[name] = vals
     expiry = max(confirmed, noa_t or confirmed)
+    sess_end: float | None = None
+    snoa = authn[0].get("SessionNotOnOrAfter") if authn else None
+    if snoa and not skip("ignores_session_not_on_or_after"):
+        sess_end = _time(snoa, "AuthnStatement SessionNotOnOrAfter").timestamp()
+        if sess_end <= now.timestamp():
+            raise Rejected(f"the IdP session ended at {snoa} (SessionNotOnOrAfter)", "TIME-12")
     return Verified(
         idp_entity_id=opt.idp_entity_id,
         name_id=name_id,
@@ -553,4 +685,5 @@ def check_assertion(root: etree._Element, a: etree._Element, opt: CheckOptions) 
         assertion_id=a.get("ID") or "",
         in_response_to=irt,
         not_on_or_after=(expiry + skew).timestamp(),
+        session_not_on_or_after=sess_end,
     )

@@ -56,9 +56,14 @@ class IdPUnderTest:
               key_dir: Path | None = None) -> "IdPUnderTest":
         from mock_idp.idp import MockIdP
 
+        from mock_idp.keys import load_or_create
+
         server = LoopbackServer()
-        idp = MockIdP(entity_id, base_url=server.base_url, profile=profile,
-                      key_dir=key_dir or shared_key_dir())
+        kd = key_dir or shared_key_dir()
+        # as the harness's runtime IdP: a second (rollover) signing key and an encryption-only key
+        idp = MockIdP(entity_id, base_url=server.base_url, profile=profile, key_dir=kd,
+                      extra_signing_keys=[load_or_create(entity_id + " rollover", kd)],
+                      encryption_keys=[load_or_create(entity_id + " encryption", kd)])
         server.start(idp.app())
         return cls(idp, server)
 

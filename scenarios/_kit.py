@@ -153,3 +153,24 @@ def wrapped_variants(ctx: ScenarioContext, faults_for: Callable[[str | None], Se
     chosen = worse(ctx.expected, ctx.level, b, a)
     chosen.note = f"variant (a) unchanged values: {outcome_text(a)}; variant (b) victim {victim}: {outcome_text(b)}"
     return chosen
+
+
+def each_variant(ctx: ScenarioContext, variants: Sequence[tuple[str, Callable[[], Sequence[Any]]]], *,
+                 flow: str = "sp") -> Observation:
+    """One case in several shapes, each a fresh user in a fresh session (with the fetch watch):
+    the first shape that signs someone in (or fails a check) is the finding; else the last
+    observation, its note naming every shape tried."""
+    obs: Observation | None = None
+    for i, (what, faults_of) in enumerate(variants):
+        if i:
+            ctx.restart()
+        user = ctx.new_user()
+        fetched = watch_fetches(ctx)
+        login(ctx, user, faults_of(), flow)
+        obs = fetched(ctx.observe(user))
+        obs.note = what
+        if obs.accepted or not all(c.ok for c in obs.checks):
+            return obs
+    assert obs is not None, "each_variant needs at least one variant"
+    obs.note = "every shape refused: " + "; ".join(w for w, _ in variants)
+    return obs

@@ -7,11 +7,15 @@ from harness.registry import all_scenarios
 from scenarios._not_applicable import NOT_APPLICABLE
 
 # Categories whose every case must be a scenario or not applicable. Add yours when it is complete.
-COVERED = ("XSW", "PDF", "CMT")
+COVERED = ("XSW", "PDF", "CMT", "SIG", "KEY", "ALG", "ENC", "TIME", "XML")
 
 # Cases of the covered categories still to be written: an explicit, shrinking to-do list (an entry
 # that gains a scenario or a not-applicable reason must go).
-PENDING: dict[str, str] = {}
+PENDING: dict[str, str] = {
+    # crypto (SIG, KEY, ALG, ENC, TIME, XML): need a new fault or an IdP-metadata change at the SP
+    **{i: "issue 10, crypto" for i in ("SIG-04", "SIG-14", "KEY-07", "KEY-08", "KEY-10", "ALG-09", "ALG-10",
+                                      "ENC-01", "TIME-13", "XML-10", "XML-14", "XML-15")},
+}
 
 CASES = {c.id: c for c in load()}
 SCENARIO_IDS = {s.id for s in all_scenarios()}

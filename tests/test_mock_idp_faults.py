@@ -6,6 +6,8 @@ Signatures are checked with the `xmlsec1` command-line tool given only the IdP c
 """
 from __future__ import annotations
 
+import re
+
 import base64
 import copy
 from datetime import datetime, timedelta, timezone
@@ -738,12 +740,23 @@ def test_more_wrappings(idp, base) -> None:
 def test_more_xml_faults(idp, base) -> None:
     _, r = issue(idp, faults.get("dtd-billion-laughs", levels=3))
     assert b'<!ENTITY lol3 "&lol2;&lol2;' in r.xml and b"&lol3;</saml:AttributeValue>" in r.xml
+    _entities_expand_to_a_valid_message(idp, r)
+    with pytest.raises(ValueError):
+        faults.get("dtd-billion-laughs", levels=9)  # bounded: never a real bomb
     g, r = issue(idp, "xxe-file")
-    assert b'<!ENTITY xxe SYSTEM "file:///etc/hostname">' in r.xml and b"&xxe;</saml:NameID>" in r.xml
+    m = re.search(rb'<!ENTITY xxe SYSTEM "file://([^"]+)">', r.xml)
+    assert m and b"&xxe;</saml:NameID>" in r.xml
+    assert open(m.group(1), encoding="utf-8").read() == USER.name_id  # the canary file holds the NameID
+    _entities_expand_to_a_valid_message(idp, r)
+    _, r = issue(idp, faults.get("xxe-file", path="/etc/hostname"))
+    assert b'<!ENTITY xxe SYSTEM "file:///etc/hostname">' in r.xml
     g, r = issue(idp, "xinclude")
     inc = g.find(".//saml:AttributeValue/{http://www.w3.org/2001/XInclude}include", NS)
-    assert inc.get("href") == "file:///etc/passwd" and inc.get("parse") == "text"
+    assert "/oob/" in inc.get("href") and inc.get("parse") == "text"
     assert short(diff(base, g)) == {"AS/Attribute[FirstName]/AttributeValue/*"}
+    _, r = issue(idp, "doctype-system")
+    assert re.match(rb'(<\?xml[^>]*>\s*)?<!DOCTYPE saml2p:response PUBLIC "-//B/A/EN" "http://[^"]+/oob/', r.xml)
+    both_valid(idp, r)
     g, r = issue(idp, faults.get("oversize", size=200_000))
     assert len(r.xml) >= 200_000 and short(diff(base, g)) == set()
     both_valid(idp, r)
@@ -993,6 +1006,18 @@ def test_two_references_and_xslt_dos(idp) -> None:
 def test_dtd_quadratic(idp) -> None:
     r = idp.issue_response(SP, USER, faults=[faults.get("dtd-quadratic", size=1000, count=50)])
     assert b'<!ENTITY a "' + b"x" * 1000 + b'">' in r.xml and r.xml.count(b"&a;") == 50
+    _entities_expand_to_a_valid_message(idp, r)
+
+
+def _entities_expand_to_a_valid_message(idp, r) -> None:
+    """Entity faults sign the expanded text: an SP that expands the entities sees valid signatures
+    (only its DTD handling decides)."""
+    from lxml import etree as _et
+
+    expanded = _et.fromstring(r.xml, _et.XMLParser(load_dtd=True, resolve_entities=True, no_network=True))
+    from types import SimpleNamespace
+
+    both_valid(idp, SimpleNamespace(xml=_et.tostring(expanded)))
 
 
 def test_namespace_confusion_faults(idp, base) -> None:
@@ -1148,7 +1173,34 @@ POST_SIGN_TESTED = {
     "xslt-transform", "xsw-01", "xsw-02", "xsw-03", "xsw-04", "xsw-05", "xsw-06", "xsw-07", "xsw-08", "two-assertions",
     "nameid-cdata-split", "nameid-pi-splice", "dtd-harmless", "dtd-internal-entity", "xxe-external", "status",
     "zero-assertions", "replay", "assertion-id-reuse", "encrypted-assertion", "encrypted-unsigned",
+    "doctype-system", "sig-random-keyinfo-cert", "hmac-key-confusion", "sig-digest-mismatch",
 }
+
+
+def test_crypto_shapes(idp) -> None:
+    """hmac-key-confusion is a real HMAC over SignedInfo keyed with the IdP certificate's DER;
+    sig-digest-mismatch breaks only the digest; sig-random-keyinfo-cert is the IdP's own signature."""
+    import base64
+
+    import xmlsec
+
+    from mock_idp.signing import verify
+
+    r = idp.issue_response(SP, USER, faults=["hmac-key-confusion"])
+    root = _parse(r.xml)
+    a = root.find("saml:Assertion", NS)
+    ctx = xmlsec.SignatureContext()
+    ctx.key = xmlsec.Key.from_binary_data(xmlsec.constants.KeyDataHmac, base64.b64decode(idp.key.cert_b64))
+    ctx.register_id(a, "ID")
+    ctx.verify(a.find("ds:Signature", NS))  # raises if it does not verify
+    r = idp.issue_response(SP, USER, faults=["sig-digest-mismatch"])
+    root = _parse(r.xml)
+    assert b" (edited)</saml:AttributeValue>" in r.xml and not verify(root, root.find("saml:Assertion", NS), idp.key.cert_pem)
+    r = idp.issue_response(SP, USER, faults=["sig-random-keyinfo-cert"])
+    root = _parse(r.xml)
+    a = root.find("saml:Assertion", NS)
+    assert verify(root, a, idp.key.cert_pem)
+    assert a.find(".//ds:X509Certificate", NS).text.strip() != idp.key.cert_b64
 
 
 # --------------------------------------------------------------------------- the registry itself

@@ -43,6 +43,22 @@ UNCOVERED: dict[str, str] = {
     "SIG-11": "pysaml2 requires the signature's Reference to point to the enclosing element's ID",
     "XML-08": "pysaml2 allows only enveloped-signature and c14n transforms (xmldsig constraints, checked "
               "before any verification; the fault also adds the Transform after signing)",
+    # --- issue 10 (crypto), to be proven with exact-shape faults: each of these faults is today
+    # changed after signing, so no verifier (however naive) sees a valid signature -------------
+    "SIG-13": "Reference URI rewritten after signing: the digest no longer matches for any verifier",
+    "SIG-17": "the broken copy stays inside what the valid signature digests: no verifier accepts it",
+    "ALG-01": "SignatureMethod relabelled after signing: an exact RSA-MD5 signature is still to come",
+    "ALG-04": "SignatureMethod relabelled after signing: an exact DSA-SHA1 signature is still to come",
+    "ALG-07": "CanonicalizationMethod relabelled after signing",
+    "ALG-08": "Transforms changed after signing (and xmlsec cannot chain c14n after c14n)",
+    "XML-09": "pysaml2 allows only enveloped-signature and c14n transforms; xmlsec's XSLT does not fetch",
+    "XML-11": "pysaml2 refuses any Reference URI but the signed element's #ID; python-xmlsec fetches nothing",
+    # --- cannot: nothing to sign in with -------------------------------------------------------
+    "ENC-04": "encrypted to another key: no SP can decrypt it, so no defect signs anyone in",
+    "ENC-09": "without KeyInfo or EncryptionMethod xmlsec cannot decrypt (no defaulting SP to mimic)",
+    "ENC-10": "pysaml2 (defusedxml) and xmlsec refuse an entity declaration in the decrypted plaintext",
+    "ENC-11": "pysaml2 fails on EncryptedAttribute before any check of ours",
+    "ENC-03": "the XSW8 shape inside the EncryptedAssertion: no mutant decrypts and then reads the wrong copy yet",
 }
 
 
@@ -68,7 +84,10 @@ def test_mutant_is_caught_by_every_scenario_it_breaks(run, mutant, ids):
         if profile in mutant.profiles:
             for sid, r in run(profile, ids, mutants=[mutant.name]).items():
                 seen[sid][profile] = r.verdict
-    missed = {sid: v for sid, v in seen.items() if not CAUGHT & set(v.values())}
+    # a MAY-level scenario's failing verdict is `info` (a policy the SP may choose)
+    may = {s.id for s in SPECS if s.level.value == "MAY"}
+    missed = {sid: v for sid, v in seen.items()
+              if not (CAUGHT | ({"info"} if sid in may else set())) & set(v.values())}
     assert not missed, f"{mutant.name} not caught by: {missed}"
     broken = {sid: v for sid, v in seen.items() if {"error", "inconclusive"} & set(v.values())}
     assert not broken, f"{mutant.name}: error/inconclusive: {broken}"

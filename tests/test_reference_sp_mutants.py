@@ -176,6 +176,16 @@ def p_xxe_fetch(sp):
     return bool(sp.idp.idp.oob_hits(since=before))
 
 
+def p_fault_all(*faults: str, profile_user=rc_user) -> Probe:
+    return lambda sp: signed_in(sp, profile_user(), list(faults))
+
+
+def p_xinclude_fetch(sp):
+    before = sp.idp.idp.oob_seq()
+    signed_in(sp, rc_user(), ["xinclude"])
+    return bool(sp.idp.idp.oob_hits(since=before))
+
+
 def p_xsw(sp):
     me = login(sp, rc_user(), ["xsw-03(victim=victim@example.com)"])
     return me and me["name_id"]
@@ -485,6 +495,29 @@ CASES: dict[str, tuple[str, Probe, Any, Any]] = {
     "first_text_node": (RC, p_fault("comment-in-value"), False, True),
     "decodes_entities_twice": (RF, p_double_decode, None, True),
     "attributes_descendant_search": (RC, p_advice, False, True),
+    # --- issue 10 (crypto) -----------------------------------------------------------------
+    "generic_xmldsig": (RC, p_fault("sig-two-references"), False, True),
+    "signature_position_unchecked": (RC, p_fault("sig-wrong-position"), False, True),
+    "ignores_duplicate_ids": (RC, p_fault("duplicate-id"), False, True),
+    "ignores_key_use": (RC, p_fault("key-encryption-only"), False, True),
+    "pkix_keyinfo_dates": (RC, p_fault("cert-expired"), True, False),
+    "scd_not_before_ignored": (RC, p_fault("scd-not-yet-valid(seconds=-60)"), False, True),
+    "ignores_unknown_conditions": (RC, p_fault("condition-unknown"), False, True),
+    "ignores_session_not_on_or_after": (RC, p_fault("session-lifetime(seconds=-60)"), False, True),
+    "no_size_limit": (RC, p_fault("oversize(size=1000000)"), False, True),
+    "expands_entities": (RC, p_fault("dtd-billion-laughs(levels=2)"), False, True),
+    "processes_xinclude": (RC, p_xinclude_fetch, False, True),
+    "trusts_encrypted_assertion": (RC, p_fault("encrypted-unsigned"), False, True),
+    "first_encrypted_key_only": (RC, p_fault("encrypted-two-keys"), True, False),
+    "accepts_rsa_1_5": (RC, p_fault("encrypted-assertion(key_transport=rsa-1_5)"), False, True),
+    "accepts_cbc": (RC, p_fault("encrypted-assertion(block=aes128-cbc)"), False, True),
+    "ignores_encrypted_type": (RC, p_fault("encrypted-type"), False, True),
+    "lax_timestamps": (RC, p_fault("timestamp(value=-0001-01-01T00:00:00Z)"), False, True),
+    "no_issue_instant_age": (RC, p_fault_all("long-lived(days=29)", "session-lifetime(seconds=2592000)"), False, True),
+    "unknown_algorithm_unverified": (RC, p_fault("signature-method(uri=urn:none)"), False, True),
+    "first_signing_key_only": (RC, p_fault("key-rollover"), True, False),
+    "hmac_key_confusion": (RC, p_fault("hmac-key-confusion"), False, True),
+    "digest_not_checked": (RC, p_fault("sig-digest-mismatch"), False, True),
 }
 
 

@@ -17,6 +17,8 @@ from . import PageResult, whoami_json
 
 MAX_HOPS = 20
 MAX_BODY = 2 * 1024 * 1024
+# our own mock IdP's pages may be larger (XML-13 sends a 20 MB SAMLResponse through its form)
+MAX_IDP_BODY = 40 * 1024 * 1024
 PLAN_COOKIE = "samlconf_idp_plan"
 
 
@@ -30,7 +32,8 @@ def find_saml_form(text: str, base_url: str) -> tuple[str, dict[str, str]] | Non
     if "SAMLResponse" not in text and "SAMLRequest" not in text:
         return None
     try:
-        doc = lxml_html.document_fromstring(text)
+        # huge_tree: a SAMLResponse value may exceed libxml2's 10 MB text limit (XML-13 sends 20 MB)
+        doc = lxml_html.document_fromstring(text, parser=lxml_html.HTMLParser(huge_tree=True))
     except (ValueError, Exception):  # lxml raises ParserError (a ValueError subclass) or XMLSyntaxError
         return None
     for form in doc.iter("form"):
@@ -68,6 +71,7 @@ class HttpSession:
         self.server_errors: list[str] = []  # 5xx answers to SAML messages (refusals, judged by whoami)
         self.idp_origin = (idp_origin or "").lower() or None
         self._on_hop = on_hop
+        self._idp_origin: str | None = None
 
     # --- plumbing ------------------------------------------------------------------------
     def _send(self, method: str, url: str, data: dict[str, str] | None = None) -> httpx.Response:
@@ -102,6 +106,7 @@ class HttpSession:
     def set_idp_plan(self, idp_base_url: str, token: str) -> None:
         host = urlsplit(idp_base_url).hostname or "127.0.0.1"
         self.client.cookies.set(PLAN_COOKIE, token, domain=host, path="/")
+        self._idp_origin = origin(idp_base_url)
 
     def navigate(self, url: str, *, method: str = "GET", data: dict[str, str] | None = None) -> PageResult:
         """Go to `url` and follow redirects and auto-POST SAML forms, as a browser would."""
@@ -125,7 +130,7 @@ class HttpSession:
                 self._check_origin(nxt, f"{url} (redirect)")
                 url, method, data = nxt, "GET", None
                 continue
-            text = resp.text[:MAX_BODY]
+            text = resp.text[:MAX_IDP_BODY if self._idp_origin and origin(url) == self._idp_origin else MAX_BODY]
             form = find_saml_form(text, url) if resp.status_code == 200 else None
             if form is not None:
                 action, fields = form

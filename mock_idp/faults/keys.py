@@ -94,3 +94,15 @@ def _encryption_key_signs(s: SigningOptions, ctx: FaultContext) -> None:
 
 register(Fault("key-encryption-only", "Signed with the IdP key its metadata publishes for encryption only",
                ("KEY-06",), signing=_encryption_key_signs))
+
+
+def _random_keyinfo_cert(s: SigningOptions, ctx: FaultContext) -> None:
+    from ..keys import ephemeral
+
+    s.key_info = "x509"
+    s.key_info_cert = ephemeral("samlconf random embedded cert")
+
+
+register(Fault("sig-random-keyinfo-cert", "Signed with the IdP's own key, an unrelated random certificate in KeyInfo "
+               "(pysaml2's signed-assertion-random-embedded-cert fixture: the SP must ignore it)",
+               ("KEY-03", "CVE-2021-21239"), signing=_random_keyinfo_cert))

@@ -240,3 +240,20 @@ def _two_refs(root: etree._Element, ctx: FaultContext) -> None:
 
 register(Fault("sig-two-references", "The Assertion's SignedInfo has two References: the Assertion and a decoy in Extensions (valid)",
                ("SIG-12", "SAML Core 5.4.2"), signing=_assertion_signed(), signed=_two_refs))
+
+
+def _digest_mismatch(root: etree._Element, ctx: FaultContext) -> None:
+    a = _assertion(root)
+    attrs = list(a.iter(q(SAML, "Attribute")))
+    named = [at for at in attrs if any(k in (at.get("Name") or "").lower() for k in ("first", "given"))]
+    for at in named or attrs[-1:]:
+        for av in at.iter(q(SAML, "AttributeValue")):
+            av.text = (av.text or "") + " (edited)"
+            return
+    raise ValueError("sig-digest-mismatch needs an AttributeValue")
+
+
+register(Fault("sig-digest-mismatch", "After signing, the first-name AttributeValue (else the last one) gets ' (edited)': "
+               "SignedInfo and its SignatureValue intact, the Reference digest no longer matches",
+               ("SIG-07", "GHSL 2025: digest and signature must both verify and be linked"),
+               signing=_assertion_signed(), signed=_digest_mismatch))

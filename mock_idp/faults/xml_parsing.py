@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Callable
 
 from lxml import etree
 
@@ -90,38 +91,110 @@ register(Fault("retrieval-method", "KeyInfo replaced by a RetrievalMethod pointi
                ("XML-12",), signed=_retrieval))
 
 
-@register_factory("dtd-billion-laughs", "Nested internal entities (10 per level) referenced in an AttributeValue",
-                  ("XML-05", "CVE-2016-10149"), levels=9)
+PROBE_ATTR = "urn:samlconf:entity-probe"
+
+
+def _probe_attribute(value: str) -> Callable[[etree._Element, FaultContext], None]:
+    """Before signing: an extra Attribute whose value is what the entities expand to, so the
+    signatures cover the expanded text and only the SP's DTD handling decides."""
+    def tree(root: etree._Element, ctx: FaultContext) -> None:
+        st = _assertion(root).find(q(SAML, "AttributeStatement"))
+        if st is None:
+            st = etree.SubElement(_assertion(root), q(SAML, "AttributeStatement"))
+        at = etree.SubElement(st, q(SAML, "Attribute"), Name=PROBE_ATTR)
+        etree.SubElement(at, q(SAML, "AttributeValue")).text = value
+
+    return tree
+
+
+def _reference_probe(xml: bytes, value: str, ref: bytes) -> bytes:
+    needle = b">" + value.encode() + b"</saml:AttributeValue>"
+    if needle not in xml:
+        raise ValueError("the entity probe attribute was not found in the signed document")
+    return xml.replace(needle, b">" + ref + b"</saml:AttributeValue>", 1)
+
+
+@register_factory("dtd-billion-laughs", "Nested internal entities (10 per level, bounded: default 10^4 x 'lol') in a "
+                  "probe AttributeValue; the signatures cover the expanded text",
+                  ("XML-05", "CVE-2016-10149"), levels=4)
 def _laughs(levels: int) -> Fault:
+    n = int(levels)
+    if not 1 <= n <= 6:
+        raise ValueError("levels must be 1..6 (bounded: 10^6 x 3 bytes at most)")
+    value = "lol" * 10 ** n
+
     def b(xml: bytes, ctx: FaultContext) -> bytes:
         ents = ['<!ENTITY lol0 "lol">'] + [
-            f'<!ENTITY lol{i} "{("&lol%d;" % (i - 1)) * 10}">' for i in range(1, int(levels) + 1)
+            f'<!ENTITY lol{i} "{("&lol%d;" % (i - 1)) * 10}">' for i in range(1, n + 1)
         ]
-        xml = xml.replace(b"</saml:AttributeValue>", f"&lol{int(levels)};</saml:AttributeValue>".encode(), 1)
+        xml = _reference_probe(xml, value, f"&lol{n};".encode())
         return _doctype(xml, ("<!DOCTYPE samlp:Response [" + "".join(ents) + "]>").encode())
 
-    return Fault("", "", bytes_=b)
+    return Fault("", "", tree=_probe_attribute(value), bytes_=b)
 
 
-@register_factory("xxe-file", "External general entity SYSTEM file:// referenced in NameID (file disclosure)",
-                  ("XML-03",), path="/etc/hostname")
-def _xxe_file(path: str) -> Fault:
+def _canary_file(ctx: FaultContext, content: str) -> str:
+    """A file on this machine holding `content` (what the SP would read through file://)."""
+    import tempfile
+    from pathlib import Path
+
+    d = Path(tempfile.gettempdir()) / "samlconf-xxe"
+    d.mkdir(mode=0o700, exist_ok=True)
+    f = d / f"{ctx.notes.setdefault('oob_token', secrets.token_hex(8))}.txt"
+    f.write_text(content, encoding="utf-8")
+    f.chmod(0o644)
+    return str(f)
+
+
+@register_factory("xxe-file", "External general entity SYSTEM file:// as the whole NameID; by default a file on this "
+                  "machine holding the NameID, so the signatures verify once it is expanded (path= names another file)",
+                  ("XML-03", "CVE-2016-10127", "CVE-2017-9672", "CVE-2024-52806"), path=None)
+def _xxe_file(path: str | None) -> Fault:
     def b(xml: bytes, ctx: FaultContext) -> bytes:
-        xml = xml.replace(b"</saml:NameID>", b"&xxe;</saml:NameID>", 1)
-        return _doctype(xml, f'<!DOCTYPE samlp:Response [<!ENTITY xxe SYSTEM "file://{path}">]>'.encode())
+        import html
+
+        if path is None:
+            name_id = ctx.spec.user.name_id
+            where = _canary_file(ctx, name_id)
+            needle = b">" + html.escape(name_id, quote=False).encode() + b"</saml:NameID>"
+            if needle not in xml:
+                raise ValueError("NameID text not found for the entity reference")
+            xml = xml.replace(needle, b">&xxe;</saml:NameID>", 1)
+        else:
+            where = path
+            xml = xml.replace(b"</saml:NameID>", b"&xxe;</saml:NameID>", 1)
+        ctx.notes["xxe_file"] = where
+        return _doctype(xml, f'<!DOCTYPE samlp:Response [<!ENTITY xxe SYSTEM "file://{where}">]>'.encode())
 
     return Fault("", "", bytes_=b)
 
 
-@register_factory("xinclude", "An xi:include of a local file inside the first AttributeValue (after signing)",
-                  ("XML-07",), href="file:///etc/passwd")
+@register_factory("xinclude", "An xi:include (parse=\"text\") inside the first AttributeValue, after signing; "
+                  "href=\"oob\" (default) is a loopback URL the IdP watches",
+                  ("XML-07",), href="oob")
 def _xinclude(href: str) -> Fault:
     def signed(root: etree._Element, ctx: FaultContext) -> None:
+        url = href
+        if url == "oob":
+            url = ctx.idp.oob_url(ctx.notes.setdefault("oob_token", secrets.token_hex(8)), "xinclude")
+            ctx.notes["oob_url"] = url
         av = next(_assertion(root).iter(q(SAML, "AttributeValue")))
-        etree.SubElement(av, "{http://www.w3.org/2001/XInclude}include", href=href, parse="text",
+        etree.SubElement(av, "{http://www.w3.org/2001/XInclude}include", href=url, parse="text",
                          nsmap={"xi": "http://www.w3.org/2001/XInclude"})
 
     return Fault("", "", signed=signed)
+
+
+@register_factory("doctype-system", "A DOCTYPE with only a PUBLIC/SYSTEM identifier, the SYSTEM id a loopback URL the "
+                  "IdP watches (no internal subset, nothing referenced; signatures valid)",
+                  ("XML-04", "CVE-2017-1000061", "pysaml2 issue #508"), public="-//B/A/EN")
+def _doctype_system(public: str) -> Fault:
+    def b(xml: bytes, ctx: FaultContext) -> bytes:
+        url = ctx.idp.oob_url(ctx.notes.setdefault("oob_token", secrets.token_hex(8)), "dtd")
+        ctx.notes["oob_url"] = url
+        return _doctype(xml, f'<!DOCTYPE saml2p:response PUBLIC "{public}" "{url}">'.encode())
+
+    return Fault("", "", bytes_=b, stage_override="pre-sign")
 
 
 @register_factory("oversize", "The document padded with a comment after the root to N bytes (signatures unaffected)",
@@ -153,14 +226,19 @@ register(Fault("encoding-utf16", "The whole document in UTF-16 with a BOM (same 
                ("XML-15",), bytes_=_utf16, stage_override="pre-sign"))
 
 
-@register_factory("dtd-quadratic", "One large internal entity referenced many times in an AttributeValue (quadratic blowup)",
-                  ("XML-06",), size=100_000, count=10_000)
+@register_factory("dtd-quadratic", "One internal entity referenced many times in a probe AttributeValue (quadratic "
+                  "blowup, bounded: default 1 000 bytes x 100); the signatures cover the expanded text",
+                  ("XML-06",), size=1000, count=100)
 def _quadratic(size: int, count: int) -> Fault:
+    if int(size) * int(count) > 4_000_000:
+        raise ValueError("size x count must stay under 4 MB (bounded)")
+    value = "x" * int(size) * int(count)
+
     def b(xml: bytes, ctx: FaultContext) -> bytes:
-        xml = xml.replace(b"</saml:AttributeValue>", b"&a;" * int(count) + b"</saml:AttributeValue>", 1)
+        xml = _reference_probe(xml, value, b"&a;" * int(count))
         return _doctype(xml, b'<!DOCTYPE samlp:Response [<!ENTITY a "' + b"x" * int(size) + b'">]>')
 
-    return Fault("", "", bytes_=b)
+    return Fault("", "", tree=_probe_attribute(value), bytes_=b)
 
 
 def _xslt_dos(root: etree._Element, ctx: FaultContext) -> None:

@@ -1,0 +1,51 @@
+"""ALG: which signature, digest and canonicalization algorithms and transforms the SP accepts."""
+from __future__ import annotations
+
+from harness.context import ScenarioContext
+from harness.registry import REJECT, scenario
+from harness.verdict import Observation
+
+from ._kit import each_variant, fault, single_fault
+
+ALLOW = ("Allow-list the algorithms (rsa-sha256 or stronger, ecdsa-sha256; sha256+ digests; exclusive "
+         "c14n) before verifying; never fall back to 'no verification' for an algorithm you do not know.")
+DS = "http://www.w3.org/2000/09/xmldsig#"
+MORE = "http://www.w3.org/2001/04/xmldsig-more#"
+
+single_fault("ALG-01", "An RSA-MD5 SignatureMethod is refused",
+             lambda ctx: [fault("signature-method", uri=MORE + "rsa-md5")], category="signature",
+             refs=("SAML2Int SDP-ALG01", "catalogue ALG-01"), fix_hint=ALLOW)
+single_fault("ALG-04", "A DSA-SHA1 SignatureMethod is refused",
+             lambda ctx: [fault("signature-method", uri=DS + "dsa-sha1")], category="signature",
+             refs=("SAML2Int SDP-ALG01", "python3-saml deprecated algorithms", "catalogue ALG-04"), fix_hint=ALLOW)
+single_fault("ALG-06", "An unknown SignatureMethod URI is refused (no fallback to 'not verified')",
+             lambda ctx: [fault("signature-method", uri="urn:none")], category="signature",
+             refs=("XMLDSig core validation (fail closed)", "catalogue ALG-06"), fix_hint=ALLOW)
+single_fault("ALG-07", "A CanonicalizationMethod outside exclusive c14n (inclusive c14n 1.1) is refused",
+             ["canonicalization"], category="signature",
+             refs=("Core 5.4.3 SHOULD (exclusive c14n)", "pysaml2 ALLOWED_CANONICALIZATIONS", "catalogue ALG-07"),
+             fix_hint=ALLOW)
+
+
+@scenario("ALG-08", "Reference transforms other than enveloped + exc-c14n (none, three, no enveloped) are refused",
+          category="signature",
+          refs=("Core 5.4.4 SHOULD NOT (other transforms)", "pysaml2 sigver (1-2 transforms, enveloped required)",
+                "catalogue ALG-08", "CVE-2020-5390"),
+          needs=("sp_initiated",), expect=REJECT, fix_hint=ALLOW)
+def alg_08(ctx: ScenarioContext) -> Observation:
+    return each_variant(ctx, [(f"transforms: {mode}", lambda m=mode: [fault("transforms", mode=m)])
+                              for mode in ("none", "three", "no-enveloped")])
+
+
+@scenario("ALG-05", "An HMAC SignatureMethod (keyed with the IdP's public certificate; truncated) is refused",
+          category="signature",
+          refs=("SAML2Int SDP-ALG01 (asymmetric signatures only)", "catalogue ALG-05", "CVE-2009-0217",
+                "CVE-2021-21239"),
+          needs=("sp_initiated",), expect=REJECT,
+          fix_hint="Never accept a symmetric SignatureMethod from an IdP; the algorithm comes from your "
+                   "allow-list, not from the message.")
+def alg_05(ctx: ScenarioContext) -> Observation:
+    return each_variant(ctx, [
+        ("HMAC-SHA1 keyed with the IdP certificate", lambda: [fault("hmac-key-confusion")]),
+        ("HMAC-SHA1 truncated to 8 bits (HMACOutputLength)", lambda: [fault("hmac-key-confusion", bits=8)]),
+    ])

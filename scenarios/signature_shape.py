@@ -1,0 +1,54 @@
+"""SIG: the shape of a signature SAML allows (Core 5.4): one enveloped signature per signed element,
+right after its Issuer, one Reference to that element's unique ID."""
+from __future__ import annotations
+
+from harness.context import ScenarioContext
+from harness.registry import REJECT, scenario
+from harness.verdict import Observation
+
+from ._kit import each_variant, fault, single_fault
+
+PROFILE = ("Apply SAML's signature profile (Core 5.4) before trusting a signature: one enveloped "
+           "ds:Signature per signed element, right after its Issuer, one Reference to that element's "
+           "own ID, enveloped-signature and exclusive c14n transforms only.")
+
+single_fault("SIG-12", "A SignedInfo with two References (the Assertion and a decoy) is refused",
+             ["sig-two-references"], category="signature",
+             refs=("Core 5.4.2 MUST (a single ds:Reference)", "catalogue SIG-12"), fix_hint=PROFILE)
+single_fault("SIG-15", "A detached signature next to the Assertion (not enveloped) is refused", ["sig-detached"],
+             category="signature", refs=("Core 5.4.1 MUST (enveloped signatures)", "catalogue SIG-15",
+                                         "CVE-2020-5390"), fix_hint=PROFILE)
+single_fault("SIG-16", "A valid Assertion signature moved after Subject (schema position) is refused",
+             ["sig-wrong-position"], category="signature",
+             refs=("SAML assertion schema (Signature follows Issuer)", "catalogue SIG-16", "CVE-2021-21238",
+                   "CVE-2024-8698"), fix_hint=PROFILE)
+single_fault("SIG-17", "Two ds:Signature elements in one Assertion (the valid one second) are refused",
+             ["sig-duplicate"], category="signature",
+             refs=("SAML assertion schema (at most one Signature)", "catalogue SIG-17", "CVE-2021-21238"),
+             fix_hint=PROFILE)
+
+
+@scenario("SIG-13", "A Reference URI that is not the signed element's #ID (\"#\", \"#xpointer(/)\", a URL) is "
+          "refused and nothing is fetched", category="signature",
+          refs=("Core 5.4.2 MUST (URI is \"#\" + the ID of the signed element)", "catalogue SIG-13",
+                "catalogue XML-11"),
+          needs=("sp_initiated",), expect=REJECT, fix_hint=PROFILE)
+def sig_13(ctx: ScenarioContext) -> Observation:
+    return each_variant(ctx, [(f"Reference URI {label}", lambda u=uri: [fault("sig-reference-uri", uri=u)])
+                              for uri, label in (("#", "'#'"), ("#xpointer(/)", "'#xpointer(/)'"),
+                                                 ("oob", "a watched loopback URL"))])
+
+
+@scenario("SIG-18", "A signed Assertion without ID, or an ID that appears twice in the message, is refused",
+          category="signature", refs=("Core 1.3.4 (ID unique in the document)", "catalogue SIG-18"),
+          needs=("sp_initiated",), expect=REJECT, fix_hint="Refuse messages with duplicate or missing IDs "
+          "on signed elements; resolve a Reference only to a unique ID.")
+def sig_18(ctx: ScenarioContext) -> Observation:
+    return each_variant(ctx, [("signed Assertion without ID", lambda: [fault("assertion-id-missing")]),
+                              ("a decoy in Extensions carrying the Assertion's ID", lambda: [fault("duplicate-id")])])
+single_fault("SIG-07", "An attribute changed after signing (SignedInfo still validly signed, digest wrong) is refused",
+             ["sig-digest-mismatch"], category="signature",
+             refs=("XMLDSig core validation: reference and signature validation MUST both pass", "catalogue SIG-07",
+                   "GHSL 2025 'Sign in as anyone' (CVE-2025-25291/25292 chain)"),
+             fix_hint="Check every Reference digest over the element it names, and the SignatureValue over that "
+                      "same SignedInfo.")

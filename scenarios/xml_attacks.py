@@ -1,0 +1,60 @@
+"""XML: DTDs, entities, XInclude, transforms that fetch, oversize and deep documents, encodings.
+
+Every case watches the IdP's out-of-band URLs: an SP that fetched anything a message named fails,
+whatever it did with the login. DoS shapes are bounded (small expansion factors, a fixed depth):
+the scenario proves the SP refuses the shape, it never loads the SP.
+"""
+from __future__ import annotations
+
+import time
+
+from harness.context import ScenarioContext
+from harness.registry import REJECT, scenario
+from harness.verdict import Observation
+
+from ._kit import fault, login, single_fault, watch_fetches
+
+PARSER = ("Parse SAML messages with DTDs forbidden, no entity expansion, no XInclude, no network "
+          "access, and size and depth limits (defusedxml, or lxml with resolve_entities=False, "
+          "no_network=True, load_dtd=False, huge_tree=False).")
+
+single_fault("XML-03", "An external general entity (file://) as the NameID is refused and never expanded", ["xxe-file"],
+             category="xml", refs=("catalogue XML-03", "CVE-2016-10127", "CVE-2017-9672", "CVE-2024-52806"),
+             fix_hint=PARSER)
+single_fault("XML-04", "A DOCTYPE naming only an external SYSTEM id (a watched URL) is refused and never fetched",
+             ["doctype-system"], category="xml",
+             refs=("catalogue XML-04", "CVE-2017-1000061", "pysaml2 issue #508 (xmlsec1 fetched the DTD)"),
+             fix_hint=PARSER + " Check this also for the signature-verification step (xmlsec1 subprocess).")
+single_fault("XML-05", "Nested internal entities (billion laughs, bounded to 10^4 expansions) are refused",
+             ["dtd-billion-laughs(levels=4)"], category="xml", refs=("catalogue XML-05", "CVE-2016-10149"),
+             fix_hint=PARSER)
+single_fault("XML-06", "One internal entity referenced 100 times (quadratic blowup, bounded) is refused",
+             ["dtd-quadratic(size=1000,count=100)"], category="xml", refs=("catalogue XML-06",), fix_hint=PARSER)
+single_fault("XML-07", "An xi:include inside an AttributeValue is not processed", ["xinclude"], category="xml",
+             refs=("catalogue XML-07", "Trail of Bits: SAML, a fractal of bad design (XInclude)"), fix_hint=PARSER)
+single_fault("XML-09", "An XSLT transform with an exponential template (bounded) is refused before it runs",
+             ["xslt-dos"], category="xml",
+             refs=("catalogue XML-09", "Oblique Security 2026: Python SAML stacks pass any transform to libxmlsec1"),
+             fix_hint="Allow only the enveloped-signature and exclusive c14n transforms, checked before verifying.")
+single_fault("XML-11", "A Reference URI pointing at a watched URL is refused and never fetched",
+             ["sig-reference-uri(uri=oob)"], category="xml",
+             refs=("catalogue XML-11", "pysaml2 4.6.0: SSRF via Reference URI"),
+             fix_hint="Dereference same-document URIs only (xmlsec1 --enabled-reference-uris empty,same-doc).")
+single_fault("XML-12", "A KeyInfo RetrievalMethod pointing at a watched URL is refused and never dereferenced",
+             ["retrieval-method"], category="xml",
+             refs=("catalogue XML-12", "python3-saml UNSUPPORTED_RETRIEVAL_METHOD"),
+             fix_hint="Never dereference RetrievalMethod; verify with the metadata key.")
+
+
+@scenario("XML-13", "A 20 MB SAMLResponse is refused before parsing", category="xml",
+          refs=("catalogue XML-13", "CVE-2025-54572"), needs=("sp_initiated",), expect=REJECT,
+          fix_hint="Limit the size of SAMLResponse (and of the request body) before decoding and parsing it.")
+def xml_13(ctx: ScenarioContext) -> Observation:
+    user = ctx.new_user()
+    fetched = watch_fetches(ctx)
+    start = time.monotonic()
+    login(ctx, user, [fault("oversize", size=20_000_000)], "sp")
+    took = time.monotonic() - start
+    obs = fetched(ctx.observe(user))
+    obs.note = f"the round trip took {took:.1f} s"
+    return obs
