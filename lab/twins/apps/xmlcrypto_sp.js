@@ -6,9 +6,11 @@
 //
 //   GET  /metadata          SP metadata (WantAssertionsSigned="true")
 //   GET  /login?email=...   SP-initiated login: AuthnRequest by HTTP-Redirect
-//   POST /acs               Response -> one Assertion, its enveloped signature checked with the IdP
-//                           certificate from the IdP metadata, then Issuer, Destination, Audience,
-//                           Recipient, time window and InResponseTo (one-time) checked
+//   POST /acs               no DTD; Response -> Destination, Issuer, Success, exactly one Assertion,
+//                           its enveloped signature checked with the IdP certificate from the IdP
+//                           metadata, then Issuer, time window, every AudienceRestriction, one
+//                           AuthnStatement, bearer Recipient, InResponseTo (one-time), Assertion ID
+//                           not seen before; identity = the "Email" attribute, else the NameID
 //   GET  /whoami            200 {"email","name_id"} for the session, else 401
 //   GET  /logout            forget the session
 // A refusal is a 403 page and no session.
@@ -54,6 +56,7 @@ const certB64 = select(
 const IDP_CERT = `-----BEGIN CERTIFICATE-----\n${certB64.match(/.{1,64}/g).join("\n")}\n-----END CERTIFICATE-----\n`;
 
 const outstanding = new Map(); // AuthnRequest ID -> issued at
+const consumed = new Set(); // Assertion IDs already used (replay)
 const sessions = new Map();
 
 function send(res, status, body, type, headers = {}) {
@@ -106,13 +109,15 @@ function within(notBefore, notOnOrAfter) {
 
 // Returns the NameID, or throws with the reason of the refusal.
 function consume(xml) {
+  if (/<!DOCTYPE/i.test(xml)) throw new Error("DTD in a SAML message");
   const doc = new DOMParser().parseFromString(xml, "text/xml");
   const response = doc.documentElement;
   if (!response || response.localName !== "Response" || response.namespaceURI !== NS.samlp) throw new Error("not a Response");
   if (select("string(samlp:Status/samlp:StatusCode/@Value)", response) !== "urn:oasis:names:tc:SAML:2.0:status:Success")
     throw new Error("status not Success");
-  const dest = response.getAttribute("Destination");
-  if (dest && dest !== ACS) throw new Error("wrong Destination");
+  if (response.getAttribute("Destination") !== ACS) throw new Error("missing or wrong Destination");
+  const respIssuer = select("saml:Issuer", response)[0];
+  if (respIssuer && respIssuer.textContent.trim() !== IDP_ENTITY_ID) throw new Error("wrong Response Issuer");
   const assertions = select("saml:Assertion", response);
   if (assertions.length !== 1) throw new Error(`expected one Assertion, got ${assertions.length}`);
   const assertion = assertions[0];
@@ -128,8 +133,14 @@ function consume(xml) {
   if (select("string(saml:Issuer)", assertion).trim() !== IDP_ENTITY_ID) throw new Error("wrong Issuer");
   const cond = select("saml:Conditions", assertion)[0];
   if (!cond || !within(cond.getAttribute("NotBefore"), cond.getAttribute("NotOnOrAfter"))) throw new Error("outside Conditions");
-  const audiences = select("saml:AudienceRestriction/saml:Audience", cond).map((a) => a.textContent.trim());
-  if (!audiences.includes(ENTITY_ID)) throw new Error("wrong Audience");
+  const restrictions = select("saml:AudienceRestriction", cond);
+  if (restrictions.length === 0) throw new Error("no AudienceRestriction");
+  for (const r of restrictions) {
+    if (!select("saml:Audience", r).some((a) => a.textContent.trim() === ENTITY_ID)) throw new Error("wrong Audience");
+  }
+  if (select("saml:AuthnStatement", assertion).length !== 1) throw new Error("no AuthnStatement");
+  const assertionId = assertion.getAttribute("ID");
+  if (consumed.has(assertionId)) throw new Error("replayed Assertion ID");
   const scd = select("saml:Subject/saml:SubjectConfirmation[@Method='urn:oasis:names:tc:SAML:2.0:cm:bearer']/saml:SubjectConfirmationData", assertion)[0];
   if (!scd) throw new Error("no bearer SubjectConfirmationData");
   if (scd.getAttribute("Recipient") !== ACS) throw new Error("wrong Recipient");
@@ -138,9 +149,16 @@ function consume(xml) {
   if (!irt || !outstanding.has(irt)) throw new Error("unknown InResponseTo");
   if (response.getAttribute("InResponseTo") && response.getAttribute("InResponseTo") !== irt) throw new Error("InResponseTo mismatch");
   outstanding.delete(irt);
-  const nameId = select("string(saml:Subject/saml:NameID)", assertion).trim();
+  consumed.add(assertionId);
+  if (consumed.size > 20000) consumed.delete(consumed.values().next().value);
+  const nameIdEl = select("saml:Subject/saml:NameID", assertion)[0];
+  const nameId = nameIdEl ? nameIdEl.textContent.trim() : "";
   if (!nameId) throw new Error("no NameID");
-  return nameId;
+  const emails = select("saml:AttributeStatement/saml:Attribute[@Name='Email']", assertion);
+  if (emails.length > 1) throw new Error("duplicated attribute Email");
+  const values = emails.length ? select("saml:AttributeValue", emails[0]) : [];
+  const email = values.length ? values[0].textContent.trim() : nameId;
+  return { email, nameId };
 }
 
 function acs(req, res) {
@@ -153,16 +171,17 @@ function acs(req, res) {
   });
   req.on("end", () => {
     const form = new URLSearchParams(body);
-    let nameId;
+    let who;
     try {
       const xml = Buffer.from(form.get("SAMLResponse") || "", "base64").toString("utf8");
-      nameId = consume(xml);
+      who = consume(xml);
     } catch (e) {
       return refuse(res, e.message);
     }
+    sessions.delete(sid(req) || ""); // a sign-in replaces the browser's previous session
     const s = crypto.randomBytes(24).toString("base64url");
-    sessions.set(s, { email: nameId, name_id: nameId });
-    console.error(`signed in: ${nameId}`);
+    sessions.set(s, { email: who.email, name_id: who.nameId });
+    console.error(`signed in: ${who.email} (NameID ${who.nameId})`);
     res.writeHead(303, { Location: "/whoami", "Set-Cookie": `twin_sid=${s}; Path=/; HttpOnly`, "Content-Length": 0 });
     res.end();
   });
