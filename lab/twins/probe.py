@@ -441,8 +441,16 @@ class Twin:
 def run(name: str, port: int) -> tuple[dict[str, str], list[str]]:
     spec = TWINS[name]
     out: list[str] = []
-    facts: dict[str, str] = {}
+    facts: dict[str, dict] = {}
     twin = Twin(name, port, out)
+
+    def fact(key: str, claim: str, holds: bool) -> None:
+        """A fact with the output lines since the previous one (the hops that showed it)."""
+        shown = out[fact.mark:]  # type: ignore[attr-defined]
+        fact.mark = len(out)  # type: ignore[attr-defined]
+        facts[key] = {"claim": claim, "holds": holds, "output": shown}
+
+    fact.mark = 0  # type: ignore[attr-defined]
     with tempfile.TemporaryDirectory(prefix="twin-probe-") as tmp:
         idp_md, key_pem, cert_pem = make_idp(Path(tmp), f"http://127.0.0.1:{port + 1}/sso")
         t0 = time.monotonic()
@@ -462,7 +470,8 @@ def run(name: str, port: int) -> tuple[dict[str, str], list[str]]:
             last_golden_id = a.get("ID")
             st, ident, cookie = twin.post(c, acs, build_response(acs, irt, a))
             out.append(f"golden: ACS HTTP {st}, whoami -> {ident}")
-            facts["golden_login"] = f"works: ACS HTTP {st}, whoami names {ident}" if ident == ATTACKER else f"FAILED: ACS HTTP {st}, whoami {ident}"
+            fact("golden-login", "a Response with a signed Assertion for the SP's own AuthnRequest signs the user in "
+                 "(whoami names the asserted email)", ident == ATTACKER)
             # 2. refusal: NameID changed after signing
             c, irt = fresh()
             a = build_assertion(ATTACKER, entity, acs, irt)
@@ -470,8 +479,8 @@ def run(name: str, port: int) -> tuple[dict[str, str], list[str]]:
             _nameid(a).text = VICTIM
             st, ident, cookie = twin.post(c, acs, build_response(acs, irt, a))
             out.append(f"tampered NameID: ACS HTTP {st}, set-cookie {'yes' if cookie else 'no'}, whoami -> {ident}")
-            facts["refusal"] = (f"HTTP {st} page, {'a' if cookie else 'no'} session cookie, whoami 401 (nobody)"
-                                if ident is None else f"NOT REFUSED: whoami {ident}")
+            fact("refusal-signal", f"a refused Response (NameID changed after signing) gets HTTP {st} from the ACS, "
+                 f"{'a' if cookie else 'no'} session cookie, and leaves no session (whoami 401)", ident is None)
             # 3. generic leniencies (what the fixed twin is expected to fail or pass for other reasons)
             for key, scen, what, pre, post, extra in LENIENCIES:
                 c, irt = fresh()
@@ -501,9 +510,8 @@ def run(name: str, port: int) -> tuple[dict[str, str], list[str]]:
                 if extra.get("doctype"):
                     raw = b'<!DOCTYPE samlp:Response [<!ELEMENT samlp:Response ANY>]>' + raw
                 st, ident = twin.post_raw(c, acs, raw)
-                seen = "accepted" if ident else "refused"
                 out.append(f"leniency {key} ({what}): ACS HTTP {st}, whoami -> {ident}")
-                facts[f"leniency.{key}"] = f"{seen}: {what} (samlconf {scen}); ACS HTTP {st}, whoami {ident}"
+                fact("accepts-" + key.replace("_", "-"), f"accepts {what} (the case of samlconf {scen})", bool(ident))
 
             # 4. the CVE exploits
             for cve in spec["cves"]:
@@ -522,43 +530,43 @@ def run(name: str, port: int) -> tuple[dict[str, str], list[str]]:
                 shape = SHAPES[cve]
                 st, ident, cookie = twin.post(c, acs, resp)
                 out.append(f"{cve} exploit ({shape}): ACS HTTP {st}, whoami -> {ident}")
-                if ident == VICTIM:
-                    verdict = "victim signed in (takeover)"
-                elif ident is None:
-                    verdict = "refused (nobody signed in)"
-                elif ident in (ATTACKER, NEAR_VICTIM):
-                    verdict = f"no takeover: only the genuinely signed identity {ident} signed in"
+                if spec["vulnerable"]:
+                    fact(cve, f"the published exploit signs the victim {VICTIM} in (shape: {shape})", ident == VICTIM)
                 else:
-                    verdict = f"someone else signed in: {ident}"
-                facts[cve] = f"{verdict}: ACS HTTP {st}; shape: {shape}"
-                facts[cve + ".agrees_with_advisory"] = str((ident == VICTIM) == spec["vulnerable"]).lower()
+                    fact(cve, f"the published exploit does not sign the victim in: refused, or only the genuinely signed "
+                              f"identity (shape: {shape})", ident != VICTIM)
         finally:
             twin.stop()
-        facts["probe_seconds"] = f"{time.monotonic() - t0:.1f}"
-    return facts, out
+        seconds = time.monotonic() - t0
+    return {"facts": facts, "seconds": seconds, "manifest": twin.manifest}, out
 
 
 def _toml_str(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def section(name: str, facts: dict[str, str], out: list[str]) -> str:
-    lines = [f"[{_toml_str(name)}]", f"measured_by = {_toml_str('lab/twins/probe.py ' + name)}",
-             f"measured_at = {_toml_str(dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'))}"]
-    for k, v in facts.items():
-        lines.append(f"{_toml_str(k)} = {_toml_str(v)}")
-    lines.append("output = [")
-    lines += [f"  {_toml_str(o)}," for o in out]
-    lines.append("]")
-    return "\n".join(lines) + "\n"
+def section(name: str, result: dict) -> str:
+    m = result["manifest"]
+    lines = [f"[{_toml_str(name)}]", f"product = {_toml_str(m['product'])}", f"version = {_toml_str(m['version'])}",
+             f"measured_at = {_toml_str(dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'))}",
+             f"probe = {_toml_str('python lab/twins/probe.py ' + name)}",
+             f"probe_seconds = {result['seconds']:.1f}", ""]
+    for key, f in result["facts"].items():
+        lines.append(f"[{_toml_str(name)}.facts.{_toml_str(key)}]")
+        lines.append(f"claim = {_toml_str(f['claim'])}")
+        lines.append(f"holds = {'true' if f['holds'] else 'false'}")
+        lines.append("output = [")
+        lines += [f"  {_toml_str(o)}," for o in f["output"]]
+        lines += ["]", ""]
+    return "\n".join(lines)
 
 
 def write_section(name: str, text: str) -> None:
-    """Replace (or append) the twin's table in lab/truth.toml, leaving every other table as it is."""
+    """Replace (or append) the twin's tables in lab/truth.toml, leaving every other table as it is."""
     old = TRUTH.read_text() if TRUTH.exists() else ""
-    header = f"[{_toml_str(name)}]"
+    mine = (f"[{_toml_str(name)}]", f"[{_toml_str(name)}.")
     blocks = re.split(r"(?m)^(?=\[)", old)
-    kept = [b for b in blocks if not b.startswith(header + "\n")]
+    kept = [b for b in blocks if not b.startswith(mine)]
     new = "".join(kept).rstrip("\n")
     new = (new + "\n\n" if new else "") + text
     tomllib.loads(new)  # still valid TOML
@@ -573,12 +581,17 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     bad = 0
     for name in a.twin:
-        facts, out = run(name, a.port)
-        text = section(name, facts, out)
+        result, out = run(name, a.port)
+        text = section(name, result)
         print(text)
         if a.write:
             write_section(name, text)
-        bad += any(v == "false" for k, v in facts.items() if k.endswith("agrees_with_advisory")) or facts["golden_login"].startswith("FAILED")
+        f = result["facts"]
+        bad += (not f["golden-login"]["holds"]) or any(not f[c]["holds"] for c in TWINS[name]["cves"])
+        print(f"probe: {name}: {len(f)} facts in {result['seconds']:.1f}s; golden login "
+              f"{'works' if f['golden-login']['holds'] else 'FAILED'}; "
+              + "; ".join(f"{c} {'as the advisory says' if f[c]['holds'] else 'DISAGREES with the advisory'}"
+                          for c in TWINS[name]["cves"]), file=sys.stderr)
     return 1 if bad else 0
 
 
