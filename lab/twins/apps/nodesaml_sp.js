@@ -8,7 +8,8 @@
 //   GET  /metadata          generateServiceProviderMetadata()
 //   GET  /login?email=...   getAuthorizeUrlAsync(): AuthnRequest by HTTP-Redirect
 //   POST /acs               validatePostResponseAsync({SAMLResponse})
-//   GET  /whoami            200 {"email","name_id"} (email = the "Email" attribute, else nameID), else 401
+//   GET  /whoami            200 {"email","name_id"}, else 401 (email = the NameID when it is an email
+//                           address, else the "Email" attribute for transient NameIDs, else the NameID)
 //   GET  /logout            forget the session
 // A refusal is a 403 page and no session.
 // Usage: node nodesaml_sp.js --port P --idp-metadata FILE
@@ -88,7 +89,8 @@ async function acs(req, res) {
     console.error(`refused: ${e.message}`);
     return send(res, 403, "<html><body><h1>Login refused</h1></body></html>", "text/html");
   }
-  const email = String(first(profile.Email) || profile.nameID).trim();
+  const nameId = String(profile.nameID).trim();
+  const email = nameId.includes("@") ? nameId : String(first(profile.Email) || nameId).trim();
   sessions.delete(sid(req) || ""); // a sign-in replaces the browser's previous session
   const s = crypto.randomBytes(24).toString("base64url");
   sessions.set(s, { email, name_id: profile.nameID });

@@ -11,8 +11,8 @@ It does what the pysaml2 documentation's SP example does and nothing more:
 
 Config: want_assertions_signed=True, want_response_signed=False, allow_unsolicited=False
 (pysaml2's documented defaults for an SP that signs nothing itself; SP-initiated only),
-allow_unknown_attributes=True, accepted_time_diff=120 s, xmlsec1 backend. The identity is the "Email" attribute (the generic
-profile's email), else the NameID. A refusal is a 403 page with no session.
+allow_unknown_attributes=True, accepted_time_diff=120 s, xmlsec1 backend. The identity (whoami "email") is the NameID when
+it is an email address, else the "Email" attribute (transient NameIDs), else the NameID. A refusal is a 403 page with no session.
 
 Usage: python pysaml2_sp.py --port P --idp-metadata FILE
 """
@@ -141,7 +141,7 @@ class App:
             if not name_id:
                 raise ValueError("no NameID")
             ava = resp.get_identity() or {}
-            email = _attribute(resp, "Email") or name_id
+            email = name_id if "@" in name_id else (_attribute(resp, "Email") or name_id)
         except Exception as exc:
             log.info("refused: %s: %s", type(exc).__name__, exc)
             page = f"<html><body><h1>Login refused</h1><p>{html.escape(type(exc).__name__)}</p></body></html>"

@@ -10,7 +10,8 @@
 //                           its enveloped signature checked with the IdP certificate from the IdP
 //                           metadata, then Issuer, time window, every AudienceRestriction, one
 //                           AuthnStatement, bearer Recipient, InResponseTo (one-time), Assertion ID
-//                           not seen before; identity = the "Email" attribute, else the NameID
+//                           not seen before; identity = the NameID when it is an email address,
+//                           else the "Email" attribute (transient NameIDs), else the NameID
 //   GET  /whoami            200 {"email","name_id"} for the session, else 401
 //   GET  /logout            forget the session
 // A refusal is a 403 page and no session.
@@ -157,7 +158,7 @@ function consume(xml) {
   const emails = select("saml:AttributeStatement/saml:Attribute[@Name='Email']", assertion);
   if (emails.length > 1) throw new Error("duplicated attribute Email");
   const values = emails.length ? select("saml:AttributeValue", emails[0]) : [];
-  const email = values.length ? values[0].textContent.trim() : nameId;
+  const email = nameId.includes("@") ? nameId : values.length ? values[0].textContent.trim() : nameId;
   return { email, nameId };
 }
 
