@@ -261,6 +261,13 @@ def _other_audience(a: etree._Element) -> None:
     etree.SubElement(ar, f"{{{NS['saml']}}}Audience").text = "https://other-sp.example/metadata"
 
 
+def _dup_email(a: etree._Element) -> None:
+    attr = a.find("saml:AttributeStatement/saml:Attribute", NS)
+    other = copy.deepcopy(attr)
+    other.find("saml:AttributeValue", NS).text = "other@attacker.test"
+    attr.addprevious(other)
+
+
 def _pi_in_nameid(a: etree._Element) -> None:
     n = _nameid(a)
     local, _, domain = n.text.partition("@")
@@ -295,6 +302,13 @@ def _skew(seconds: int):
 LENIENCIES: list[tuple[str, str, str, object, object, dict]] = [
     ("no_destination", "DST-02", "Response without Destination", None, lambda r: r.attrib.pop("Destination"), {}),
     ("empty_destination", "DST-03", "Response with Destination=\"\"", None, lambda r: r.set("Destination", ""), {}),
+    ("wrong_destination", "DST-01", "Response Destination naming another URL", None,
+     lambda r: r.set("Destination", "https://other-sp.example/acs"), {}),
+    ("wrong_assertion_issuer", "ISS-01", "an Assertion Issuer that is not the IdP's entity ID",
+     lambda a: setattr(a.find("saml:Issuer", NS), "text", "urn:other:idp"), None, {}),
+    ("wrong_response_issuer", "ISS-07", "a Response Issuer that is not the IdP's entity ID (Assertion Issuer right)", None,
+     lambda r: setattr(r.find("saml:Issuer", NS), "text", IDP + ".evil"), {}),
+    ("duplicated_email_attribute", "ATTR-03", "the Email attribute twice (another value first)", _dup_email, None, {}),
     ("no_audience_restriction", "AUD-02", "Assertion without AudienceRestriction",
      lambda a: _drop(a, "saml:Conditions/saml:AudienceRestriction"), None, {}),
     ("second_restriction_other_sp", "AUD-04", "a second AudienceRestriction naming only another SP", _other_audience, None, {}),
@@ -531,9 +545,9 @@ def run(name: str, port: int) -> tuple[dict[str, str], list[str]]:
                 st, ident, cookie = twin.post(c, acs, resp)
                 out.append(f"{cve} exploit ({shape}): ACS HTTP {st}, whoami -> {ident}")
                 if spec["vulnerable"]:
-                    fact(cve, f"the published exploit signs the victim {VICTIM} in (shape: {shape})", ident == VICTIM)
+                    fact(cve.lower(), f"the published exploit signs the victim {VICTIM} in (shape: {shape})", ident == VICTIM)
                 else:
-                    fact(cve, f"the published exploit does not sign the victim in: refused, or only the genuinely signed "
+                    fact(cve.lower(), f"the published exploit does not sign the victim in: refused, or only the genuinely signed "
                               f"identity (shape: {shape})", ident != VICTIM)
         finally:
             twin.stop()
@@ -587,10 +601,10 @@ def main(argv: list[str] | None = None) -> int:
         if a.write:
             write_section(name, text)
         f = result["facts"]
-        bad += (not f["golden-login"]["holds"]) or any(not f[c]["holds"] for c in TWINS[name]["cves"])
+        bad += (not f["golden-login"]["holds"]) or any(not f[c.lower()]["holds"] for c in TWINS[name]["cves"])
         print(f"probe: {name}: {len(f)} facts in {result['seconds']:.1f}s; golden login "
               f"{'works' if f['golden-login']['holds'] else 'FAILED'}; "
-              + "; ".join(f"{c} {'as the advisory says' if f[c]['holds'] else 'DISAGREES with the advisory'}"
+              + "; ".join(f"{c} {'as the advisory says' if f[c.lower()]['holds'] else 'DISAGREES with the advisory'}"
                           for c in TWINS[name]["cves"]), file=sys.stderr)
     return 1 if bad else 0
 
