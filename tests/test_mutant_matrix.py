@@ -39,7 +39,8 @@ UNCOVERED: dict[str, str] = {
               "with_assertion=True to test the status check itself)",
     # --- cannot (sanely): pysaml2 refuses it unconditionally before our own checks ------------
     "MAS-06": "pysaml2's schema validation requires a Subject in an Assertion with an AuthnStatement",
-    "ISS-03": "pysaml2 needs the Assertion's Issuer to find the verification key (schema + key lookup)",
+    # ISS-03 (pysaml2 needs the Assertion's Issuer to find the key) is proven on the node-saml lab twins,
+    # which check no Assertion Issuer (lab/truth.toml node-saml-*.accepts-wrong-assertion-issuer)
     "SIG-11": "pysaml2 requires the signature's Reference to point to the enclosing element's ID",
     "XML-08": "pysaml2 allows only enveloped-signature and c14n transforms (xmldsig constraints, checked "
               "before any verification; the fault also adds the Transform after signing)",

@@ -49,6 +49,18 @@ ADVISORY_FOR = {
     ("xml-crypto", "PDF-07"): ("xml-crypto 6.0.0 is CVE-2025-29775 (GHSA-x3m8-899r-f7c3: DigestValue comment); not probed "
                                "here, kept for the independent check", ("6.0.0",)),
 }
+# rows explained by the library's own code (read, not probed): (library, scenario) -> why
+SOURCE_FOR = {
+    ("xml-crypto", "PDF-04"): ("lax parsing only (the genuinely signed identity): xml-crypto resolves a Reference by any "
+                               "attribute whose local name is ID (validateReference: //*[@*[local-name(.)='ID']=...]), so a "
+                               "namespaced samlp:ID carrying the signed ID is the signed element (library source, not probed)"),
+    ("node-saml", "PDF-04"): ("lax parsing only (the genuinely signed identity): node-saml 5.0.1 verifies with xml-crypto, which "
+                              "resolves a Reference by any attribute whose local name is ID (library source, not probed); "
+                              "5.1.0 reads only the signed bytes and refuses"),
+    ("xml-crypto", "PDF-10"): ("the unstable x::Elem markup sits in samlp:Extensions, outside the signed Assertion, and the "
+                               "twin reads only the signed Assertion: accepted with the genuine identity; xmldom parses the "
+                               "QName leniently (library behaviour, not probed)"),
+}
 GENERIC_NO_REQUIRED = ("the generic profile requires no attribute, so the twin rightly signs in by NameID/Email; the "
                        "scenario does not yet skip when the profile requires nothing (as on the lab's other targets)")
 
@@ -73,6 +85,11 @@ def reason(twin: str, sid: str, verdict: str, result: dict, truth: dict) -> str 
         return f"{adv[0]}; samlconf: {ev}"
     if sid in ("ATTR-01", "ATTR-05"):
         return GENERIC_NO_REQUIRED
+    if (lib, sid) in SOURCE_FOR:
+        return f"{SOURCE_FOR[(lib, sid)]}; samlconf: {ev}"
+    if lib == "node-saml" and sid == "CMT-06" and facts.get("accepts-wrong-assertion-issuer", {}).get("holds"):
+        return (f"node-saml checks no Assertion Issuer at all (truth {twin}.accepts-wrong-assertion-issuer: holds; its "
+                f"idpIssuer option applies to logout messages only), so a comment in the Issuer changes nothing; samlconf: {ev}")
     fact = FACT_FOR.get(sid)
     if fact and fact in facts and facts[fact]["holds"]:
         return f"real leniency of {LIBRARY[lib]} {version} as this minimal SP uses it, measured by the probe too (truth {twin}.{fact}: holds); samlconf: {ev}"
