@@ -246,9 +246,9 @@ _TABLE: tuple[Mutant, ...] = (
     # --- signature shape, keys, algorithms, XML, time, encryption (issue 10) -------------------
     Mutant("generic_xmldsig", "verifies any ds:Signature in the message with libxmlsec1's generic "
            "XML-DSig rules (the metadata key, but none of SAML's signature profile: any number and "
-           "place of References and signatures, any URI, any transform, remote URIs fetched), then "
-           "reads the first Assertion",
-           ("SIG-12", "SIG-15", "XML-12"),
+           "place of References and signatures, any URI, any transform or algorithm libxmlsec1 "
+           "knows, no allow-list), then reads the first Assertion",
+           ("SIG-12", "SIG-13", "SIG-14", "SIG-15", "ALG-01", "ALG-07", "ALG-08", "XML-10", "XML-12"),
            implies=("signature_position_unchecked",)),
     Mutant("signature_position_unchecked", "accepts an Assertion whose (valid) signature is not "
            "where the schema puts it, right after the Issuer", ("SIG-16",)),

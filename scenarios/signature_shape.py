@@ -34,9 +34,18 @@ single_fault("SIG-17", "Two ds:Signature elements in one Assertion (the valid on
                 "catalogue XML-11"),
           needs=("sp_initiated",), expect=REJECT, fix_hint=PROFILE)
 def sig_13(ctx: ScenarioContext) -> Observation:
-    return each_variant(ctx, [(f"Reference URI {label}", lambda u=uri: [fault("sig-reference-uri", uri=u)])
-                              for uri, label in (("#", "'#'"), ("#xpointer(/)", "'#xpointer(/)'"),
-                                                 ("oob", "a watched loopback URL"))])
+    return each_variant(ctx, [
+        ("Reference URI '#xpointer(/)', validly signed", lambda: [fault("resign", uri="#xpointer(/)")]),
+        ("Reference URI '#' (rewritten after signing)", lambda: [fault("sig-reference-uri", uri="#")]),
+        ("Reference URI a watched loopback URL (rewritten after signing)",
+         lambda: [fault("sig-reference-uri", uri="oob")]),
+    ])
+
+
+single_fault("SIG-14", "An empty Reference URI on the Assertion's signature (not the document root) is refused",
+             ["resign(uri=)"], category="signature",
+             refs=("Core 5.4.2 MUST (#ID of the signed element)", "catalogue SIG-14 (URI=\"\" only on the root)"),
+             fix_hint=PROFILE)
 
 
 @scenario("SIG-18", "A signed Assertion without ID, or an ID that appears twice in the message, is refused",

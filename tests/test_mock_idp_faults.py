@@ -1180,7 +1180,7 @@ POST_SIGN_TESTED = {
     "xslt-transform", "xsw-01", "xsw-02", "xsw-03", "xsw-04", "xsw-05", "xsw-06", "xsw-07", "xsw-08", "two-assertions",
     "nameid-cdata-split", "nameid-pi-splice", "dtd-harmless", "dtd-internal-entity", "xxe-external", "status",
     "zero-assertions", "replay", "assertion-id-reuse", "encrypted-assertion", "encrypted-unsigned",
-    "doctype-system", "sig-random-keyinfo-cert", "hmac-key-confusion", "sig-digest-mismatch",
+    "doctype-system", "sig-random-keyinfo-cert", "hmac-key-confusion", "sig-digest-mismatch", "resign",
 }
 
 
@@ -1236,3 +1236,18 @@ def test_faults_compose(idp, base) -> None:
     both_valid(idp, r)
     g, r = issue(idp, "nameid-comment", faults.get("xsw-03", victim="ceo@example.com"))
     assert _t(_assertions(g)[0], "saml:Subject/saml:NameID") == "ceo@example.com"
+
+
+def test_resign_shapes_are_real_signatures(idp) -> None:
+    """Every `resign` shape is a signature a generic XML-DSig verifier accepts with the IdP key."""
+    import xmlsec
+
+    for spec in ("resign(method=rsa-md5)", "resign(c14n=c14n11)", "resign(uri=)", "resign(uri=#xpointer(/))",
+                 "resign(transforms=three)", "resign(transforms=xpath)"):
+        r = idp.issue_response(SP, USER, faults=[spec])
+        root = _parse(r.xml)
+        a = root.find("saml:Assertion", NS)
+        ctx = xmlsec.SignatureContext()
+        ctx.key = xmlsec.Key.from_memory(idp.key.cert_pem, xmlsec.constants.KeyDataFormatCertPem)
+        ctx.register_id(a, "ID")
+        ctx.verify(a.find("ds:Signature", NS))

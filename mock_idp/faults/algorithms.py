@@ -82,3 +82,57 @@ def _hmac_confusion(bits: int) -> Fault:
         sig.find(q(DS, "SignatureValue")).text = base64.b64encode(mac).decode()
 
     return Fault("", "", signing=_assertion_signed(), signed=signed)
+
+
+# ----------------------------------------------------------------------------- exact shapes: re-made signatures
+_METHODS = {
+    "rsa-md5": "TransformRsaMd5", "rsa-sha256": "TransformRsaSha256", "rsa-sha1": "TransformRsaSha1",
+}
+_C14N = {"exc-c14n": "TransformExclC14N", "c14n11": "TransformInclC14N11", "c14n": "TransformInclC14N"}
+XPATH_NOT_SIG = "not(ancestor-or-self::ds:Signature)"
+
+
+@register_factory("resign",
+                  "The Assertion's signature re-made by the IdP key in a shape SAML's signature profile forbids "
+                  "(a real signature, valid for a generic XML-DSig verifier): SignatureMethod (rsa-md5, ...), "
+                  "CanonicalizationMethod (c14n11, ...), Reference URI (\"\" or \"#xpointer(/)\") and transforms "
+                  "(\"three\": enveloped twice + exc-c14n; \"xpath\": an XPath filter instead of enveloped)",
+                  ("ALG-01", "ALG-07", "ALG-08", "SIG-13", "SIG-14", "XML-10", "SAML Core 5.4"),
+                  method="rsa-sha256", c14n="exc-c14n", uri="#id", transforms="standard")
+def _resign(method: str, c14n: str, uri: str, transforms: str) -> Fault:
+    if method not in _METHODS or c14n not in _C14N or transforms not in ("standard", "three", "xpath") \
+            or uri not in ("#id", "", "#xpointer(/)"):
+        raise ValueError("resign: method in %s, c14n in %s, uri in '#id' '' '#xpointer(/)', transforms in "
+                         "standard three xpath" % (sorted(_METHODS), sorted(_C14N)))
+
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        import xmlsec
+
+        from ._common import _assertion
+
+        a = _assertion(root)
+        old = _asig(root)
+        issuer = old.getprevious()
+        a.remove(old)
+        C = xmlsec.constants
+        sig = xmlsec.template.create(a, getattr(C, _C14N[c14n]), getattr(C, _METHODS[method]), ns="ds")
+        (issuer.addnext if issuer is not None else (lambda s: a.insert(0, s)))(sig)
+        ref = xmlsec.template.add_reference(sig, C.TransformSha256,
+                                            uri="#" + a.get("ID") if uri == "#id" else uri)
+        if transforms == "xpath":
+            t = xmlsec.template.add_transform(ref, C.TransformXPath)
+            etree.SubElement(t, q(DS, "XPath")).text = XPATH_NOT_SIG
+        else:
+            xmlsec.template.add_transform(ref, C.TransformEnveloped)
+            if transforms == "three":
+                xmlsec.template.add_transform(ref, C.TransformEnveloped)
+        xmlsec.template.add_transform(ref, C.TransformExclC14N)
+        ki = xmlsec.template.ensure_key_info(sig)
+        etree.SubElement(etree.SubElement(ki, q(DS, "X509Data")), q(DS, "X509Certificate")).text = \
+            ctx.idp.key.cert_b64
+        sctx = xmlsec.SignatureContext()
+        sctx.key = xmlsec.Key.from_memory(ctx.idp.key.key_pem, C.KeyDataFormatPem)
+        sctx.register_id(a, "ID")
+        sctx.sign(sig)
+
+    return Fault("", "", signing=_assertion_signed(), signed=signed)
