@@ -73,7 +73,8 @@ def _run_one(args: argparse.Namespace) -> int:
                                    mutants=tuple(args.mutant or ()), seed=args.seed, driver_options=options,
                                    profile_name=load_profile(target.profile).name)
         else:
-            with _embedded_log(report_dir), Runtime(target, mutants=tuple(args.mutant or ()), seed=args.seed) as runtime:
+            with _embedded_log(report_dir), Runtime(target, mutants=tuple(args.mutant or ()), seed=args.seed,
+                                                    sp_process=True, sp_log=report_dir / "target.log") as runtime:
                 engine = Engine(runtime, drivers, listeners, driver_options=options)
                 results = engine.run(specs)
     except TargetError as exc:

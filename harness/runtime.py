@@ -43,7 +43,7 @@ def json_path(data: Any, path: str | None) -> Any:
 
 @dataclass
 class EmbeddedSP:
-    server: LoopbackServer
+    server: LoopbackServer | None  # None when the SP runs as a process of its own
     workdir: Path
     token: str
 
@@ -60,9 +60,13 @@ class Runtime:
         seed: int | None = None,
         router: Any = None,
         worker: int = 0,
+        sp_process: bool = False,
+        sp_log: Path | None = None,
     ) -> None:
         """`router` (a harness.idp_router.RouterLink): this runtime is one worker of a run whose
-        public IdP endpoint is the router; `worker` (0, 1, ...) keeps generated users apart."""
+        public IdP endpoint is the router; `worker` (0, 1, ...) keeps generated users apart.
+        `sp_process`: the bundled reference SP runs as a process of its own (its own core and
+        GIL; what `samlconf run` does), its log in `sp_log`; else in a thread of this process."""
         self.target = target.model_copy(deep=True)
         self.profile: Profile = load_profile(target.profile)
         self.mutants = tuple(mutants) + tuple(target.embedded.mutants if target.embedded else ())
@@ -86,6 +90,9 @@ class Runtime:
         self._user_counter = 0
         self.router = router
         self.worker = worker
+        self.sp_process = sp_process
+        self.sp_log = sp_log
+        self._sp_proc: Any = None
         self._identities: set[str] = set()
         self._lock = threading.Lock()
 
@@ -166,6 +173,13 @@ class Runtime:
         )
         from mock_idp.keys import KeyTrustError
 
+        if self.sp_process:
+            server.stop()  # the port was only reserved: the SP process listens on it
+            self._spawn_sp(cfg)
+            self.embedded = EmbeddedSP(None, self.workdir, token)
+            self.target.base_url = cfg.base_url
+            self.secrets[REFSP_TOKEN_VAR] = token
+            return
         try:
             app = create_app(cfg)
         except KeyTrustError as exc:
@@ -175,6 +189,39 @@ class Runtime:
         self.embedded = EmbeddedSP(server, self.workdir, token)
         self.target.base_url = server.base_url
         self.secrets[REFSP_TOKEN_VAR] = token
+
+    def _spawn_sp(self, cfg: Any) -> None:
+        """`samlconf sp serve --config FILE` as a child process; ready when its metadata answers."""
+        import subprocess
+        import sys
+        import time
+
+        conf = self.workdir / "reference_sp.json"
+        fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds the admin token
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(cfg.to_json())
+        log_path = self.sp_log or self.workdir / "reference_sp.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(log_path, "ab")
+        try:
+            self._sp_proc = subprocess.Popen(
+                [sys.executable, "-m", "reference_sp.cli", "sp", "serve", "--config", str(conf)],
+                stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+        finally:
+            log.close()
+        url = f"{cfg.base_url}/saml/metadata"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self._sp_proc.poll() is not None:
+                tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-1:] or ["?"]
+                raise ConfigError(f"the reference SP process exited ({tail[0]}); its log: {log_path}")
+            try:
+                if self._http.get(url, timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise ConfigError(f"the reference SP process did not answer at {url} within 60 s; its log: {log_path}")
 
     def _configure_idp(self) -> None:
         """The optional `configure_idp` hook hands the target this run's IdP (for targets that can be
@@ -210,6 +257,13 @@ class Runtime:
     def stop(self) -> None:
         if self.dns_zone is not None:
             self.dns_zone.stop()
+        if self._sp_proc is not None:  # our own child, by pid
+            self._sp_proc.terminate()
+            try:
+                self._sp_proc.wait(timeout=10)
+            except Exception:  # noqa: BLE001 - it must go: kill it
+                self._sp_proc.kill()
+            self._sp_proc = None
         for server in (self.embedded.server if self.embedded else None, self.idp_server):
             if server is not None:
                 try:

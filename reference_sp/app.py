@@ -75,6 +75,46 @@ class SPConfig:
     # (not a defect: many SPs do this; SES-01 must not call it fixation)
     keep_sessions_at_login: bool = False
 
+    def to_json(self) -> str:
+        """The whole configuration as JSON (`sp serve --config FILE`: the harness starts the SP as a
+        process of its own with exactly the configuration it would have used in-process)."""
+        import base64
+        import dataclasses
+        import json
+
+        def enc(v: Any) -> Any:
+            if isinstance(v, bytes):
+                return {"__bytes__": base64.b64encode(v).decode()}
+            if isinstance(v, Path):
+                return {"__path__": str(v)}
+            if isinstance(v, frozenset):
+                return {"__set__": sorted(v)}
+            if isinstance(v, tuple):
+                return {"__tuple__": list(v)}
+            return v
+
+        return json.dumps({f.name: enc(getattr(self, f.name)) for f in dataclasses.fields(self)})
+
+    @classmethod
+    def from_json(cls, text: str) -> "SPConfig":
+        import base64
+        import json
+
+        def dec(v: Any) -> Any:
+            if isinstance(v, dict) and len(v) == 1:
+                (tag, x), = v.items()
+                if tag == "__bytes__":
+                    return base64.b64decode(x)
+                if tag == "__path__":
+                    return Path(x)
+                if tag == "__set__":
+                    return frozenset(x)
+                if tag == "__tuple__":
+                    return tuple(x)
+            return v
+
+        return cls(**{k: dec(v) for k, v in json.loads(text).items()})
+
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
         if self.profile not in PROFILES:

@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Any
 
 from . import mutants as _m
@@ -44,6 +45,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     s.add_argument("--domain", action="append", default=[], help="pre-verified domain (redis_cloud)")
     s.add_argument("--account", action="append", default=[], help="SAML-active account (redis_cloud)")
     s.add_argument("--tenant", action="append", default=[], help="SAML-active tenant (redflag)")
+    s.add_argument("--config", metavar="FILE", help="the whole configuration as JSON (written by the harness "
+                   "when it starts the SP as a process of its own); the other options are then ignored")
     s.set_defaults(func=serve)
 
     m = sub.add_parser("mutants", help="list every mutant: name, defect, what it breaks")
@@ -92,8 +95,17 @@ def serve(args: argparse.Namespace) -> int:
         token = args.admin_token or os.environ.get("SAMLCONF_REFSP_TOKEN")
         if token:
             kw["admin_token"] = token
-        cfg = SPConfig(base_url=base, idp_metadata=md, db_path=Path(args.db or "reference_sp.sqlite"),
-                       profile=args.profile, mutants=muts, dns_resolver=args.dns_resolver, **kw)
+        if getattr(args, "config", None):
+            try:
+                cfg = SPConfig.from_json(Path(args.config).read_text(encoding="utf-8"))
+            except (OSError, ValueError, TypeError) as e:
+                raise _UsageError(f"--config {args.config}: not a reference SP configuration ({e})") from None
+            muts, md, token = cfg.mutants, cfg.idp_metadata, cfg.admin_token
+            base = cfg.base_url
+            args.port = urlsplit(base).port or args.port
+        else:
+            cfg = SPConfig(base_url=base, idp_metadata=md, db_path=Path(args.db or "reference_sp.sqlite"),
+                           profile=args.profile, mutants=muts, dns_resolver=args.dns_resolver, **kw)
         app = create_app(cfg)
     except (_UsageError, _m.UnknownMutant, ValueError, Rejected) as e:
         return _fail(f"--idp-metadata: {e}" if isinstance(e, Rejected) else str(e))
