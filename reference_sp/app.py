@@ -22,7 +22,7 @@ from lxml import etree
 from markupsafe import escape
 
 from . import mutants as _m
-from .saml import ClientCache, IdPInfo, SPIdentity, idp_info
+from .saml import ClientCache, IdPInfo, SPIdentity, check_key_strength, idp_info
 from .store import Store
 
 __all__ = ["SPConfig", "create_app", "PROFILES", "RefSP"]
@@ -196,6 +196,8 @@ class RefSP:
         info = idp_info(metadata)
         if not info.signing_certs:
             raise ValueError("IdP metadata has no signing certificate")
+        if not self.m("accepts_weak_idp_key"):
+            check_key_strength(info.signing_certs)
         old = self.idp(idp_id)
         if old is not None and bytes(old["metadata"]) != metadata:
             self.retired_idp_metadata.setdefault(idp_id, []).append(bytes(old["metadata"]))

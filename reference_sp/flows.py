@@ -362,12 +362,14 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
         if sp.m("pi_flattening_c14n"):
             b64 = _flatten_pis(root)  # pysaml2 verifies (and reads) the flattened copy
         encrypted = root.find(f"{{{SAML}}}EncryptedAssertion") is not None
+        no_use = sp.m("unsigned_ok_without_key_use") and any(
+            kd.get("use") is None for m in metadatas for kd in parse_xml(m).iter(f"{{{MD}}}KeyDescriptor"))
         if encrypted and sp.m("first_encrypted_key_only"):
             b64 = _first_encrypted_key_only(root)
         try:
             resp = client.parse_acs_post(
                 b64, outstanding=outstanding, allow_unsolicited=allow_unsolicited,
-                want_assertions_signed=not (sp.m("accepts_unsigned") or
+                want_assertions_signed=not (sp.m("accepts_unsigned") or no_use or
                                             (encrypted and sp.m("trusts_encrypted_assertion"))),
                 extra_return_addrs=extra,
                 lax_conditions=time_mut or sp.m("ignores_audience") or sp.m("first_text_node")

@@ -292,6 +292,11 @@ _TABLE: tuple[Mutant, ...] = (
            "certificate verifies", ("ALG-05",)),
     Mutant("digest_not_checked", "verifies the SignatureValue over SignedInfo with the IdP key but "
            "never recomputes the Reference digest over the signed element", ("SIG-07", "SIG-05")),
+    Mutant("unsigned_ok_without_key_use", "IdP metadata imported without `use` on its KeyDescriptors "
+           "switches signature validation off (the Keycloak metadata-import defect)", ("KEY-08",)),
+    Mutant("accepts_weak_idp_key", "takes IdP metadata whose signing key is RSA-1024 (no minimum key "
+           "size at configuration)", ("KEY-10",)),
+    Mutant("rsa_only", "too strict: refuses ECDSA (P-256, ecdsa-sha256) IdP signatures", ("ALG-10",)),
     Mutant("ignores_post_binding", "ignores the HTTP-POST AuthnRequest binding (binding=post): "
            "always sends the AuthnRequest by Redirect", ("FLOW-05",)),
 )

@@ -486,6 +486,19 @@ def verify_signature_element(root: etree._Element, sig: etree._Element, cert_pem
         return False
 
 
+def check_key_strength(certs_pem: tuple[bytes, ...]) -> None:
+    """SAML2Int SDP-MD06/MD07: IdP signing keys are RSA >= 2048 bits or EC >= 256 bits (KEY-10)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    for pem in certs_pem:
+        key = x509.load_pem_x509_certificate(pem).public_key()
+        if isinstance(key, rsa.RSAPublicKey) and key.key_size < 2048:
+            raise ValueError(f"the IdP signing key is RSA-{key.key_size}; at least 2048 bits are required")
+        if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.key_size < 256:
+            raise ValueError(f"the IdP signing key is EC-{key.curve.key_size}; at least 256 bits are required")
+
+
 def check_keyinfo_dates(root: etree._Element) -> None:
     """The `pkix_keyinfo_dates` policy: a certificate in the message's KeyInfo outside its
     validity dates refuses the message (a PKIX reading of catalogue KEY-09)."""
@@ -535,6 +548,8 @@ def check_assertion(root: etree._Element, a: etree._Element, opt: CheckOptions) 
                 continue  # the mutant: an algorithm it does not know is not checked at all
             if skip("hmac_key_confusion") and sm is not None and "hmac" in (sm.get("Algorithm") or ""):
                 continue  # the mutant lets SignatureMethod choose
+            if skip("rsa_only") and sm is not None and "ecdsa" in (sm.get("Algorithm") or ""):
+                raise Rejected("ECDSA signatures are not supported", "ALG-10")
             check_algorithms(sig)
     if skip("requires_signed_response") and root.find(f"{{{DS}}}Signature") is None:
         raise Rejected("the Response is not signed", "POS-03")

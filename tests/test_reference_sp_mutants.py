@@ -180,6 +180,39 @@ def p_fault_all(*faults: str, profile_user=rc_user) -> Probe:
     return lambda sp: signed_in(sp, profile_user(), list(faults))
 
 
+def _with_idp_metadata(sp, xml: str, then: Callable[[int], Any]) -> Any:
+    """Replace the SP's default IdP metadata, run `then(status)`, put the original back."""
+    original = sp.idp.idp.metadata_xml().decode()
+    try:
+        return then(sp.admin("POST", "/admin/api/idps", {"id": "default", "metadata_xml": xml}).status_code)
+    finally:
+        sp.admin("POST", "/admin/api/idps", {"id": "default", "metadata_xml": original})
+
+
+def p_no_use_unsigned(sp):
+    import re as _re
+
+    plain = _re.sub(r'\s+use="(signing|encryption)"', "", sp.idp.idp.metadata_xml().decode())
+    return _with_idp_metadata(sp, plain, lambda st: st < 400 and signed_in(sp, rc_user(), ["sig-unsigned"]))
+
+
+def p_weak_key(sp):
+    from mock_idp.keys import ephemeral
+
+    weak = ephemeral("weak", key_size=1024)
+    md = sp.idp.idp.metadata_xml().decode().replace(sp.idp.idp.key.cert_b64, weak.cert_b64)
+    return _with_idp_metadata(sp, md, lambda st: st < 400)
+
+
+def p_ecdsa(sp):
+    from mock_idp.keys import ephemeral
+
+    ec = ephemeral("ec", key_type="ec")
+    md = sp.idp.idp.metadata_xml().decode().replace(sp.idp.idp.key.cert_b64, ec.cert_b64)
+    return _with_idp_metadata(sp, md, lambda st: st < 400 and signed_in(sp, rc_user(), key=ec,
+                                                                         algorithm="ecdsa-sha256"))
+
+
 def p_xinclude_fetch(sp):
     before = sp.idp.idp.oob_seq()
     signed_in(sp, rc_user(), ["xinclude"])
@@ -518,6 +551,9 @@ CASES: dict[str, tuple[str, Probe, Any, Any]] = {
     "first_signing_key_only": (RC, p_fault("key-rollover"), True, False),
     "hmac_key_confusion": (RC, p_fault("hmac-key-confusion"), False, True),
     "digest_not_checked": (RC, p_fault("sig-digest-mismatch"), False, True),
+    "unsigned_ok_without_key_use": (RC, p_no_use_unsigned, False, True),
+    "accepts_weak_idp_key": (RC, p_weak_key, False, True),
+    "rsa_only": (RC, p_ecdsa, True, False),
 }
 
 

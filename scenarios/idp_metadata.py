@@ -1,0 +1,91 @@
+"""KEY and ALG cases that change the IdP metadata the SP trusts (through the target's `add_idp`
+hook, capability `idp_admin`): the run's IdP configuration is replaced for the scenario and put
+back afterwards, whatever happened.
+"""
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from harness.context import ScenarioContext
+from harness.registry import ACCEPT, REJECT, scenario
+from harness.verdict import Observation
+
+from ._kit import fault
+
+NEEDS = ("sp_initiated", "idp_admin")
+
+
+@contextmanager
+def trusted_idp_metadata(ctx: ScenarioContext, metadata_xml: str) -> Iterator[tuple[int, Any]]:
+    """Replace the IdP metadata the SP trusts for this run's configuration; yields the hook's
+    (status, answer): a 4xx is the SP refusing the metadata. The original is always put back."""
+    cfg = ctx.target.testdata.saml_config_id
+    original = ctx.idp.metadata_xml().decode()
+    try:
+        yield ctx.runtime.call_hook_status("add_idp", idp_id=cfg, metadata_xml=metadata_xml)
+    finally:
+        ctx.runtime.call_hook("add_idp", idp_id=cfg, metadata_xml=original)
+
+
+def _with_main_cert(ctx: ScenarioContext, cert_b64: str) -> str:
+    """The IdP metadata with its main signing certificate replaced (the others stay)."""
+    text = ctx.idp.metadata_xml().decode()
+    if ctx.idp.key.cert_b64 not in text:
+        raise ValueError("the IdP metadata does not carry the IdP certificate")
+    return text.replace(ctx.idp.key.cert_b64, cert_b64)
+
+
+@scenario("KEY-08", "IdP metadata whose KeyDescriptors carry no `use` still enforces signatures", category="signature",
+          refs=("SAML Metadata 2.4.1.1 (no use = both signing and encryption)", "catalogue KEY-08",
+                "CVE-2026-16443 (keycloak/keycloak#51471)"),
+          needs=NEEDS, expect=REJECT,
+          fix_hint="A KeyDescriptor without `use` is a signing key: keep requiring (and verifying) signatures.")
+def key_08(ctx: ScenarioContext) -> Observation:
+    plain = re.sub(r'\s+use="(signing|encryption)"', "", ctx.idp.metadata_xml().decode())
+    with trusted_idp_metadata(ctx, plain) as (status, _):
+        if status >= 400:
+            return Observation(signed_in=None, intended=None, observable=False,
+                               note=f"the SP refused IdP metadata without `use` (HTTP {status})")
+        user = ctx.new_user()
+        ctx.sp_login(user, [fault("sig-unsigned")])
+        obs = ctx.observe(user)
+    obs.note = "an unsigned Response after importing IdP metadata without `use`"
+    return obs
+
+
+@scenario("KEY-10", "An RSA-1024 IdP signing key is refused at configuration (or its signatures are)",
+          category="signature", refs=("SAML2Int SDP-MD06 (RSA >= 2048)", "OWASP SAML", "catalogue KEY-10"),
+          needs=NEEDS, expect=REJECT,
+          fix_hint="Refuse IdP metadata whose signing key is RSA < 2048 bits (EC < 256), or at least never "
+                   "accept its signatures.")
+def key_10(ctx: ScenarioContext) -> Observation:
+    from mock_idp.keys import ephemeral
+
+    weak = ephemeral("samlconf weak idp key", key_size=1024)
+    with trusted_idp_metadata(ctx, _with_main_cert(ctx, weak.cert_b64)) as (status, _):
+        if status >= 400:
+            return Observation(signed_in=None, intended=None,
+                               note=f"the SP refused the metadata at configuration (HTTP {status})")
+        user = ctx.new_user()
+        ctx.sp_login(user, key=weak)
+        obs = ctx.observe(user)
+    obs.note = "the SP took the metadata; a login signed with the RSA-1024 key"
+    return obs
+
+
+@scenario("ALG-10", "An IdP with an EC P-256 key signing ecdsa-sha256 is accepted", category="signature",
+          refs=("SAML2Int SDP-ALG01 (ecdsa-sha256)", "catalogue ALG-10"), needs=NEEDS, expect=ACCEPT,
+          level="SHOULD", fix_hint="Support ECDSA (P-256, ecdsa-sha256) IdP keys.")
+def alg_10(ctx: ScenarioContext) -> Observation:
+    from mock_idp.keys import ephemeral
+
+    ec = ephemeral("samlconf ec idp key", key_type="ec")
+    with trusted_idp_metadata(ctx, _with_main_cert(ctx, ec.cert_b64)) as (status, _):
+        if status >= 400:
+            return Observation(signed_in=None, intended=None,
+                               note=f"the SP refused IdP metadata with an EC key (HTTP {status})")
+        user = ctx.new_user()
+        ctx.sp_login(user, key=ec, algorithm="ecdsa-sha256")
+        return ctx.observe(user)
