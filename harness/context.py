@@ -194,18 +194,6 @@ class ScenarioContext:
                 return emails[0] if emails else (issued.name_id or value)
         return value
 
-    def issued_name_ids(self) -> list[str]:
-        """The NameIDs the IdP issued for this scenario's logins (as issued: e.g. fresh transient
-        values when the SP asked for them), oldest first."""
-        out: list[str] = []
-        for token in self.plan_tokens:
-            plan = self.idp.get_plan(token)
-            for rid in list(getattr(plan, "issued", []) if plan else []):
-                found = next((i for i in self.idp.issued if i.response_id == rid), None)
-                if found is not None and found.name_id:
-                    out.append(found.name_id)
-        return out
-
     def users(self) -> list[dict[str, Any]]:
         """The SP's user store, through the `list_users` hook."""
         data = self.runtime.call_hook("list_users")
