@@ -300,10 +300,14 @@ class Runtime:
             have["want_assertions_signed"] = None if pol.wants_signed_assertions else (
                 pol.describe_want_assertions_signed() + " (set [sp.policy] want_assertions_signed = true "
                 "if it requires signed Assertions)")
+            have["require_signed_response"] = None if pol.requires_signed_response else (
+                pol.describe_require_signed_response() + " (set [sp.policy] require_signed_response = true "
+                "if it does)")
             have["encryption_key"] = None if pol.encryption_certs else \
                 "the SP's metadata publishes no encryption key (KeyDescriptor use=\"encryption\")"
         else:
-            have["want_assertions_signed"] = have["encryption_key"] = "the SP's metadata was not read"
+            have["want_assertions_signed"] = have["encryption_key"] = have["require_signed_response"] = \
+                "the SP's metadata was not read"
         for cap in self.target.capabilities_off:
             have[cap] = "switched off in the target file (capabilities_off)"
         return have

@@ -44,6 +44,7 @@ CAPABILITIES = (
     "required_attributes",
     # what the SP declares (its metadata, or [sp.policy] in the target file)
     "want_assertions_signed",
+    "require_signed_response",
     "encryption_key",
 )
 

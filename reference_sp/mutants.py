@@ -161,7 +161,7 @@ _TABLE: tuple[Mutant, ...] = (
            ("DST-01", "DST-02", "DST-03", "DST-04")),
     Mutant("ignores_issuer", "never compares an Issuer with the configured IdP's entityID: the "
            "configured IdP's key verifies a message whatever Issuer (Response or Assertion) it names",
-           ("ISS-01", "ISS-02", "ISS-06", "ISS-07")),
+           ("ISS-01", "ISS-02", "ISS-06", "ISS-07", "KEY-07")),
     # --- attributes --------------------------------------------------------------------------
     Mutant("email_falls_back_to_nameid", "a missing required email attribute is taken from the "
            "NameID instead of refusing the sign-in", ("ATTR-01",)),
@@ -228,7 +228,7 @@ _TABLE: tuple[Mutant, ...] = (
     Mutant("rejects_role_alias", "refuses the Entra ID spelling `Super_Administrator`",
            ("RF-ROLE-ALIAS",), _RF),
     Mutant("any_tenant_idp", "accepts an assertion signed by any configured IdP for any tenant "
-           "(no one-IdP-per-tenant binding)", ("RF-ONE-IDP", "KEY-07")),
+           "(no one-IdP-per-tenant binding)", ("RF-ONE-IDP",)),
     # --- sessions / SLO / redirects ----------------------------------------------------------
     Mutant("last_login_wins", "keeps one process-wide signed-in user: every browser with a session "
            "is shown as whoever signed in last", ("FLOW-06",)),

@@ -89,3 +89,26 @@ def alg_10(ctx: ScenarioContext) -> Observation:
         user = ctx.new_user()
         ctx.sp_login(user, key=ec, algorithm="ecdsa-sha256")
         return ctx.observe(user)
+
+
+@scenario("KEY-07", "A Response naming another trusted IdP as Issuer, signed with this IdP's key, is refused",
+          category="signature", refs=("OWASP SAML: validate that the signer is the authorized IdP", "catalogue KEY-07"),
+          needs=NEEDS, expect=REJECT,
+          fix_hint="Bind each key to its IdP: verify with the keys of the IdP the Issuer names (and the one the "
+                   "request went to), never with any configured IdP's key.")
+def key_07(ctx: ScenarioContext) -> Observation:
+    from mock_idp.keys import ephemeral
+
+    n = ctx.runtime.next_seed()
+    other_entity, other = f"urn:samlconf:second-idp:{n}", ephemeral("samlconf second idp")
+    md = ctx.idp.metadata_xml().decode().replace(ctx.idp.entity_id, other_entity)
+    md = md.replace(ctx.idp.key.cert_b64, other.cert_b64)
+    status, _ = ctx.runtime.call_hook_status("add_idp", idp_id=f"second{n}", metadata_xml=md)
+    if status >= 400:
+        return Observation(signed_in=None, intended=None, observable=False,
+                           note=f"the SP refused a second IdP configuration (HTTP {status})")
+    user = ctx.new_user()
+    ctx.sp_login(user, [fault("issuer-wrong", issuer=other_entity)])
+    obs = ctx.observe(user)
+    obs.note = f"Issuer {other_entity} (trusted, with its own key), signed with this run's IdP key"
+    return obs

@@ -61,3 +61,7 @@ single_fault("SIG-07", "An attribute changed after signing (SignedInfo still val
                    "GHSL 2025 'Sign in as anyone' (CVE-2025-25291/25292 chain)"),
              fix_hint="Check every Reference digest over the element it names, and the SignatureValue over that "
                       "same SignedInfo.")
+single_fault("SIG-04", "Where the SP requires signed Responses, an unsigned Response (signed Assertion) is refused",
+             ["sig-assertion-only"], category="signature", needs=("sp_initiated", "require_signed_response"),
+             refs=("python3-saml wantMessagesSigned / NO_SIGNED_MESSAGE", "SAML2Int SDP-IDP09", "catalogue SIG-04"),
+             fix_hint="The SP declares that it requires a signed samlp:Response: enforce it.")

@@ -58,3 +58,24 @@ def xml_13(ctx: ScenarioContext) -> Observation:
     obs = fetched(ctx.observe(user))
     obs.note = f"the round trip took {took:.1f} s"
     return obs
+
+
+single_fault("XML-14", "A document nested 100 000 elements deep is refused gracefully", ["deep-nesting(depth=100000)"],
+             category="xml", refs=("catalogue XML-14", "Oblique Security 2026 (OOM DoS)"),
+             fix_hint="Limit nesting depth and element/attribute counts in the parser (libxml2 without huge_tree).")
+
+
+@scenario("XML-15", "The same message in UTF-16 with a BOM never yields another identity", category="xml",
+          refs=("Core 1.3.3", "catalogue XML-15 (parser-differential reasoning)"), needs=("sp_initiated",),
+          expect=REJECT,
+          fix_hint="Decode once, by the XML declaration and BOM, for both signature verification and reading.")
+def xml_15(ctx: ScenarioContext) -> Observation:
+    """Accepting it as the genuinely signed user is fine (consistent decoding); refusing it too."""
+    user = ctx.new_user()
+    fetched = watch_fetches(ctx)
+    login(ctx, user, [fault("encoding-utf16")], "sp")
+    me = ctx.email_of(user)
+    obs = fetched(ctx.observe(user, intended=me, signed_as=me))
+    obs.signed_ok = True
+    obs.note = "UTF-16 with BOM, same content and signatures"
+    return obs

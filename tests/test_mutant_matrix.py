@@ -50,6 +50,10 @@ UNCOVERED: dict[str, str] = {
     "ALG-04": "SignatureMethod relabelled after signing: an exact DSA-SHA1 signature is still to come",
     "XML-09": "pysaml2 allows only enveloped-signature and c14n transforms; xmlsec's XSLT does not fetch",
     "XML-11": "pysaml2 refuses any Reference URI but the signed element's #ID; python-xmlsec fetches nothing",
+    "SIG-04": "runs only where the SP declares [sp.policy] require_signed_response; the bundled reference "
+              "targets do not (POS-03 checks the opposite there)",
+    "XML-14": "pysaml2 builds its objects recursively and refuses 100 000-deep documents whatever our parser does",
+    "XML-15": "libxml2 and pysaml2 decode UTF-16 consistently; no mutant decodes the two paths differently yet",
     # --- cannot: nothing to sign in with -------------------------------------------------------
     "ENC-04": "encrypted to another key: no SP can decrypt it, so no defect signs anyone in",
     "ENC-09": "without KeyInfo or EncryptionMethod xmlsec cannot decrypt (no defaulting SP to mimic)",
