@@ -22,6 +22,7 @@ CAPABILITIES = (
     "idp_initiated",
     "slo",
     "relay_state",
+    "deep_link",
     "user_inspection",
     "saml_admin",
     "link_accounts",
@@ -258,6 +259,8 @@ class Target(_Strict):
             missing = [h for h in hooks if h not in self.hooks and not callable(getattr(adapter, h, None))]
             return None if not missing else f"target has no {missing[0]!r} hook"
 
+        have["deep_link"] = None if login and "{relay_state}" in login \
+            else "the SP-initiated login URL takes no {relay_state} (the page to return to)"
         have["user_inspection"] = hooked("list_users")
         have["saml_admin"] = hooked("deactivate_saml")
         have["link_accounts"] = hooked("link_account")

@@ -261,7 +261,7 @@ class MockIdP:
     # ----------------------------------------------------------------- issuing
     @staticmethod
     def _check_options(options: dict[str, Any]) -> None:
-        unknown = set(options) - _SPEC_FIELDS - _SIGNING_FIELDS - {"acs_binding"}
+        unknown = set(options) - _SPEC_FIELDS - _SIGNING_FIELDS - {"acs_binding", "returned_relay_state", "logout_status", "logout_subcode"}
         if unknown:
             raise TypeError(f"unknown response option(s): {', '.join(sorted(unknown))}")
 
@@ -297,6 +297,8 @@ class MockIdP:
         self._check_options(options)
         options = dict(options)
         options.pop("acs_binding", None)
+        for k in ("returned_relay_state", "logout_status", "logout_subcode"):
+            options.pop(k, None)
         sp: SPInfo | None
         try:
             sp = self.sp(sp_entity_id)

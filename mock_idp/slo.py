@@ -233,6 +233,12 @@ def handle_slo(idp: "MockIdP", request: Any) -> Any:
     if param is None:
         return error_page("missing SAMLRequest or SAMLResponse parameter")
     relay = src.get("RelayState")
+    # a login plan (cookie) may ask for another RelayState or status in the IdP's answer (RLY-08, SLO-14)
+    from .idp import PLAN_COOKIE
+
+    plan = idp.get_plan(request.cookies.get(PLAN_COOKIE))
+    plan_opts = plan.options if plan is not None else {}
+    relay = plan_opts.get("returned_relay_state", relay)
     try:
         xml = decode_redirect_request(src[param]) if request.method == "GET" else decode_post_request(src[param])
         info = parse_logout(xml)
@@ -261,8 +267,8 @@ def handle_slo(idp: "MockIdP", request: Any) -> Any:
         issuer=idp.entity_id,
         destination=ep.response_location or ep.location,
         in_response_to=info.id,
-        status=STATUS_REQUESTER if sig_error else STATUS_SUCCESS,
-        subcode=STATUS_REQUEST_DENIED if sig_error else None,
+        status=STATUS_REQUESTER if sig_error else plan_opts.get("logout_status", STATUS_SUCCESS),
+        subcode=STATUS_REQUEST_DENIED if sig_error else plan_opts.get("logout_subcode"),
         message=sig_error,
     )
     out = send(resp, ep.response_location or ep.location, ep.binding, idp.key, relay_state=relay)

@@ -122,6 +122,8 @@ def create_app(idp: "MockIdP") -> Flask:
         plan: Any, sp: SPInfo, acs: str, irt: str | None, relay: str | None, nameid_format: str | None = None
     ) -> Response:
         plan.uses += 1
+        # a plan may return another RelayState than the one the SP sent (RLY-04: tampering)
+        relay = plan.options.get("returned_relay_state", relay)
         user = idp.apply_name_id_policy(plan.user, nameid_format, sp.entity_id)
         issued = idp.issue_response(
             sp.entity_id, user, in_response_to=irt, acs_url=acs, faults=plan.faults, relay_state=relay, **plan.options

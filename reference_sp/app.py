@@ -301,7 +301,8 @@ def _safe_next(target: str | None, allow_any: bool) -> str:
         return target
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
-            or "\\" in target:
+            or "\\" in target or any(ord(c) < 0x21 or ord(c) == 0x7f for c in target):
+        # browsers drop tabs/newlines and read "\\" as "/": "/\t/evil" is "//evil" to them
         return "/"
     return target
 

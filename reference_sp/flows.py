@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("reference_sp")
 
 MAX_PENDING = 8
+MAX_RELAY_STATE = 80  # bytes (Bindings 3.4.3 / 3.5.3)
 
 
 _THROWAWAY: list[Any] = []
@@ -133,6 +134,8 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
     @app.get("/login")
     def login() -> Response:
         nxt = request.args.get("next") or request.args.get("RelayState") or "/"
+        if len(nxt) > 1024:
+            nxt = "/"  # an oversized deep link is ignored, never stored or redirected to (RLY-05)
         tenant = None
         if sp.profile == "redflag":
             tenant = (request.args.get("saml") or "").strip()
@@ -697,15 +700,25 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
                  result.current_tenant, json.dumps(result.snapshot), time.time(),
                  min(time.time() + SESSION_SECONDS, v.session_not_on_or_after or float("inf"))))
         session["sid"] = sid
-        target = ctx.get("next") if ctx.get("solicited") else relay
-        if not ctx.get("solicited") and relay and "idpId=" in relay:
-            target = "/"
+        if ctx.get("solicited"):
+            # our own server-side deep link; the RelayState that came back is only our handle
+            # (the `trusts_returned_relaystate` mutant redirects to whatever came back instead)
+            target = relay if sp.m("trusts_returned_relaystate") else ctx.get("next")
+            if sp.m("drops_deep_link"):
+                target = "/"
+        else:
+            target = relay
+            if relay and ("idpId=" in relay or (len(relay.encode()) > MAX_RELAY_STATE
+                                                and not sp.m("open_redirect_relaystate"))):
+                target = "/"  # a configuration selector, or longer than Bindings 3.4.3 allows
         if result.warnings:
             items = "".join(f"<li>{escape(w)}</li>" for w in result.warnings)
             return page("Signed in with refused account mappings",
                         f"<p class='error' id='error'>Some account mappings were refused; you have "
                         f"no access to those accounts.</p><ul>{items}</ul>"
                         f"<p><a href='/'>Continue</a></p>", 200)
+        if sp.m("echoes_relaystate") and target:  # the defect: RelayState written into HTML as is
+            return page("Signed in", f"<p>Continue to <a id='next' href='{target}'>{target}</a></p>")
         return redirect(_safe_next(target, sp.m("open_redirect_relaystate")), 302)
 
     # --- who am I ------------------------------------------------------------------------------

@@ -126,7 +126,7 @@ _TABLE: tuple[Mutant, ...] = (
     # --- replay / correlation ----------------------------------------------------------------
     Mutant("no_replay_cache", "keeps no cache of consumed Response/Assertion IDs (under redflag "
            "only RPL-02 can show it: request correlation already stops a plain replay)",
-           ("RPL-02", "RPL-03", "RPL-05")),
+           ("RPL-02", "RPL-03", "RPL-05", "SLO-09")),
     Mutant("no_replay_protection", "neither a replay cache nor request correlation: the SP of "
            "`no_replay_cache` that also never checks InResponseTo (as `ignores_in_response_to`), "
            "so a Response posted again from another browser is taken", ("RPL-01",),
@@ -235,10 +235,35 @@ _TABLE: tuple[Mutant, ...] = (
     Mutant("session_fixation", "issues a session identifier when login starts and keeps it (and "
            "any earlier one) after sign-in, instead of a new one",
            ("SES-01",)),
-    Mutant("open_redirect_relaystate", "redirects to any absolute URL given as RelayState",
-           ("AREQ-12", "SES-04")),
+    Mutant("open_redirect_relaystate", "redirects to any RelayState after sign-in: absolute and "
+           "scheme-relative URLs, backslash and control-character tricks, script schemes, any length",
+           ("RLY-01", "RLY-02", "RLY-03", "RLY-05")),
+    Mutant("trusts_returned_relaystate", "after an SP-initiated sign-in redirects to the RelayState "
+           "that came back from the IdP instead of its own server-side deep link", ("RLY-04",)),
+    Mutant("echoes_relaystate", "after sign-in shows a 'Continue' link with the RelayState written "
+           "into the HTML unescaped (reflected XSS)", ("RLY-06",)),
+    Mutant("drops_deep_link", "after an SP-initiated sign-in always lands on '/', losing the page "
+           "the user asked for", ("SES-04",)),
     Mutant("slo_accepts_unsigned", "ends sessions on an unsigned LogoutRequest", ("SLO-01",
                                                                                    "SLO-11")),
+    Mutant("slo_signature_not_verified", "requires Signature and SigAlg on a Redirect LogoutRequest "
+           "but never verifies them (attacker keys, reordered or tampered query strings pass)",
+           ("SLO-02", "RLY-07")),
+    Mutant("slo_ignores_issuer", "takes a LogoutRequest without Issuer, or naming an unknown IdP, "
+           "as coming from the configured IdP", ("SLO-03",)),
+    Mutant("slo_ignores_time", "ignores LogoutRequest/@NotOnOrAfter (expired requests honoured)",
+           ("SLO-04",)),
+    Mutant("slo_ignores_destination", "ignores LogoutRequest/@Destination", ("SLO-05",)),
+    Mutant("slo_session_index_only", "ends the sessions a LogoutRequest's SessionIndex names "
+           "without matching its NameID (another user's or none)", ("SLO-06", "SLO-07")),
+    Mutant("slo_ignores_session_index", "ends every session of the NameID, whatever SessionIndex "
+           "the LogoutRequest names", ("SLO-08",)),
+    Mutant("slo_xsw", "accepts an unsigned LogoutRequest when an element inside it (a captured "
+           "Assertion) carries a valid IdP signature", ("SLO-10",)),
+    Mutant("logout_waits_for_idp", "/logout keeps the local session until the IdP's LogoutResponse "
+           "says Success (a failed or partial logout leaves the user signed in)", ("SLO-14",)),
+    Mutant("slo_redirects_to_relaystate", "after a LogoutResponse redirects to its RelayState as is "
+           "(open redirect)", ("RLY-08",)),
     Mutant("slo_no_logout_response", "ends the sessions an IdP LogoutRequest names but never "
            "answers it with a LogoutResponse", ("POS-11",)),
     Mutant("logout_local_only", "/logout ends the local session only: no LogoutRequest to the IdP",

@@ -106,6 +106,8 @@ def register_slo(app: Flask, sp: "RefSP", current_session: Callable[[], Any]) ->
         with sp.store.tx() as c:  # the local session ends first (saml2int SDP-SP34)
             c.execute("DELETE FROM sessions WHERE sid = ?", (s["sid"],))
         idp = sp.idp(s["idp_id"]) if s["auth_method"] == "saml" else None
+        if sp.m("logout_waits_for_idp") and s["auth_method"] == "saml":
+            _keep_until_idp_answers(s)  # the defect: the session is back until the IdP says Success
         if idp is None or request.args.get("local") or sp.m("logout_local_only"):
             return page("Signed out", "<p id='signed-out'>You are signed out.</p>")
         info = idp_info(bytes(idp["metadata"]))
@@ -137,8 +139,20 @@ def register_slo(app: Flask, sp: "RefSP", current_session: Callable[[], Any]) ->
         except Rejected as r:
             return error_page("Logout refused", r.message, 400, r.check)
 
+    def _keep_until_idp_answers(s: Any) -> None:
+        """The `logout_waits_for_idp` mutant: the local session is restored and ends only when the
+        IdP's LogoutResponse says Success."""
+        cols = list(s.keys())
+        with sp.store.tx() as c:
+            c.execute(f"INSERT INTO sessions ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                      tuple(s[k] for k in cols))
+        session["sid"] = s["sid"]
+        session["logout_sid"] = s["sid"]
+
     def _idp_for(root: etree._Element) -> Any:
         iss = root.find(f"{{{SAML}}}Issuer")
+        if sp.m("slo_ignores_issuer") and (iss is None or sp.idp_by_entity(text_of(iss)) is None):
+            return sp.idp(cfg.idp_id)  # the defect: no or a foreign Issuer is taken as our IdP
         if iss is None:
             raise Rejected("the logout message has no Issuer", "SLO-03")
         row = sp.idp_by_entity(text_of(iss))
@@ -152,10 +166,14 @@ def register_slo(app: Flask, sp: "RefSP", current_session: Callable[[], Any]) ->
             raise Rejected("expected a LogoutRequest", "BND-01")
         idp = _idp_for(root)
         info = idp_info(bytes(idp["metadata"]))
-        if not sp.m("slo_accepts_unsigned") or "Signature" in raw:
+        if sp.m("slo_xsw") and "Signature" not in raw and _embedded_idp_signature(root, info):
+            pass  # the defect: any IdP-signed element inside the message stands for its signature
+        elif sp.m("slo_signature_not_verified") and "Signature" in raw and "SigAlg" in raw:
+            pass  # the defect: a Signature parameter is required but never verified
+        elif not sp.m("slo_accepts_unsigned") or "Signature" in raw:
             verify_redirect_signature(raw, "SAMLRequest", info.signing_certs,
                                       allow_sha1=sp.m("accepts_sha1"))
-        if root.get("Destination") != cfg.slo_url:
+        if root.get("Destination") != cfg.slo_url and not sp.m("slo_ignores_destination"):
             raise Rejected(f"Destination {root.get('Destination')!r} is not {cfg.slo_url}", "SLO-05")
         noa = root.get("NotOnOrAfter")
         if noa:
@@ -163,26 +181,36 @@ def register_slo(app: Flask, sp: "RefSP", current_session: Callable[[], Any]) ->
                 t = datetime.fromisoformat(noa.replace("Z", "+00:00"))
             except ValueError:
                 raise Rejected("NotOnOrAfter is not a dateTime", "SLO-04") from None
-            if t.tzinfo is None or datetime.now(timezone.utc) - timedelta(seconds=120) >= t:
+            if (t.tzinfo is None or datetime.now(timezone.utc) - timedelta(seconds=120) >= t) \
+                    and not sp.m("slo_ignores_time"):
                 raise Rejected("the LogoutRequest has expired", "SLO-04")
         nid = root.find(f"{{{SAML}}}NameID")
-        if nid is None or not text_of(nid).strip():
+        by_index_only = sp.m("slo_session_index_only")
+        if (nid is None or not text_of(nid).strip()) and not by_index_only:
             raise Rejected("the LogoutRequest has no NameID", "SLO-07")
         rid = root.get("ID") or ""
         if not sp.m("no_replay_cache") and not sp.store.consume_ids(
                 [f"slo|{idp['entity_id']}|{rid}"], time.time() + 3600):
             raise Rejected("this LogoutRequest was already used", "SLO-09")
         indexes = [text_of(x) for x in root.findall(f"{{{SAMLP}}}SessionIndex")]
+        if sp.m("slo_ignores_session_index"):
+            indexes = []  # the defect: every session of the NameID ends
+        name = text_of(nid).strip() if nid is not None else ""
         # The NameID must match the one asserted, Format included (SAML Core 3.7.1, 8.3: no
         # Format = unspecified), as mod_auth_mellon and SimpleSAMLphp match it.
-        fmt = _format(nid.get("Format"))
+        fmt = _format(nid.get("Format")) if nid is not None else None
         with sp.store.tx() as c:
-            rows = c.execute("SELECT s.sid, s.session_index, u.name_id_format FROM sessions s "
-                             "JOIN users u ON u.id = s.user_id WHERE s.idp_id = ? AND s.name_id = ?",
-                             (idp["id"], text_of(nid).strip())).fetchall()
-            sids = [r[0] for r in rows if _format(r[2]) == fmt and (not indexes or r[1] in indexes)]
-            n = sum(c.execute("DELETE FROM sessions WHERE sid = ?", (sid,)).rowcount for sid in sids)
-        log.info("SLO: %d session(s) of %s ended", n, text_of(nid).strip())
+            if by_index_only and indexes:  # the defect: the NameID is not matched at all
+                qs = ",".join("?" * len(indexes))
+                n = c.execute(f"DELETE FROM sessions WHERE idp_id = ? AND session_index IN ({qs})",
+                              (idp["id"], *indexes)).rowcount
+            else:
+                rows = c.execute("SELECT s.sid, s.session_index, u.name_id_format FROM sessions s "
+                                 "JOIN users u ON u.id = s.user_id WHERE s.idp_id = ? AND s.name_id = ?",
+                                 (idp["id"], name)).fetchall()
+                sids = [r[0] for r in rows if _format(r[2]) == fmt and (not indexes or r[1] in indexes)]
+                n = sum(c.execute("DELETE FROM sessions WHERE sid = ?", (sid,)).rowcount for sid in sids)
+        log.info("SLO: %d session(s) of %s ended", n, name)
         if sp.m("slo_no_logout_response"):  # the defect: the IdP is never answered
             return page("Signed out", f"<p id='signed-out'>{n} session(s) ended.</p>")
         status = STATUS_SUCCESS if n else STATUS_REQUESTER
@@ -221,6 +249,25 @@ def register_slo(app: Flask, sp: "RefSP", current_session: Callable[[], Any]) ->
         if sc is None:
             raise Rejected("the LogoutResponse has no Status", "SLO-15")
         ok = sc.get("Value") == STATUS_SUCCESS and sc.find(f"{{{SAMLP}}}StatusCode") is None
+        kept = session.pop("logout_sid", None)
+        if kept and ok:  # the `logout_waits_for_idp` mutant ends the session only now
+            with sp.store.tx() as c:
+                c.execute("DELETE FROM sessions WHERE sid = ?", (kept,))
+        relay = unquote_plus(raw.get("RelayState", ""))
+        if sp.m("slo_redirects_to_relaystate") and relay:
+            return redirect(relay, 302)  # the defect: an open redirect after logout
         msg = "You are signed out everywhere." if ok else \
             "You are signed out here; the identity provider reports the logout may be partial."
         return page("Signed out", f"<p id='signed-out'>{msg}</p>")
+
+
+def _embedded_idp_signature(root: etree._Element, info: Any) -> bool:
+    """The `slo_xsw` mutant's check: does any element inside the message carry a valid IdP
+    signature (a captured signed Assertion, say)?"""
+    from .saml import DS, verify_with_cert
+
+    for sig in list(root.iter(f"{{{DS}}}Signature"))[:4]:
+        parent = sig.getparent()
+        if parent is not None and any(verify_with_cert(root, parent, c) for c in info.signing_certs):
+            return True
+    return False

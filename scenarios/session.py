@@ -1,4 +1,4 @@
-"""SES / PROV: the SP's own sessions: fixation, RelayState redirects, and deprovisioning.
+"""SES / PROV: the SP's own sessions: fixation and deprovisioning (RelayState: scenarios/relay.py).
 
 Also the small helpers the contract scenarios share: calling an admin hook with per-call values
 (`hook`), signing a local user in with a password in the scenario's own session (`password_sign_in`)
@@ -171,53 +171,6 @@ def ses_01(ctx: ScenarioContext) -> Observation:
     b = f"(b) the attacker's earlier session cookie shows {seen_b or 'nobody'}" + \
         (" (their own session, not the victim's: not fixation)" if seen_b else "")
     return Observation(signed_in=None, intended=email, note=f"{a}; {b}")
-
-
-# --- SES-04: open redirect through RelayState --------------------------------------------------
-@scenario(
-    "SES-04",
-    "RelayState naming a foreign absolute URL does not send the user off-site after sign-in",
-    category="session",
-    refs=("catalogue SES-04", "catalogue AREQ-12", "Bindings 3.4.3 / 3.5.3 (RelayState)",
-          "CWE-601 open redirect"),
-    needs=("relay_state",),
-    expect=ACCEPT,
-    fix_hint="After sign-in redirect only to relative paths on this SP (or an allow-list); treat "
-             "any absolute or scheme-relative RelayState as '/'.",
-)
-def ses_04(ctx: ScenarioContext) -> Observation:
-    user = ctx.new_user()
-    tmpl = ctx.target.login.sp_initiated_url or ""
-    if "{relay_state}" in tmpl:
-        how = "SP-initiated login with RelayState"
-        run = lambda: ctx.sp_login(user, relay_state=EVIL)  # noqa: E731
-    elif ctx.runtime.accepts_unsolicited:
-        how = "IdP-initiated login with RelayState"
-        run = lambda: ctx.idp_login(user, relay_state=EVIL)  # noqa: E731
-    else:
-        return unobservable("no way to hand the SP a RelayState: the target's login URL "
-                                   "takes no {relay_state} and the profile refuses IdP-initiated "
-                                   "login")
-    left = ""
-    final = ""
-    try:
-        page = run()
-        final = page.url
-    except TargetError as exc:
-        if "outside the target" not in str(exc):
-            raise
-        left = str(exc)
-    obs = ctx.observe(user, store_check=False)
-    # "accept, but never off-site": refusing the whole login (no session) is as safe as staying on
-    # site (Shibboleth's redirectLimit, SimpleSAMLphp's trusted.url.domains do so; the engine then
-    # checks the baseline); being sent off-site is a finding either way.
-    obs.refusal_ok = "nobody signed in and the browser stayed on the SP, as safe as ignoring the RelayState"
-    obs.check("the SP did not redirect to the RelayState's foreign URL", not left,
-              f"{how}: {left}", always=True)
-    if final:
-        host = urlsplit(final).netloc
-        obs.check("the browser ended on the SP", host != urlsplit(EVIL).netloc, final, always=True)
-    return obs
 
 
 # --- PROV-DELETE: deprovisioning ends sessions ------------------------------------------------

@@ -306,3 +306,12 @@ def flow_03(ctx: ScenarioContext) -> Observation:
                 f"its LogoutResponse returned to the SP" if all(c.ok for c in obs.checks) else
                 f"LogoutRequest {req_id}")
     return obs
+
+
+# shared with the other logout scenarios (scenarios/logout.py, scenarios/relay.py)
+sign_in = _sign_in
+control = _control
+logout_request = _logout_request
+messages = _messages
+idp_events = _idp_events
+origin = _origin

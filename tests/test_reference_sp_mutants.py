@@ -458,6 +458,66 @@ def p_post_binding(sp):
     return r.status_code, 'name="SAMLRequest"' in r.text
 
 
+def _session_index(sp) -> str | None:
+    xml = sp.idp.idp.issued[-1].xml
+    st = etree.fromstring(xml).find(".//{urn:oasis:names:tc:SAML:2.0:assertion}AuthnStatement")
+    return None if st is None else st.get("SessionIndex")
+
+
+def p_slo(**knobs):
+    """Sign in, then one IdP LogoutRequest with these knobs: is the session still there (200)?"""
+    def probe(sp):
+        b = sp.browser()
+        u = rc_user()
+        sp.solicited(b, u)
+        kw = dict(knobs)
+        if kw.pop("attacker", False):
+            kw["key"] = sp.idp.idp.attacker_key
+        name_id = kw.pop("name_id", u.name_id)
+        kw.setdefault("session_index", _session_index(sp))
+        if kw.pop("wrap", False):
+            kw["wrap_assertion_from"] = sp.idp_response(rc_user(), sign_assertion=True).xml
+        b.get(sp.idp.idp.logout_request(sp.entity_id, name_id, **kw).url)
+        return sp.me(b).status_code
+    return probe
+
+
+def p_slo_two_sessions(sp):
+    """One user in two browsers; a LogoutRequest naming the first SessionIndex: second still in?"""
+    u = rc_user()
+    b1, b2 = sp.browser(), sp.browser()
+    sp.solicited(b1, u)
+    first = _session_index(sp)
+    sp.solicited(b2, u)
+    b1.get(sp.idp.idp.logout_request(sp.entity_id, u.name_id, session_index=first).url)
+    return sp.me(b1).status_code, sp.me(b2).status_code
+
+
+def p_relay(relay: str, **login_params):
+    """Where the ACS redirects after a login (unsolicited with `relay`, or SP-initiated with a
+    deep link `next` while the IdP returns `relay`)."""
+    def probe(sp):
+        b = sp.browser()
+        u = rc_user()
+        if login_params:
+            rid = sp.pending_request_id(b, email=u.attributes["Email"][0], **login_params)
+            r = sp.post_issued(b, sp.idp_response(u, in_response_to=rid, relay_state=relay))
+        else:
+            r = sp.post_issued(b, sp.idp_response(u, relay_state=relay))
+        return r.headers.get("location") or ("<script>" in r.text)
+    return probe
+
+
+def p_scenario(sid: str, profile: str = "redis_cloud"):
+    """Run the harness scenario itself against a reference SP with the same mutants (for defects
+    whose probe needs the IdP's full browser round trip)."""
+    def probe(sp):
+        from tests.conftest import run_scenarios
+
+        return run_scenarios(profile, [sid], mutants=sorted(sp.cfg.mutants))[sid].verdict
+    return probe
+
+
 RC, RF = "redis_cloud", "redflag"
 CASES: dict[str, tuple[str, Probe, Any, Any]] = {
     "skip_jit": (RC, p_skip_jit, True, False),
@@ -499,6 +559,18 @@ CASES: dict[str, tuple[str, Probe, Any, Any]] = {
     "session_fixation": (RC, p_fixation, False, True),
     "open_redirect_relaystate": (RC, p_open_redirect, "/", "https://evil.example/x"),
     "slo_accepts_unsigned": (RC, p_slo_unsigned, 200, 401),
+    "slo_signature_not_verified": (RC, p_slo(attacker=True), 200, 401),
+    "slo_ignores_issuer": (RC, p_slo(issuer=None), 200, 401),
+    "slo_ignores_time": (RC, p_slo(lifetime=-600), 200, 401),
+    "slo_ignores_destination": (RC, p_slo(destination="https://other-sp.example.com/saml/slo"), 200, 401),
+    "slo_session_index_only": (RC, p_slo(name_id="someone.else@example.com"), 200, 401),
+    "slo_ignores_session_index": (RC, p_slo_two_sessions, (401, 200), (401, 401)),
+    "slo_xsw": (RC, p_slo(sign=False, wrap=True), 200, 401),
+    "logout_waits_for_idp": (RC, p_scenario("SLO-14"), "pass", "fail"),
+    "slo_redirects_to_relaystate": (RC, p_scenario("RLY-08"), "pass", "fail"),
+    "trusts_returned_relaystate": (RC, p_relay("/?tampered=1", next="/?asked=1"), "/?asked=1", "/?tampered=1"),
+    "echoes_relaystate": (RC, p_relay('/"><script>x</script>'), '/%22%3E%3Cscript%3Ex%3C/script%3E', True),
+    "drops_deep_link": (RC, p_relay("/ignored", next="/?asked=1"), "/?asked=1", "/"),
     "signature_not_verified": (RC, p_fault("sig-bad-value"), False, True),
     "xsw_response_signature": (RC, p_xsw_response, None, "victim@example.com"),
     "pi_flattening_c14n": (RC, p_fault("nameid-pi-splice"), False, True),

@@ -21,7 +21,7 @@ CASES = [
     ("RF-ONE-IDP", "redflag", "any_tenant_idp"),
     ("SES-01", "redis_cloud", "session_fixation"),
     ("SES-01", "redflag", "session_fixation"),
-    ("SES-04", "redis_cloud", "open_redirect_relaystate"),
+    ("RLY-01", "redis_cloud", "open_redirect_relaystate"),
     ("PROV-DELETE", "redis_cloud", "session_outlives_user"),
 ]
 IDS = sorted({c[0] for c in CASES})

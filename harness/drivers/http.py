@@ -87,6 +87,11 @@ class HttpSession:
             raise TargetError(f"{url}: cannot connect ({_short(msg)})") from None
         except httpx.TimeoutException:
             raise TargetError(f"{url}: no answer within the timeout") from None
+        except httpx.InvalidURL as exc:
+            # httpx builds the next request of a redirect even when not following it: a Location
+            # such as "javascript:..." cannot be one, and leaves the target (RLY-03)
+            raise TargetError(f"{url} (redirect) sent the browser outside the target, to a "
+                              f"non-http(s) Location ({_short(str(exc))})") from None
         except httpx.HTTPError as exc:
             raise TargetError(f"{url}: HTTP error: {_short(str(exc))}") from None
         return resp
