@@ -171,15 +171,19 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
             return error_page("No identity provider", "no IdP is configured", 409)
         info = idp_info(bytes(idp["metadata"]))
         # AuthnRequest by HTTP-POST instead of Redirect (the `ignores_post_binding` mutant never does)
-        post = request.args.get("binding") == "post" and not sp.m("ignores_post_binding")
+        post = (request.args.get("binding") == "post" and not sp.m("ignores_post_binding")) \
+            or sp.m("authn_request_by_post")
         if not info.sso_redirect and not post:
             return error_page("No SSO endpoint", "the IdP metadata has no HTTP-Redirect "
                               "SingleSignOnService", 409)
         client = sp.clients.client([bytes(idp["metadata"])])
         handle = secrets.token_urlsafe(16)
+        # 160 random bits per request ID (Core 1.3.4: collision probability <= 2^-128, SHOULD
+        # 2^-160); pysaml2's own IDs (17 alphanumerics, ~101 bits) are the `weak_request_id` mutant
+        ids = {} if sp.m("weak_request_id") else {"message_id": "_" + secrets.token_hex(20)}
         req_id, binfo = client.prepare_for_authenticate(
-            entityid=info.entity_id, relay_state=handle,
-            binding=BINDING_HTTP_POST if post else BINDING_HTTP_REDIRECT)
+            entityid=info.entity_id, relay_state=nxt if sp.m("relaystate_raw_url") else handle,
+            binding=BINDING_HTTP_POST if post else BINDING_HTTP_REDIRECT, **ids)
         pend = _pending()
         if len(pend) >= MAX_PENDING:
             for k in sorted(pend, key=lambda k: pend[k]["t"])[: len(pend) - MAX_PENDING + 1]:
@@ -191,6 +195,8 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
         if post:
             return Response(binfo["data"], mimetype="text/html")
         location = dict(binfo["headers"])["Location"]
+        if any(sp.m(m) for m in _AREQ_MUTANTS):
+            location = _tamper_authn_request(location, sp)
         return redirect(location, 302)
 
     # --- the ACS -------------------------------------------------------------------------------
@@ -875,3 +881,51 @@ def _parse_resolving_entities(b64: str) -> None:
         etree.fromstring(base64.b64decode("".join(b64.split()), validate=False), parser)
     except Exception:  # noqa: BLE001 - the normal checks report what is wrong with the message
         pass
+
+
+_AREQ_MUTANTS = ("areq_issuer_format", "areq_local_time", "areq_wrong_destination", "areq_acs_index",
+                 "areq_nameid_policy_format", "areq_subject_confirmation", "areq_authn_context_minimum")
+
+
+def _tamper_authn_request(location: str, sp: Any) -> str:
+    """The AuthnRequest mutants: one defect each in the (unsigned) Redirect-binding request."""
+    import base64
+    import zlib
+    from urllib.parse import parse_qsl, urlencode
+
+    from lxml import etree
+
+    base, _, query = location.partition("?")
+    params = dict(parse_qsl(query, keep_blank_values=True))
+    root = parse_xml(zlib.decompress(base64.b64decode(params["SAMLRequest"]), -15))
+    iss = root.find(f"{{{SAML}}}Issuer")
+    if sp.m("areq_issuer_format") and iss is not None:
+        iss.set("Format", "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress")
+    if sp.m("areq_local_time"):
+        root.set("IssueInstant", root.get("IssueInstant", "").replace("Z", "+00:00"))
+    if sp.m("areq_wrong_destination"):
+        root.set("Destination", base + "/other")
+    if sp.m("areq_acs_index"):
+        root.set("AssertionConsumerServiceIndex", "1")
+    after = iss if iss is not None else None
+    if sp.m("areq_subject_confirmation"):
+        subj = etree.Element(f"{{{SAML}}}Subject")
+        etree.SubElement(subj, f"{{{SAML}}}NameID").text = "someone@example.com"
+        etree.SubElement(subj, f"{{{SAML}}}SubjectConfirmation").set(
+            "Method", "urn:oasis:names:tc:SAML:2.0:cm:bearer")
+        if after is not None:
+            after.addnext(subj)
+        else:
+            root.insert(0, subj)
+    if sp.m("areq_nameid_policy_format"):
+        nip = etree.SubElement(root, f"{{{SAMLP}}}NameIDPolicy")
+        nip.set("Format", "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress")
+        nip.set("AllowCreate", "true")
+    if sp.m("areq_authn_context_minimum"):
+        rac = etree.SubElement(root, f"{{{SAMLP}}}RequestedAuthnContext")
+        rac.set("Comparison", "minimum")
+        etree.SubElement(rac, f"{{{SAML}}}AuthnContextClassRef").text = \
+            "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    params["SAMLRequest"] = base64.b64encode(c.compress(etree.tostring(root)) + c.flush()).decode()
+    return base + "?" + urlencode(params)

@@ -132,7 +132,7 @@ _TABLE: tuple[Mutant, ...] = (
            "so a Response posted again from another browser is taken", ("RPL-01",),
            implies=("no_replay_cache", "ignores_in_response_to")),
     Mutant("ignores_in_response_to", "does not correlate InResponseTo with the AuthnRequest this "
-           "browser session sent", ("IRT-01", "IRT-02", "IRT-03", "IRT-04", "IRT-06")),
+           "browser session sent", ("IRT-01", "IRT-02", "IRT-03", "IRT-04", "IRT-06", "AREQ-13")),
     Mutant("accepts_idp_initiated", "accepts unsolicited (IdP-initiated) Responses even where the "
            "profile supports SP-initiated sign-on only", ("IRT-05", "RF-SP-ONLY", "FLOW-02"), _RF),
     # --- time --------------------------------------------------------------------------------
@@ -322,6 +322,27 @@ _TABLE: tuple[Mutant, ...] = (
     Mutant("accepts_weak_idp_key", "takes IdP metadata whose signing key is RSA-1024 (no minimum key "
            "size at configuration)", ("KEY-10",)),
     Mutant("rsa_only", "too strict: refuses ECDSA (P-256, ecdsa-sha256) IdP signatures", ("ALG-10",)),
+    # --- the SP's own AuthnRequest (the mock IdP inspects it) ----------------------------------
+    Mutant("authn_request_by_post", "sends every AuthnRequest by HTTP-POST, never by HTTP-Redirect",
+           ("AREQ-01",)),
+    Mutant("areq_issuer_format", "the AuthnRequest's Issuer carries Format=emailAddress",
+           ("AREQ-02",)),
+    Mutant("weak_request_id", "AuthnRequest IDs are pysaml2's default (17 alphanumerics, about 101 "
+           "random bits, short of Core 1.3.4's 128)", ("AREQ-03",)),
+    Mutant("areq_local_time", "the AuthnRequest's IssueInstant carries a time-zone offset instead of "
+           "'Z'", ("AREQ-04",)),
+    Mutant("areq_wrong_destination", "the AuthnRequest's Destination is not the IdP endpoint it is "
+           "sent to", ("AREQ-05",)),
+    Mutant("areq_acs_index", "the AuthnRequest names an AssertionConsumerServiceIndex next to its "
+           "URL", ("AREQ-06",)),
+    Mutant("areq_nameid_policy_format", "the AuthnRequest's NameIDPolicy forces a Format "
+           "(emailAddress)", ("AREQ-07",)),
+    Mutant("areq_subject_confirmation", "the AuthnRequest carries a Subject with a bearer "
+           "SubjectConfirmation", ("AREQ-08",)),
+    Mutant("areq_authn_context_minimum", "the AuthnRequest asks for an authentication context with "
+           "Comparison=\"minimum\"", ("AREQ-11",)),
+    Mutant("relaystate_raw_url", "sends the deep link itself (a URL path) as RelayState instead of "
+           "an opaque handle", ("AREQ-12",)),
     Mutant("ignores_post_binding", "ignores the HTTP-POST AuthnRequest binding (binding=post): "
            "always sends the AuthnRequest by Redirect", ("FLOW-05",)),
 )

@@ -129,3 +129,188 @@ def rpl_02(ctx: ScenarioContext) -> Observation:
 def rpl_05(ctx: ScenarioContext) -> Observation:
     # needs idp_initiated: an SP that refuses unsolicited Responses has nothing to replay (IRT-05)
     return second_login(ctx, ctx.new_user(), [fault("replay")], flow="idp")
+
+
+# --- IRT-03, IRT-04, IRT-06: request state bound to the browser, used once ---------------------------
+def _pending_request(ctx: ScenarioContext, user: Any) -> str | None:
+    """Start an SP-initiated login in the current session but stop at the IdP (no plan: the IdP shows
+    its login page); return the ID of the AuthnRequest the SP sent, read from the hops."""
+    start = len(ctx.session.hops)
+    ctx.session.set_idp_plan(ctx.runtime.idp_base_url, "none")
+    login = ctx.target.login
+    tenants = user.attributes.get(ctx.profile.attributes.tenant or "", [])
+    values = {"email": ctx.email_of(user), "tenant": tenants[0].split(",")[0] if tenants else "",
+              "relay_state": ""}
+    ctx.session.navigate(ctx.target.url(login.sp_initiated_url or "", **values))
+    for hop in ctx.session.hops[start:]:
+        req = hop.saml.get("SAMLRequest") or {}
+        if req.get("type") == "AuthnRequest" and req.get("ID"):
+            return str(req["ID"])
+    return None
+
+
+def _post(ctx: ScenarioContext, issued: Any) -> None:
+    ctx.session.navigate(issued.acs_url, method="POST", data=issued.form_fields())
+
+
+def _only(ctx: ScenarioContext, user: Any) -> Observation:
+    """Signed in as `user` (the response's principal) counts; anyone else is not this response."""
+    who = ctx.whoami()
+    email = ctx.email_of(user)
+    return Observation(signed_in=who if who == email else None, intended=email,
+                       note="" if who in (None, email) else f"the session still shows {who!r}")
+
+
+@scenario("IRT-03", "A Response answering an AuthnRequest another browser started is refused",
+          category="correlation", refs=("Prof 4.1.4.3 (InResponseTo)", "Shibboleth checkCorrelation",
+                                        "catalogue IRT-03", "catalogue AREQ-13"),
+          needs=("sp_initiated",), expect=REJECT, fix_hint=IRT_HINT)
+def irt_03(ctx: ScenarioContext) -> Observation:
+    attacker = ctx.new_user()
+    rid = _pending_request(ctx, attacker)
+    if not rid:
+        return Observation(signed_in=None, intended=None, observable=False,
+                           note="no AuthnRequest from the SP was seen in the hops")
+    ctx.restart()  # the victim's browser: it never started this login
+    issued = ctx.idp.issue_response(ctx.runtime.sp_entity_id, attacker, in_response_to=rid)
+    _post(ctx, issued)
+    obs = _only(ctx, attacker)
+    obs.note = (obs.note + "; " if obs.note else "") + f"Response to AuthnRequest {rid} posted from another browser"
+    return obs
+
+
+@scenario("IRT-04", "A second Response for an AuthnRequest already answered is refused",
+          category="correlation", refs=("Core 3.2.2 / Prof 4.1.4.3 (one response per request)", "catalogue IRT-04"),
+          needs=("sp_initiated",), expect=REJECT, fix_hint=IRT_HINT)
+def irt_04(ctx: ScenarioContext) -> Observation:
+    first = ctx.new_user()
+    rid = _pending_request(ctx, first)
+    if not rid:
+        return Observation(signed_in=None, intended=None, observable=False,
+                           note="no AuthnRequest from the SP was seen in the hops")
+    _post(ctx, ctx.idp.issue_response(ctx.runtime.sp_entity_id, first, in_response_to=rid))
+    if ctx.whoami() != ctx.email_of(first):
+        return Observation(signed_in=None, intended=None, observable=False,
+                           note="the first Response to the AuthnRequest did not sign in")
+    second = ctx.new_user()  # a fresh, valid Response (new IDs) for the same, consumed request
+    _post(ctx, ctx.idp.issue_response(ctx.runtime.sp_entity_id, second, in_response_to=rid))
+    obs = _only(ctx, second)
+    obs.note = (obs.note + "; " if obs.note else "") + f"second Response to AuthnRequest {rid}"
+    return obs
+
+
+single_fault("IRT-06", "A solicited-looking Response (InResponseTo set) posted where no request is pending is "
+             "refused, even where IdP-initiated SSO is allowed", ["in-response-to-wrong"], category="correlation",
+             refs=("Prof 4.1.4.3 (unsolicited: InResponseTo MUST NOT be present)", "catalogue IRT-06"),
+             flow="idp", needs=("idp_initiated",), fix_hint=IRT_HINT)
+
+
+# --- RPL-03, RPL-06 ---------------------------------------------------------------------------------
+@scenario("RPL-03", "The same Response posted twice at once (two browsers) signs in at most one of them",
+          category="replay", refs=("Prof 4.1.4.5 MUST", "W2T LoginBearerReplay (concurrent)", "catalogue RPL-03"),
+          needs=("sp_initiated",), expect=REJECT, fix_hint=RPL_HINT + " Make the check-and-store atomic.")
+def rpl_03(ctx: ScenarioContext) -> Observation:
+    import threading
+
+    from .session import _cookies, _plant
+
+    user = ctx.new_user()
+    one = ctx.session
+    rid = _pending_request(ctx, user)
+    if not rid:
+        return Observation(signed_in=None, intended=None, observable=False,
+                           note="no AuthnRequest from the SP was seen in the hops")
+    two = ctx.open_session()
+    _plant(two, [c for c in _cookies(one) if "samlconf_idp_plan" not in c["name"]])
+    issued = ctx.idp.issue_response(ctx.runtime.sp_entity_id, user, in_response_to=rid)
+    fields = issued.form_fields()
+
+    def post(s: Any) -> None:
+        try:
+            s.navigate(issued.acs_url, method="POST", data=dict(fields))
+        except Exception:  # noqa: BLE001 - a refusal (even a 5xx) is judged by whoami below
+            pass
+
+    if ctx.driver == "http":  # httpx clients are independent: truly concurrent
+        threads = [threading.Thread(target=post, args=(s,)) for s in (one, two)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+    else:  # Playwright's sync API is single-threaded: one after the other
+        post(one)
+        post(two)
+    email = ctx.email_of(user)
+    seen = []
+    for s in (one, two):
+        ctx.use(s)
+        seen.append(ctx.whoami())
+    ctx.use(one)
+    wins = [w for w in seen if w == email]
+    if not wins:
+        return Observation(signed_in=None, intended=email, observable=False,
+                           note="neither submission signed in (the Response itself was refused)")
+    # one sign-in is the valid use; a second one is the replay
+    return Observation(signed_in=email if len(wins) > 1 else None, intended=email,
+                       note=f"{len(wins)} of 2 submissions signed in")
+
+
+@scenario("RPL-06", "An Assertion carrying OneTimeUse is accepted once, and its Response replayed is refused",
+          category="replay", refs=("Core 2.5.1.5 (OneTimeUse)", "Prof 4.1.4.5 MUST", "catalogue RPL-06"),
+          needs=("sp_initiated",), expect=REJECT, fix_hint=RPL_HINT)
+def rpl_06(ctx: ScenarioContext) -> Observation:
+    user = ctx.new_user()
+    ctx.sp_login(user, [fault("one-time-use")])
+    if ctx.whoami() is None:
+        return Observation(signed_in=None, intended=None, observable=False,
+                           note="the first login (with OneTimeUse) failed")
+    ctx.restart()
+    ctx.sp_login(user, [fault("replay")])
+    return ctx.observe(user, store_check=False)
+
+
+# --- DST-04 ---------------------------------------------------------------------------------------
+def _near_misses(ctx: ScenarioContext) -> list[Any]:
+    from urllib.parse import urlsplit, urlunsplit
+
+    acs = ctx.idp.sp(ctx.runtime.sp_entity_id).default_acs().location
+    p = urlsplit(acs)
+    other_scheme = "https" if p.scheme == "http" else "http"
+    host = p.hostname or ""
+    variants = [
+        urlunsplit((other_scheme, p.netloc, p.path, p.query, "")),
+        urlunsplit((p.scheme, p.netloc, p.path.rstrip("/") + "/", p.query, "")) if not p.path.endswith("/")
+        else urlunsplit((p.scheme, p.netloc, p.path.rstrip("/"), p.query, "")),
+        urlunsplit((p.scheme, p.netloc, p.path, (p.query + "&" if p.query else "") + "x=1", "")),
+        urlunsplit((p.scheme, p.netloc.replace(host, host.upper()) if host.upper() != host
+                    else p.netloc.replace(host, "localhost" if host == "127.0.0.1" else host), p.path, p.query, "")),
+    ]
+    if p.port is None:
+        variants.append(urlunsplit((p.scheme, f"{host}:{443 if p.scheme == 'https' else 80}", p.path, p.query, "")))
+    return [v for v in dict.fromkeys(variants) if v != acs]
+
+
+@scenario("DST-04", "Near-miss Destinations (scheme, trailing slash, extra query, host spelling) are refused",
+          category="destination", refs=("Core 3.2.2 (Destination)", "S2I SDP-SP06 (exact ACS match)",
+                                        "php-saml destinationStrictlyMatches", "catalogue DST-04"),
+          needs=("sp_initiated",), expect=REJECT, level="SHOULD",
+          fix_hint="Compare Response/@Destination with the ACS URL byte for byte (no normalisation).")
+def dst_04(ctx: ScenarioContext) -> Observation:
+    user = None
+    for i, url in enumerate(_near_misses(ctx)):
+        if i:
+            ctx.restart()
+        user = ctx.new_user()
+        ctx.sp_login(user, [fault("destination-wrong", url=url)])
+        obs = ctx.observe(user, store_check=False)
+        if obs.accepted:
+            obs.note = f"Destination {url!r} was accepted"
+            return obs
+    return ctx.observe(user, store_check=False)
+
+
+single_fault("DST-08", "Two bearer confirmations that each fail one check (expired / wrong Recipient) are refused",
+             ["scd-mix-and-match"], category="destination",
+             refs=("Prof 4.1.4.3 (one SubjectConfirmation must satisfy every check)", "catalogue DST-08"),
+             fix_hint="Accept the subject only when one single bearer SubjectConfirmationData passes every "
+                      "check (Recipient, NotOnOrAfter, InResponseTo, no NotBefore).")

@@ -14,7 +14,7 @@ from harness.context import ScenarioContext
 from harness.registry import ACCEPT, REJECT, scenario
 from harness.verdict import Observation
 
-from .slo import SLO_HINT, SignedIn, control, logout_request, messages, sign_in
+from .slo import SLO_HINT, control, logout_request, messages, sign_in
 
 NEEDS = ("sp_initiated", "slo")
 STATUS = "urn:oasis:names:tc:SAML:2.0:status:"
@@ -34,7 +34,7 @@ def _survives(ctx: ScenarioContext, variants: list[tuple[str, dict[str, Any]]]) 
         if knobs.get("key") == "ATTACKER":  # the attacker key exists only at run time
             knobs["key"] = ctx.idp.attacker_key
         knobs.setdefault("session_index", who.session_index)
-        msg = ctx.idp.logout_request(ctx.runtime.sp_entity_id, name_id, **knobs)
+        msg = ctx.idp.logout_request(ctx.runtime.sp_entity_id, name_id, **{**who.name_knobs(), **knobs})
         ctx.session.navigate(msg.url)
         obs = ctx.observe(who.user, store_check=False)
         tried.append(label)
@@ -95,7 +95,8 @@ def slo_06(ctx: ScenarioContext) -> Observation:
         return who
     other = f"someone.else.{ctx.runtime.next_seed()}@{ctx.target.testdata.email_domain}"
     before = len(ctx.hops)
-    msg = ctx.idp.logout_request(ctx.runtime.sp_entity_id, other, session_index=who.session_index)
+    msg = ctx.idp.logout_request(ctx.runtime.sp_entity_id, other, **{**who.name_knobs(),
+                                                                   "session_index": who.session_index})
     ctx.session.navigate(msg.url)
     obs = ctx.observe(who.user, store_check=False)
     if not obs.accepted:
@@ -148,16 +149,17 @@ def _index_in(ctx: ScenarioContext, hops: list[Any]) -> str | None:
     """The SessionIndex of the last Response the IdP posted in these hops."""
     from lxml import etree
 
-    from .slo import _PARSER, _SAML
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    saml = "urn:oasis:names:tc:SAML:2.0:assertion"
 
     for hop in reversed(hops):
         rid = (hop.saml.get("SAMLResponse") or {}).get("ID") if hop.method == "POST" else None
         if rid:
             try:
-                root = etree.fromstring(ctx.idp.replay(rid).xml, _PARSER)
+                root = etree.fromstring(ctx.idp.replay(rid).xml, parser)
             except KeyError:
                 return None
-            st = root.find(f".//{{{_SAML}}}AuthnStatement")
+            st = root.find(f".//{{{saml}}}AuthnStatement")
             return None if st is None else st.get("SessionIndex")
     return None
 
@@ -190,7 +192,9 @@ def slo_09(ctx: ScenarioContext) -> Observation:
     if not obs.accepted:
         obs.note = f"the replayed LogoutRequest {msg.message_id} ended the new session"
         return obs
-    again = SignedIn(who.user, who.email, who.name_id, _index_in(ctx, ctx.session.hops))
+    from dataclasses import replace
+
+    again = replace(who, session_index=_index_in(ctx, ctx.session.hops))
     return control(ctx, again, obs)
 
 

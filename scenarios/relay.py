@@ -1,11 +1,9 @@
 """RLY and SES-04: RelayState after sign-in and logout: kept, bounded, never an open redirect.
 
-The rule these share: the SP may accept or refuse the login (a refusal is a safe outcome), but it
-must never send the browser off its own origin because of a RelayState, nor write it into a page
-unescaped. Each scenario therefore expects REJECT of *the defect*: the observation's `signed_in`
-is set only when the defect was seen (an off-origin navigation, a reflected payload, a tampered
-value followed), with the signed-in principal as evidence; an SP that stayed on its origin passes
-whether it signed the user in or not (the note says which).
+The rule these share: the SP may accept or refuse the login (a refusal is a safe outcome:
+`Observation.refusal_ok`), but it must never send the browser off its own origin because of a
+RelayState, nor write it into a page unescaped, nor follow a tampered one: that check counts
+whether or not the user was signed in (`Check.always`).
 
 "Off-origin" is judged as a browser would: a redirect the driver refused because it left the
 target, a script-scheme Location, or a URL whose path a browser reads as another host (browsers
@@ -22,7 +20,7 @@ from urllib.parse import quote, urlsplit
 from harness.context import ScenarioContext
 from harness.errors import TargetError
 from harness.events import Hop
-from harness.registry import ACCEPT, REJECT, scenario
+from harness.registry import ACCEPT, scenario
 from harness.verdict import Observation
 
 EVIL_HOST = "evil.samlconf.invalid"
@@ -41,7 +39,7 @@ def _sp_relay(ctx: ScenarioContext) -> bool:
 def _flow(ctx: ScenarioContext, prefer_idp: bool = True) -> str:
     """'idp' (unsolicited, the RelayState goes straight to the SP) where the profile supports it,
     else 'sp' (the SP-initiated login URL's {relay_state}, the deep link the SP keeps)."""
-    if ctx.profile.flows.idp_initiated and (prefer_idp or not _sp_relay(ctx)):
+    if ctx.runtime.accepts_unsolicited and (prefer_idp or not _sp_relay(ctx)):
         return "idp"
     return "sp"
 
@@ -89,16 +87,12 @@ def _origin(url: str) -> str:
     return f"{p.scheme}://{p.netloc}".lower()
 
 
-def _defect(ctx: ScenarioContext, user: Any, found: list[str], what: str) -> Observation:
-    """REJECT-encoded: `signed_in` names who was signed in when the defect was seen (or a marker
-    when nobody was); an SP that showed no defect passes, signed in or not."""
-    who = ctx.whoami()
-    intended = ctx.email_of(user)
-    if found:
-        return Observation(signed_in=who or "(the defect, with nobody signed in)", intended=intended,
-                           note=f"{what}: " + "; ".join(found)[:600])
-    state = f"signed in as {who!r}" if who else "nobody signed in at the end"
-    return Observation(signed_in=None, intended=intended, note=f"no {what} seen; {state}")
+def _defect(ctx: ScenarioContext, user: Any, found: list[str], what: str,
+            refusal: str = "refusing the login is as safe as signing in without the redirect") -> Observation:
+    """"Accept, but never X": the login may succeed or be refused (`refusal_ok`); the check that X
+    was not seen counts either way (`always`)."""
+    obs = Observation(signed_in=ctx.whoami(), intended=ctx.email_of(user), refusal_ok=refusal)
+    return obs.check(f"no {what}", not found, "; ".join(found)[:600], always=True)
 
 
 def _try_values(ctx: ScenarioContext, values: list[str], what: str, flow: str | None = None,
@@ -121,7 +115,7 @@ def _try_values(ctx: ScenarioContext, values: list[str], what: str, flow: str | 
         if found:
             return _defect(ctx, user, [f"RelayState {value!r} ({flow}-initiated)"] + found, what)
     obs = _defect(ctx, user, [], what)
-    obs.note += f"; {len(values)} RelayState value(s) tried ({flow}-initiated)"
+    obs.note = f"{len(values)} RelayState value(s) tried ({flow}-initiated)"
     return obs
 
 
@@ -133,7 +127,7 @@ def _try_values(ctx: ScenarioContext, values: list[str], what: str, flow: str | 
     refs=("catalogue RLY-01", "OWASP SAML Cheat Sheet (RelayState allow-list)", "CWE-601 open redirect",
           "Bindings 3.4.3 / 3.5.3 (RelayState)"),
     needs=("relay_state",),
-    expect=REJECT,
+    expect=ACCEPT,
     fix_hint=RLY_HINT,
 )
 def rly_01(ctx: ScenarioContext) -> Observation:
@@ -160,7 +154,7 @@ CONFUSING = [
     refs=("catalogue RLY-02", "line/centraldogma#1312 (backslash/control-character bypass)",
           "windmill-labs/windmill#9225", "WHATWG URL (backslash, tab/newline stripping)", "CWE-601"),
     needs=("relay_state",),
-    expect=REJECT,
+    expect=ACCEPT,
     fix_hint=RLY_HINT,
 )
 def rly_02(ctx: ScenarioContext) -> Observation:
@@ -184,7 +178,7 @@ SCRIPTS = [f"javascript:alert('{SCRIPT_MARK}')", f"data:text/html,<script>alert(
     category="relaystate",
     refs=("catalogue RLY-03", "line/centraldogma#1312 (RelayState into window.location)", "CWE-79"),
     needs=("relay_state",),
-    expect=REJECT,
+    expect=ACCEPT,
     fix_hint=RLY_HINT,
 )
 def rly_03(ctx: ScenarioContext) -> Observation:
@@ -203,7 +197,7 @@ def rly_03(ctx: ScenarioContext) -> Observation:
     refs=("catalogue RLY-04", "Bindings 3.4.3 / 3.5.3 (no integrity protection of RelayState)",
           "S2I SDP-SP21 (deep link via an SP-side handle)"),
     needs=("sp_initiated", "deep_link"),
-    expect=REJECT,
+    expect=ACCEPT,
     fix_hint="Keep the deep link in the SP's own session under the AuthnRequest ID; send the IdP an "
              "opaque handle and ignore what comes back as RelayState beyond matching it.",
 )
@@ -228,7 +222,7 @@ def rly_04(ctx: ScenarioContext) -> Observation:
     category="relaystate",
     refs=("catalogue RLY-05", "Bindings 3.4.3 / 3.5.3 (RelayState MUST NOT exceed 80 bytes)"),
     needs=("relay_state",),
-    expect=REJECT,
+    expect=ACCEPT,
     level="SHOULD",
     fix_hint="Ignore (or refuse) a RelayState over 80 bytes; never redirect to it or store it.",
 )
@@ -255,7 +249,7 @@ XSS_MARK = "<script>alert('samlconf-rly06')</script>"
     category="relaystate",
     refs=("catalogue RLY-06", "CWE-79 reflected XSS"),
     needs=("relay_state",),
-    expect=REJECT,
+    expect=ACCEPT,
     fix_hint="HTML-encode RelayState wherever it is written into a page (auto-POST forms, error pages, "
              "'continue' links), or better never echo it.",
 )
@@ -298,7 +292,7 @@ def rly_07(ctx: ScenarioContext) -> Observation:
     category="relaystate",
     refs=("catalogue RLY-08", "python3-saml README (SLO open redirect)", "CWE-601"),
     needs=("sp_initiated", "slo"),
-    expect=REJECT,
+    expect=ACCEPT,
     fix_hint="After logout redirect only to same-origin paths; never to a RelayState taken from the "
              "LogoutRequest or LogoutResponse as is.",
 )
@@ -319,7 +313,7 @@ def rly_08(ctx: ScenarioContext) -> Observation:
         found.append(f"IdP-initiated logout: {exc}")
     found += _offsite_hops(ctx, ctx.hops[start:])
     if found:
-        return _defect(ctx, who.user, found, "off-origin redirect after logout")
+        return _defect(ctx, who.user, found, "off-origin redirect after logout", LOGGED_OUT)
     # (b) the SP starts logout; the IdP answers with RelayState = a foreign URL
     ctx.restart()
     who = sign_in(ctx)
@@ -335,7 +329,10 @@ def rly_08(ctx: ScenarioContext) -> Observation:
             raise
         found.append(f"SP-initiated logout: {exc}")
     found += _offsite_hops(ctx, ctx.hops[start:])
-    return _defect(ctx, who.user, found, "off-origin redirect after logout")
+    return _defect(ctx, who.user, found, "off-origin redirect after logout", LOGGED_OUT)
+
+
+LOGGED_OUT = "the user is logged out, as the logout asked"
 
 
 # --- SES-04 ---------------------------------------------------------------------------------------

@@ -475,6 +475,7 @@ def p_slo(**knobs):
             kw["key"] = sp.idp.idp.attacker_key
         name_id = kw.pop("name_id", u.name_id)
         kw.setdefault("session_index", _session_index(sp))
+        kw.setdefault("name_id_format", u.name_id_format)
         if kw.pop("wrap", False):
             kw["wrap_assertion_from"] = sp.idp_response(rc_user(), sign_assertion=True).xml
         b.get(sp.idp.idp.logout_request(sp.entity_id, name_id, **kw).url)
@@ -489,7 +490,8 @@ def p_slo_two_sessions(sp):
     sp.solicited(b1, u)
     first = _session_index(sp)
     sp.solicited(b2, u)
-    b1.get(sp.idp.idp.logout_request(sp.entity_id, u.name_id, session_index=first).url)
+    b1.get(sp.idp.idp.logout_request(sp.entity_id, u.name_id, session_index=first,
+                                     name_id_format=u.name_id_format).url)
     return sp.me(b1).status_code, sp.me(b2).status_code
 
 
