@@ -129,7 +129,7 @@ _TABLE: tuple[Mutant, ...] = (
            ("RPL-02", "RPL-03", "RPL-05", "SLO-09")),
     Mutant("no_replay_protection", "neither a replay cache nor request correlation: the SP of "
            "`no_replay_cache` that also never checks InResponseTo (as `ignores_in_response_to`), "
-           "so a Response posted again from another browser is taken", ("RPL-01",),
+           "so a Response posted again from another browser is taken", ("RPL-01", "RPL-06"),
            implies=("no_replay_cache", "ignores_in_response_to")),
     Mutant("ignores_in_response_to", "does not correlate InResponseTo with the AuthnRequest this "
            "browser session sent", ("IRT-01", "IRT-02", "IRT-03", "IRT-04", "IRT-06", "AREQ-13")),

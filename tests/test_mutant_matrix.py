@@ -41,6 +41,9 @@ UNCOVERED: dict[str, str] = {
     "MAS-06": "pysaml2's schema validation requires a Subject in an Assertion with an AuthnStatement",
     # ISS-03 (pysaml2 needs the Assertion's Issuer to find the key) is proven on the node-saml lab twins,
     # which check no Assertion Issuer (lab/truth.toml node-saml-*.accepts-wrong-assertion-issuer)
+    "ISS-03": "pysaml2 needs the Assertion's Issuer to find the verification key (schema + key lookup)",
+    "DST-08": "pysaml2 checks each bearer SubjectConfirmation's time and raises on the expired one "
+              "before our own per-confirmation check runs",
     "SIG-11": "pysaml2 requires the signature's Reference to point to the enclosing element's ID",
     "XML-08": "pysaml2 allows only enveloped-signature and c14n transforms (xmldsig constraints, checked "
               "before any verification; the fault also adds the Transform after signing)",

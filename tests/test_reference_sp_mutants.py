@@ -520,6 +520,23 @@ def p_scenario(sid: str, profile: str = "redis_cloud"):
     return probe
 
 
+def p_areq(read):
+    """Start an SP-initiated login (deep link /x) and read something from the AuthnRequest sent."""
+    from urllib.parse import parse_qs, urlsplit
+
+    def probe(sp):
+        r = sp.start_login(sp.browser(), email="p@example.com", next="/x")
+        if r.status_code != 302:
+            return "POST" if 'name="SAMLRequest"' in r.text else r.status_code
+        q = parse_qs(urlsplit(r.headers["location"]).query)
+        root = etree.fromstring(zlib.decompress(base64.b64decode(q["SAMLRequest"][0]), -15))
+        return read(root, q.get("RelayState", [""])[0])
+    return probe
+
+
+_P = "{urn:oasis:names:tc:SAML:2.0:protocol}"
+_A = "{urn:oasis:names:tc:SAML:2.0:assertion}"
+
 RC, RF = "redis_cloud", "redflag"
 CASES: dict[str, tuple[str, Probe, Any, Any]] = {
     "skip_jit": (RC, p_skip_jit, True, False),
@@ -628,6 +645,18 @@ CASES: dict[str, tuple[str, Probe, Any, Any]] = {
     "unsigned_ok_without_key_use": (RC, p_no_use_unsigned, False, True),
     "accepts_weak_idp_key": (RC, p_weak_key, False, True),
     "rsa_only": (RC, p_ecdsa, True, False),
+    "authn_request_by_post": (RC, p_areq(lambda r, rs: "redirect"), "redirect", "POST"),
+    "areq_issuer_format": (RC, p_areq(lambda r, rs: r.find(_A + "Issuer").get("Format", "").rsplit(":", 1)[-1]),
+                           "entity", "emailAddress"),
+    "weak_request_id": (RC, p_areq(lambda r, rs: len(r.get("ID"))), 41, 20),
+    "areq_local_time": (RC, p_areq(lambda r, rs: r.get("IssueInstant")[-1]), "Z", "0"),
+    "areq_wrong_destination": (RC, p_areq(lambda r, rs: r.get("Destination").endswith("/other")), False, True),
+    "areq_acs_index": (RC, p_areq(lambda r, rs: r.get("AssertionConsumerServiceIndex")), None, "1"),
+    "areq_nameid_policy_format": (RC, p_areq(lambda r, rs: r.find(_P + "NameIDPolicy") is not None), False, True),
+    "areq_subject_confirmation": (RC, p_areq(lambda r, rs: r.find(_A + "Subject") is not None), False, True),
+    "areq_authn_context_minimum": (RC, p_areq(lambda r, rs: r.find(_P + "RequestedAuthnContext") is not None),
+                                   False, True),
+    "relaystate_raw_url": (RC, p_areq(lambda r, rs: rs == "/x"), False, True),
 }
 
 
@@ -646,7 +675,9 @@ def test_mutant_changes_exactly_the_named_behaviour(name, sps, idps):
         s._other_idp = idps["other"].idp  # type: ignore[attr-defined]
     # positive control: a golden login still works under the mutant
     golden = rc_user() if profile == RC else rf_user()
-    if name != "skip_jit":
+    # (the golden-login helper reads the AuthnRequest from a Redirect, which `authn_request_by_post`
+    # never sends; the harness's own POST flow, FLOW-05, signs in under it)
+    if name not in ("skip_jit", "authn_request_by_post"):
         # (a golden login for the too-strict `requires_signed_response` has a signed Response)
         opts = {"sign_response": True} if name == "requires_signed_response" else {}
         assert login(mutant, golden, **opts) is not None, f"{name}: golden login fails under the mutant"
