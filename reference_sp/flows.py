@@ -210,6 +210,10 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
             v, ctx = consume(request.form["SAMLResponse"], relay)
             result = provision(sp, v, ctx["idp_id"], ctx.get("tenant"))
         except Rejected as r:
+            if sp.m("reflects_status_message"):  # the defect: the IdP's StatusMessage written as is
+                msg = _status_message(request.form.get("SAMLResponse", ""))
+                if msg:
+                    return page("Sign-in refused", f"<p class='error'>The IdP said: {msg}</p>", 403)
             return error_page("Sign-in refused", r.message, 403, r.check)
         return sign_in(v, ctx, result, relay)
 
@@ -375,6 +379,8 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
             kd.get("use") is None for m in metadatas for kd in parse_xml(m).iter(f"{{{MD}}}KeyDescriptor"))
         if encrypted and sp.m("first_encrypted_key_only"):
             b64 = _first_encrypted_key_only(root)
+        if sp.m("ignores_status"):
+            b64 = _status_forced_success(root)  # pysaml2 is shown a Success status
         try:
             resp = client.parse_acs_post(
                 b64, outstanding=outstanding, allow_unsolicited=allow_unsolicited,
@@ -394,6 +400,8 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
             raise Rejected(f"SAML validation failed: {type(e).__name__}: {msg}", "SAML") from None
         if resp is None or getattr(resp, "assertion", None) is None:
             raise Rejected("SAML validation failed: the Response did not verify", "SAML")
+        if root.find(f"{{{SAML}}}EncryptedAssertion") is not None and sp.m("no_encrypted_assertions"):
+            raise Rejected("encrypted assertions are not supported", "POS-05")
         if root.find(f"{{{SAML}}}EncryptedAssertion") is not None:
             # pysaml2 decrypted (and verified) it: read the decrypted document, through the same
             # hardened parser (catalogue ENC-10)
@@ -472,6 +480,27 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
                 c.text = cert_b64
             out.append(etree.tostring(r))
         return out
+
+    def _status_forced_success(root: Any) -> str:
+        """The `ignores_status` mutant: a copy whose Status says Success (the Response signature,
+        now broken, dropped: the Assertion's own signature still has to verify)."""
+        import base64
+        import copy
+
+        from lxml import etree
+
+        r = copy.deepcopy(root)
+        for sig in r.findall(f"{{{DS}}}Signature"):
+            r.remove(sig)
+        st = r.find(f"{{{SAMLP}}}Status")
+        if st is None:
+            st = etree.Element(f"{{{SAMLP}}}Status")
+            iss = r.find(f"{{{SAML}}}Issuer")
+            (iss.addnext(st) if iss is not None else r.insert(0, st))
+        for c in list(st):
+            st.remove(c)
+        etree.SubElement(st, f"{{{SAMLP}}}StatusCode").set("Value", "urn:oasis:names:tc:SAML:2.0:status:Success")
+        return base64.b64encode(etree.tostring(r)).decode()
 
     def _flatten_pis(root: Any) -> str:
         """The `pi_flattening_c14n` mutant: a copy where every processing instruction inside the
@@ -929,3 +958,13 @@ def _tamper_authn_request(location: str, sp: Any) -> str:
     c = zlib.compressobj(9, zlib.DEFLATED, -15)
     params["SAMLRequest"] = base64.b64encode(c.compress(etree.tostring(root)) + c.flush()).decode()
     return base + "?" + urlencode(params)
+
+
+def _status_message(b64: str) -> str:
+    """The raw StatusMessage of a posted Response (the `reflects_status_message` mutant)."""
+    try:
+        _, root = decode_post_message(b64, allow_doctype=False)
+    except Rejected:
+        return ""
+    el = root.find(f"{{{SAMLP}}}Status/{{{SAMLP}}}StatusMessage")
+    return "" if el is None else text_of(el)

@@ -43,7 +43,7 @@ _RF = ("redflag",)
 _TABLE: tuple[Mutant, ...] = (
     # --- provisioning and lifecycle -------------------------------------------------------------
     Mutant("skip_jit", "the ACS signs the session in but never creates or updates the user",
-           ("FLOW-01", "PROV-JIT")),
+           ("FLOW-01", "PROV-JIT", "POS-01")),
     Mutant("jit_no_update", "a returning user's names and role are never updated from later "
            "assertions (created once, not re-provisioned at login)", ("FLOW-04",)),
     Mutant("session_outlives_user", "/api/me answers from the session's own copy of the user, so "
@@ -121,8 +121,18 @@ _TABLE: tuple[Mutant, ...] = (
            ("XML-02", "XML-04")),
     Mutant("accepts_empty_nameid", "accepts an empty NameID (the user is then taken from the "
            "attributes alone)", ("NID-02",)),
+    Mutant("lax_nameid", "does not check a NameID against its Format: persistent over 256 "
+           "characters, NameQualifier/SPNameQualifier of another IdP/SP, an emailAddress with a "
+           "display name or comment", ("NID-04", "NID-05", "NID-06", "NID-07")),
     Mutant("authn_statement_optional", "accepts an Assertion without AuthnStatement",
            ("MAS-04",)),
+    Mutant("ignores_status", "reads the Assertion whatever the Response's StatusCode says (an "
+           "error status, an illegal one or none at all)", ("STA-02", "STA-03", "STA-04")),
+    Mutant("reflects_status_message", "shows the IdP's StatusMessage on the refusal page as is "
+           "(reflected XSS)", ("STA-05",)),
+    Mutant("no_encrypted_assertions", "refuses every EncryptedAssertion", ("POS-05",)),
+    Mutant("rejects_fractional_seconds", "refuses xs:dateTime values with fractional seconds",
+           ("POS-06",)),
     # --- replay / correlation ----------------------------------------------------------------
     Mutant("no_replay_cache", "keeps no cache of consumed Response/Assertion IDs (under redflag "
            "only RPL-02 can show it: request correlation already stops a plain replay)",
@@ -134,7 +144,7 @@ _TABLE: tuple[Mutant, ...] = (
     Mutant("ignores_in_response_to", "does not correlate InResponseTo with the AuthnRequest this "
            "browser session sent", ("IRT-01", "IRT-02", "IRT-03", "IRT-04", "IRT-06", "AREQ-13")),
     Mutant("accepts_idp_initiated", "accepts unsolicited (IdP-initiated) Responses even where the "
-           "profile supports SP-initiated sign-on only", ("IRT-05", "RF-SP-ONLY", "FLOW-02"), _RF),
+           "profile supports SP-initiated sign-on only", ("IRT-05", "RF-SP-ONLY", "FLOW-02", "POS-02"), _RF),
     # --- time --------------------------------------------------------------------------------
     Mutant("ignores_not_on_or_after", "ignores Conditions/@NotOnOrAfter and "
            "SubjectConfirmationData/@NotOnOrAfter (expired assertions accepted)",
@@ -160,8 +170,14 @@ _TABLE: tuple[Mutant, ...] = (
     Mutant("ignores_destination", "does not check Response/@Destination",
            ("DST-01", "DST-02", "DST-03", "DST-04")),
     Mutant("ignores_issuer", "never compares an Issuer with the configured IdP's entityID: the "
+<<<<<<< HEAD
            "configured IdP's key verifies a message whatever Issuer (Response or Assertion) it names",
            ("ISS-01", "ISS-02", "ISS-06", "ISS-07", "KEY-07")),
+=======
+           "configured IdP's key verifies a message whatever Issuer (Response or Assertion) it names, "
+           "with whatever Format, or none on a signed Response",
+           ("ISS-01", "ISS-02", "ISS-05", "ISS-06", "ISS-07")),
+>>>>>>> 098e00f (STA-02..05, POS-01/02/05/06/10, ISS-04/05/06, MAS-02/03/05, NID-04..07/11: the reference SP now checks Issuer Format (and Issuer on a signed Response) and NameIDs against their Format (length, qualifiers, addr-spec); mutants ignores_status, reflects_status_message, lax_nameid, no_encrypted_assertions, rejects_fractional_seconds; pysaml2-refused cases listed as uncovered with the reason)
     # --- attributes --------------------------------------------------------------------------
     Mutant("email_falls_back_to_nameid", "a missing required email attribute is taken from the "
            "NameID instead of refusing the sign-in", ("ATTR-01",)),

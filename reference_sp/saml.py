@@ -512,6 +512,24 @@ def check_keyinfo_dates(root: etree._Element) -> None:
             raise Rejected("a KeyInfo certificate does not parse", "KEY-09") from None
         if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
             raise Rejected("a KeyInfo certificate is outside its validity dates", "KEY-09")
+ENTITY = "urn:oasis:names:tc:SAML:2.0:nameid-format:entity"
+PERSISTENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
+EMAIL = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
+_ADDR_SPEC = __import__("re").compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+
+
+def check_name_id(nid: etree._Element, value: str, opt: "CheckOptions") -> None:
+    """Core 8.3: a NameID is what its Format says (length, qualifiers, addr-spec)."""
+    fmt = nid.get("Format")
+    if fmt == PERSISTENT and len(value) > 256:
+        raise Rejected(f"the persistent NameID is {len(value)} characters long (at most 256)", "NID-04")
+    nq, spnq = nid.get("NameQualifier"), nid.get("SPNameQualifier")
+    if nq is not None and nq != opt.idp_entity_id:
+        raise Rejected(f"NameQualifier {nq!r} is not the IdP {opt.idp_entity_id!r}", "NID-05")
+    if spnq is not None and spnq != opt.entity_id:
+        raise Rejected(f"SPNameQualifier {spnq!r} is not this SP {opt.entity_id!r}", "NID-06")
+    if fmt == EMAIL and not _ADDR_SPEC.fullmatch(value):
+        raise Rejected(f"the emailAddress NameID {value!r} is not a bare addr-spec", "NID-07")
 
 
 @dataclass
@@ -531,7 +549,7 @@ def check_assertion(root: etree._Element, a: etree._Element, opt: CheckOptions) 
     skew = timedelta(seconds=opt.skew)
     # status
     sc = root.find(f"{{{SAMLP}}}Status/{{{SAMLP}}}StatusCode")
-    if sc is None or sc.get("Value") != STATUS_SUCCESS:
+    if (sc is None or sc.get("Value") != STATUS_SUCCESS) and not skip("ignores_status"):
         raise Rejected(f"the IdP answered with status {None if sc is None else sc.get('Value')}",
                        "STA-01")
     # shape: each signature right after its element's Issuer (schema), every ID unique
@@ -553,6 +571,8 @@ def check_assertion(root: etree._Element, a: etree._Element, opt: CheckOptions) 
             check_algorithms(sig)
     if skip("requires_signed_response") and root.find(f"{{{DS}}}Signature") is None:
         raise Rejected("the Response is not signed", "POS-03")
+    if skip("rejects_fractional_seconds") and "." in (root.get("IssueInstant") or ""):
+        raise Rejected("the Response IssueInstant has fractional seconds", "POS-06")
     if skip("no_clock_skew"):
         ii = _time(root.get("IssueInstant"), "Response IssueInstant")
         if not now - timedelta(seconds=60) <= ii <= now:
@@ -566,6 +586,11 @@ def check_assertion(root: etree._Element, a: etree._Element, opt: CheckOptions) 
                        "ISS-01")
     r_iss = root.findall(f"{{{SAML}}}Issuer")
     if not skip("ignores_issuer"):
+        for el in [*r_iss, *([a_iss] if a_iss is not None else [])]:
+            if el.get("Format") not in (None, ENTITY):  # Prof 4.1.4.2: omitted or entity
+                raise Rejected(f"Issuer Format {el.get('Format')!r} is not entity", "ISS-05")
+        if not r_iss and root.find(f"{{{DS}}}Signature") is not None:
+            raise Rejected("the signed Response has no Issuer", "ISS-04")
         if len(r_iss) > 1:
             raise Rejected("the Response has more than one Issuer", "ISS-06")
         if r_iss and text_of(r_iss[0], first_node=fn) != opt.idp_entity_id:
@@ -624,6 +649,8 @@ def check_assertion(root: etree._Element, a: etree._Element, opt: CheckOptions) 
     name_id = text_of(nid_el, skip("nameid_comment_truncation"), first_node=fn, unescape=un).strip()
     if not name_id and not skip("accepts_empty_nameid"):
         raise Rejected("the NameID is empty", "NID-02")
+    if name_id and not skip("lax_nameid"):
+        check_name_id(nid_el, name_id, opt)
     confirmed: datetime | None = None
     problems: list[str] = []
     for scf in subj.findall(f"{{{SAML}}}SubjectConfirmation"):

@@ -42,6 +42,12 @@ UNCOVERED: dict[str, str] = {
     # ISS-03 (pysaml2 needs the Assertion's Issuer to find the key) is proven on the node-saml lab twins,
     # which check no Assertion Issuer (lab/truth.toml node-saml-*.accepts-wrong-assertion-issuer)
     "ISS-03": "pysaml2 needs the Assertion's Issuer to find the verification key (schema + key lookup)",
+    "ISS-04": "pysaml2 refuses a signed Response without Issuer before our own issuer checks",
+    "MAS-05": "pysaml2 requires exactly one AuthnStatement before our own count runs",
+    "NID-11": "pysaml2's Subject handling refuses a BaseID in place of NameID",
+    "POS-10": "the `status` fault sends no Assertion: no identity any defect could sign in (as STA-01)",
+    "MAS-03": "pysaml2 decrypts the EncryptedAssertion and refuses a Response holding two assertions "
+              "before any check of ours (accepts_unsigned / xsw_first_assertion are not reached)",
     "DST-08": "pysaml2 checks each bearer SubjectConfirmation's time and raises on the expired one "
               "before our own per-confirmation check runs",
     "SIG-11": "pysaml2 requires the signature's Reference to point to the enclosing element's ID",

@@ -657,6 +657,11 @@ CASES: dict[str, tuple[str, Probe, Any, Any]] = {
     "areq_authn_context_minimum": (RC, p_areq(lambda r, rs: r.find(_P + "RequestedAuthnContext") is not None),
                                    False, True),
     "relaystate_raw_url": (RC, p_areq(lambda r, rs: rs == "/x"), False, True),
+    "lax_nameid": (RC, p_fault("name-qualifier"), False, True),
+    "ignores_status": (RC, p_fault("status-missing"), False, True),
+    "reflects_status_message": (RC, p_scenario("STA-05"), "pass", "fail"),
+    "no_encrypted_assertions": (RC, p_fault("encrypted-assertion"), True, False),
+    "rejects_fractional_seconds": (RC, p_fault("benign-variations"), True, False),
 }
 
 
