@@ -43,7 +43,7 @@ _RF = ("redflag",)
 _TABLE: tuple[Mutant, ...] = (
     # --- provisioning and lifecycle -------------------------------------------------------------
     Mutant("skip_jit", "the ACS signs the session in but never creates or updates the user",
-           ("FLOW-01", "PROV-JIT", "POS-01")),
+           ("FLOW-01", "PROV-JIT", "POS-01", "POS-02")),
     Mutant("jit_no_update", "a returning user's names and role are never updated from later "
            "assertions (created once, not re-provisioned at login)", ("FLOW-04",)),
     Mutant("session_outlives_user", "/api/me answers from the session's own copy of the user, so "
@@ -144,7 +144,7 @@ _TABLE: tuple[Mutant, ...] = (
     Mutant("ignores_in_response_to", "does not correlate InResponseTo with the AuthnRequest this "
            "browser session sent", ("IRT-01", "IRT-02", "IRT-03", "IRT-04", "IRT-06", "AREQ-13")),
     Mutant("accepts_idp_initiated", "accepts unsolicited (IdP-initiated) Responses even where the "
-           "profile supports SP-initiated sign-on only", ("IRT-05", "RF-SP-ONLY", "FLOW-02", "POS-02"), _RF),
+           "profile supports SP-initiated sign-on only", ("IRT-05", "RF-SP-ONLY", "FLOW-02"), _RF),
     # --- time --------------------------------------------------------------------------------
     Mutant("ignores_not_on_or_after", "ignores Conditions/@NotOnOrAfter and "
            "SubjectConfirmationData/@NotOnOrAfter (expired assertions accepted)",
