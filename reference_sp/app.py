@@ -247,6 +247,26 @@ class RefSP:
                 desc.attrib.pop("WantAssertionsSigned", None)
             else:
                 desc.set("WantAssertionsSigned", self.cfg.want_assertions_signed)
+        ed = root if root.tag == f"{{{MD_NS}}}EntityDescriptor" else next(root.iter(f"{{{MD_NS}}}EntityDescriptor"))
+        if not self.m("metadata_no_contact") and ed.find(f"{{{MD_NS}}}ContactPerson") is None:
+            cp = etree.SubElement(ed, f"{{{MD_NS}}}ContactPerson", contactType="technical")
+            etree.SubElement(cp, f"{{{MD_NS}}}EmailAddress").text = "mailto:saml-admin@" + \
+                (urlsplit(self.cfg.base_url).hostname or "localhost")
+        for desc in root.iter(f"{{{MD_NS}}}SPSSODescriptor"):
+            if self.m("metadata_plain_http_acs"):  # the defect: an ACS over plain http (not the default)
+                acs = desc.findall(f"{{{MD_NS}}}AssertionConsumerService")
+                extra = etree.Element(f"{{{MD_NS}}}AssertionConsumerService",
+                                      Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST",
+                                      Location="http://sp.samlconf.invalid/saml/acs", index=str(len(acs) + 1))
+                acs[-1].addnext(extra)
+            if self.m("metadata_shared_key"):  # the defect: the signing key also encrypts
+                ds = "{http://www.w3.org/2000/09/xmldsig#}X509Certificate"
+                kds = desc.findall(f"{{{MD_NS}}}KeyDescriptor")
+                signing = [c.text for k in kds if k.get("use") == "signing" for c in k.iter(ds)]
+                for k in kds:
+                    if k.get("use") == "encryption" and signing:
+                        for c in k.iter(ds):
+                            c.text = signing[0]
         if self.m("metadata_stale_acs"):  # the defect: metadata names an ACS the SP no longer serves
             for acs in root.iter("{urn:oasis:names:tc:SAML:2.0:metadata}AssertionConsumerService"):
                 acs.set("Location", acs.get("Location", "").replace("/saml/acs", "/saml2/acs"))
@@ -292,6 +312,9 @@ def error_page(title: str, message: str, status: int = 400, check: str = "") -> 
     log.warning("refused: %s: %s%s", title, message, f" [{check}]" if check else "")
     extra = f"<p class='check'>check: {escape(check)}</p>" if check else ""
     return page(title, f"<p class='error' id='error'>{escape(message)}</p>{extra}", status)
+
+
+MD_NS = "urn:oasis:names:tc:SAML:2.0:metadata"
 
 
 def _safe_next(target: str | None, allow_any: bool) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import zlib
 import secrets
 import time
 from datetime import datetime, timedelta, timezone
@@ -202,12 +203,21 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
     # --- the ACS -------------------------------------------------------------------------------
     @app.post("/saml/acs")
     def acs() -> Response:
-        if len(request.form.getlist("SAMLResponse")) != 1 or "SAMLResponse" in request.args:
+        if (len(request.form.getlist("SAMLResponse")) != 1 or "SAMLResponse" in request.args) \
+                and not (sp.m("duplicate_saml_response_first_wins") and request.form.get("SAMLResponse")):
             return error_page("Sign-in refused", "exactly one SAMLResponse form field is required",
                               400, "BND-05")
         relay = request.form.get("RelayState")
+        b64 = request.form["SAMLResponse"]
+        if sp.m("crashes_on_bad_base64"):  # the defect: a decoding error becomes a server error
+            try:
+                base64.b64decode(b64, validate=True)
+            except ValueError:
+                return Response("Internal Server Error", 500)
+        if sp.m("inflates_post_binding"):
+            b64 = _inflate_if_compressed(b64)
         try:
-            v, ctx = consume(request.form["SAMLResponse"], relay)
+            v, ctx = consume(b64, relay)
             result = provision(sp, v, ctx["idp_id"], ctx.get("tenant"))
         except Rejected as r:
             if sp.m("reflects_status_message"):  # the defect: the IdP's StatusMessage written as is
@@ -216,6 +226,19 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
                     return page("Sign-in refused", f"<p class='error'>The IdP said: {msg}</p>", 403)
             return error_page("Sign-in refused", r.message, 403, r.check)
         return sign_in(v, ctx, result, relay)
+
+    if sp.m("acs_accepts_redirect"):
+        @app.get("/saml/acs")
+        def acs_redirect() -> Response:
+            """The defect: the Response taken over HTTP-Redirect (deflated, in the query)."""
+            relay = request.args.get("RelayState")
+            try:
+                raw = zlib.decompress(base64.b64decode(request.args.get("SAMLResponse", "")), -15)
+                v, ctx = consume(base64.b64encode(raw).decode(), relay)
+                result = provision(sp, v, ctx["idp_id"], ctx.get("tenant"))
+            except (Rejected, zlib.error, ValueError) as r:
+                return error_page("Sign-in refused", getattr(r, "message", str(r)), 403)
+            return sign_in(v, ctx, result, relay)
 
     def consume(b64: str, relay: str | None) -> tuple[Verified, dict[str, Any]]:
         if sp.m("resolves_external_entities"):
@@ -968,3 +991,14 @@ def _status_message(b64: str) -> str:
         return ""
     el = root.find(f"{{{SAMLP}}}Status/{{{SAMLP}}}StatusMessage")
     return "" if el is None else text_of(el)
+
+
+def _inflate_if_compressed(b64: str) -> str:
+    """The `inflates_post_binding` mutant: a POSTed SAMLResponse that is not XML is inflated."""
+    try:
+        raw = base64.b64decode("".join(b64.split()))
+        if raw.lstrip()[:1] == b"<":
+            return b64
+        return base64.b64encode(zlib.decompress(raw, -15)).decode()
+    except (ValueError, zlib.error):
+        return b64

@@ -359,6 +359,22 @@ _TABLE: tuple[Mutant, ...] = (
            "Comparison=\"minimum\"", ("AREQ-11",)),
     Mutant("relaystate_raw_url", "sends the deep link itself (a URL path) as RelayState instead of "
            "an opaque handle", ("AREQ-12",)),
+    # --- bindings and metadata -------------------------------------------------------------------
+    Mutant("acs_accepts_redirect", "the ACS also takes a Response by HTTP-Redirect (GET, deflated)",
+           ("BND-01",)),
+    Mutant("unbounded_inflate", "inflates Redirect-binding messages without a size bound",
+           ("BND-02",)),
+    Mutant("inflates_post_binding", "inflates a POSTed SAMLResponse that is DEFLATE-compressed",
+           ("BND-03",)),
+    Mutant("crashes_on_bad_base64", "a POSTed SAMLResponse that is not strict base64 ends in a "
+           "server error (500)", ("BND-04",)),
+    Mutant("duplicate_saml_response_first_wins", "a second SAMLResponse (in the query or body) is "
+           "ignored instead of refused", ("BND-05",)),
+    Mutant("metadata_plain_http_acs", "the SP metadata also lists an ACS on a plain-http host",
+           ("BND-06",)),
+    Mutant("metadata_no_contact", "the SP metadata has no technical ContactPerson", ("META-01",)),
+    Mutant("metadata_shared_key", "the SP metadata's encryption key is its signing key",
+           ("META-02",)),
     Mutant("ignores_post_binding", "ignores the HTTP-POST AuthnRequest binding (binding=post): "
            "always sends the AuthnRequest by Redirect", ("FLOW-05",)),
 )

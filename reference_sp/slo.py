@@ -77,11 +77,11 @@ def verify_redirect_signature(raw: dict[str, str], msg_key: str, cert_pems: tupl
     raise Rejected("the message signature does not verify with the IdP's certificate", "SLO-02")
 
 
-def inflate(b64: str) -> etree._Element:
+def inflate(b64: str, unbounded: bool = False) -> etree._Element:
     try:
         data = base64.b64decode(unquote_plus(b64), validate=False)
         d = zlib.decompressobj(-15)
-        xml = d.decompress(data, 256 * 1024)
+        xml = d.decompress(data, 0 if unbounded else 256 * 1024)  # the `unbounded_inflate` mutant
         if d.unconsumed_tail:
             raise Rejected("the message inflates beyond 256 KB", "BND-02")
     except (binascii.Error, zlib.error, ValueError):
@@ -161,7 +161,7 @@ def register_slo(app: Flask, sp: "RefSP", current_session: Callable[[], Any]) ->
         return row
 
     def _logout_request(raw: dict[str, str]) -> Response:
-        root = inflate(raw["SAMLRequest"])
+        root = inflate(raw["SAMLRequest"], unbounded=sp.m("unbounded_inflate"))
         if root.tag != f"{{{SAMLP}}}LogoutRequest":
             raise Rejected("expected a LogoutRequest", "BND-01")
         idp = _idp_for(root)

@@ -190,6 +190,3 @@ single_fault("POS-06", "Benign XML variations (saml2/samlp2 prefixes, pretty-pri
              ["benign-variations"], category="interop",
              refs=("Core 1.3.3", "SAML-Toolkits/php-saml#559", "catalogue POS-06"), expect=ACCEPT,
              fix_hint="Use a namespace-aware XML parser and xs:dateTime parsing with fractional seconds.")
-single_fault("POS-08", "A Response signed with the IdP's second published signing key (rollover) is accepted",
-             ["key-rollover"], category="interop", refs=("S2I SDP-SP37", "catalogue POS-08"), expect=ACCEPT,
-             fix_hint="Trust every signing key the IdP's metadata publishes, not only the first.")

@@ -534,6 +534,10 @@ def p_areq(read):
     return probe
 
 
+def p_metadata(needle: bytes):
+    return lambda sp: needle in sp.metadata()
+
+
 _P = "{urn:oasis:names:tc:SAML:2.0:protocol}"
 _A = "{urn:oasis:names:tc:SAML:2.0:assertion}"
 
@@ -662,6 +666,14 @@ CASES: dict[str, tuple[str, Probe, Any, Any]] = {
     "reflects_status_message": (RC, p_scenario("STA-05"), "pass", "fail"),
     "no_encrypted_assertions": (RC, p_fault("encrypted-assertion"), True, False),
     "rejects_fractional_seconds": (RC, p_fault("benign-variations"), True, False),
+    "acs_accepts_redirect": (RC, p_scenario("BND-01"), "pass", "fail"),
+    "unbounded_inflate": (RC, p_scenario("BND-02"), "pass", "fail"),
+    "inflates_post_binding": (RC, p_scenario("BND-03"), "pass", "fail"),
+    "crashes_on_bad_base64": (RC, p_scenario("BND-04"), "pass", "warn"),
+    "duplicate_saml_response_first_wins": (RC, p_scenario("BND-05"), "pass", "warn"),
+    "metadata_plain_http_acs": (RC, p_metadata(b"http://sp.samlconf.invalid/"), False, True),
+    "metadata_no_contact": (RC, p_metadata(b'contactType="technical"'), True, False),
+    "metadata_shared_key": (RC, p_scenario("META-02"), "pass", "warn"),
 }
 
 
