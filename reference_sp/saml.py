@@ -512,6 +512,8 @@ def check_keyinfo_dates(root: etree._Element) -> None:
             raise Rejected("a KeyInfo certificate does not parse", "KEY-09") from None
         if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
             raise Rejected("a KeyInfo certificate is outside its validity dates", "KEY-09")
+
+
 ENTITY = "urn:oasis:names:tc:SAML:2.0:nameid-format:entity"
 PERSISTENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
 EMAIL = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"

@@ -41,7 +41,6 @@ UNCOVERED: dict[str, str] = {
     "MAS-06": "pysaml2's schema validation requires a Subject in an Assertion with an AuthnStatement",
     # ISS-03 (pysaml2 needs the Assertion's Issuer to find the key) is proven on the node-saml lab twins,
     # which check no Assertion Issuer (lab/truth.toml node-saml-*.accepts-wrong-assertion-issuer)
-    "ISS-03": "pysaml2 needs the Assertion's Issuer to find the verification key (schema + key lookup)",
     "ISS-04": "pysaml2 refuses a signed Response without Issuer before our own issuer checks",
     "MAS-05": "pysaml2 requires exactly one AuthnStatement before our own count runs",
     "NID-11": "pysaml2's Subject handling refuses a BaseID in place of NameID",
