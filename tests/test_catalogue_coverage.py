@@ -29,7 +29,6 @@ PENDING: dict[str, str] = {
     "NID-08": "issue 11: transient NameIDs must never key an account",
     "NID-09": "issue 11: normalisation collisions onto existing accounts",
     "NID-10": "issue 11: EncryptedID (the reference SP's pysaml2 path for it is unproven)",
-    "POS-08": "issue 11: needs the run's IdP to publish a second signing key",
     "POS-09": "issue 11: multi-valued attributes shown in full (profile-specific: RC-MAPPING-MULTI covers "
               "redisAccountMapping)",
     "MAS-07": "issue 11: applies to an SP that requests an authentication context (AREQ-11)",
