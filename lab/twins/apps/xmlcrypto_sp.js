@@ -167,10 +167,10 @@ function acs(req, res) {
   let size = 0;
   req.on("data", (c) => {
     size += c.length;
-    if (size > 2 * 1024 * 1024) req.destroy();
-    else body += c;
+    if (size <= 2 * 1024 * 1024) body += c;
   });
   req.on("end", () => {
+    if (size > 2 * 1024 * 1024) return refuse(res, "message over 2 MiB");
     const form = new URLSearchParams(body);
     let who;
     try {
