@@ -275,6 +275,7 @@ class ProbeContext:
     ca_file: Path | None
     idp_port: int
     facts: list[Fact] = field(default_factory=list)
+    settle: Callable[[], None] | None = None  # called before every attempt (e.g. wait for a restarted daemon)
 
     def browser(self) -> Browser:
         return Browser(self.ca_file, f"http://127.0.0.1:{self.idp_port}")
@@ -295,6 +296,13 @@ def _toml_str(s: str) -> str:
     return json.dumps(s, ensure_ascii=False)
 
 
+def _key(name: str) -> str:
+    """A TOML key: bare when it can be (letters, digits, - and _), else quoted (node-saml-5.0.1)."""
+    import re
+
+    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else _toml_str(name)
+
+
 def write_truth(target: str, product: str, version: str, facts: list[Fact], path: Path = TRUTH_FILE) -> None:
     """Replace `target`'s section of truth.toml, keeping the other targets' sections as they are."""
     text = path.read_text(encoding="utf-8") if path.exists() else TRUTH_HEADER
@@ -305,12 +313,12 @@ def write_truth(target: str, product: str, version: str, facts: list[Fact], path
     lines = [TRUTH_HEADER.rstrip(), ""]
     for name in sorted(data):
         sec = data[name]
-        lines.append(f"[{name}]")
+        lines.append(f"[{_key(name)}]")
         for k in ("product", "version", "measured_at", "probe"):
             lines.append(f"{k} = {_toml_str(str(sec.get(k, '')))}")
         lines.append("")
         for key, f in sec.get("facts", {}).items():
-            lines.append(f"[{name}.facts.{key}]")
+            lines.append(f"[{_key(name)}.facts.{_key(key)}]")
             lines.append(f"claim = {_toml_str(f['claim'])}")
             lines.append(f"holds = {'true' if f['holds'] else 'false'}")
             lines.append("output = [")
@@ -401,6 +409,8 @@ def attempt(ctx: ProbeContext, paths: SPPaths, tag: str, *, solicited: bool = Tr
             **shape: Any) -> tuple[str, Login]:
     """One login in a fresh browser: SP-initiated (the AuthnRequest's ID, ACS and Issuer taken from
     the redirect) or unsolicited; `shape` turns the Response's knobs; `xml_hook` may rebuild it."""
+    if ctx.settle is not None:
+        ctx.settle()
     email = ctx.user(tag)
     b = ctx.browser()
     try:

@@ -151,9 +151,17 @@ def _make_idp(args: argparse.Namespace, base_url: str, users: Any = None) -> Any
 
 
 def cmd_metadata(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """The metadata of the IdP a run starts: its main key, the second signing key it publishes as mid-
+    rollover IdPs do (POS-08) and its encryption-only key (KEY-06), all from the same key cache, so an
+    SP configured with this file trusts what `samlconf run` will sign with."""
+    from .idp import MockIdP
+    from .keys import load_or_create
+
     base = args.base_url or f"http://{args.host}:{args.port}"
     try:
-        xml = _make_idp(args, base).metadata_xml()
+        xml = MockIdP(args.entity_id, base_url=base, profile=args.profile, key_dir=args.key_dir,
+                      extra_signing_keys=[load_or_create(args.entity_id + " rollover", args.key_dir)],
+                      encryption_keys=[load_or_create(args.entity_id + " encryption", args.key_dir)]).metadata_xml()
     except (ValueError, OSError) as e:
         return _err(str(e))
     if args.out:

@@ -26,7 +26,15 @@ sed -e "s|@RUN@|$RUN|g" -e "s|@PORT@|$LAB_PORT|g" -e "s|@TLS@|$LAB_DIR/.tls|g" \
 chmod -R a+rX "$RUN" "$LAB_DIR/.tls"
 export SHIBSP_CONFIG="$ETC/shibboleth2.xml" SHIBSP_CFGDIR="$RUN/etc" SHIBSP_RUNDIR="$RUN/run" \
   SHIBSP_CACHEDIR="$RUN/cache" SHIBSP_LOGDIR="$RUN/log" SHIBSP_LOGGING="$ETC/console.logger"
-shibd -F -f -c "$ETC/shibboleth2.xml" -p "$RUN/run/shibboleth/shibd.pid" -w 30 &
+# Debian's shibd.service restarts shibd when it fails (Restart=on-failure, RestartSec=30s); so does
+# the lab, after 1 s and at most 20 times (a crash is then one refused login, not a dead target).
+(
+  for i in $(seq 1 20); do
+    shibd -F -f -c "$ETC/shibboleth2.xml" -p "$RUN/run/shibboleth/shibd.pid" -w 30 && break
+    echo "lab: shibd exited with status $? (restart $i of 20, as Debian's Restart=on-failure)" >&2
+    sleep 1
+  done
+) &
 # Wait for shibd's socket so the first request does not race it (bounded: 30 s).
 for _ in $(seq 1 300); do [ -S "$RUN/run/shibboleth/shibd.sock" ] && break; sleep 0.1; done
 exec apache2 -f "$RUN/apache.conf" -DFOREGROUND
