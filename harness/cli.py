@@ -52,6 +52,12 @@ def _run_one(args: argparse.Namespace) -> int:
     from .suite import drivers_from_option, report_writers, resolve_target, select
 
     target = resolve_target(args.target, args.profile)
+    if getattr(args, "property_examples", None):
+        if args.property_examples < 1:
+            raise ConfigError("--property-examples: give a number of examples >= 1")
+        target.properties.examples = args.property_examples
+    if getattr(args, "property_derandomize", False):
+        target.properties.derandomize = True
     specs = select(args.scenario, args.category)
     drivers = drivers_from_option(args.driver)
     report_dir = Path(args.report_dir)
@@ -199,6 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, default=1, metavar="N",
                      help="run scenarios in N worker processes against the one target (one IdP endpoint, "
                           "one report; scenarios that change SP-wide state stay in one worker, in order)")
+    run.add_argument("--property-examples", type=int, metavar="N",
+                     help="generated examples per property-based scenario (PROP-*; default 25)")
+    run.add_argument("--property-derandomize", action="store_true",
+                     help="fixed property-based examples (the same every run; on by default when $CI is set)")
     run.add_argument("--chromium", metavar="PATH", help="Chromium executable for the browser driver")
     run.set_defaults(func=_run)
 

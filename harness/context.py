@@ -208,6 +208,13 @@ class ScenarioContext:
     def has(self, capability: str) -> bool:
         return self.runtime.capabilities().get(capability) is None
 
+    def keep_evidence(self, hops: list[Hop], plan_tokens: list[str]) -> None:
+        """Keep only these hops of the earlier (restarted) sessions and these IdP plans as the
+        scenario's evidence: for scenarios that try many inputs (PROP-*) and report one of them.
+        The current session's own hops stay."""
+        self._old_hops = list(hops)
+        self.plan_tokens = list(plan_tokens)
+
     def sent(self) -> list[dict[str, Any]]:
         """What the IdP answered this scenario's logins with: faults, user, Response XML, diff."""
         return [rec for token in self.plan_tokens for rec in self.idp.sent_records(token)]

@@ -29,7 +29,7 @@ REJECT = Outcome.REJECT
 # Capabilities whose scenarios change state the whole SP shares (its accounts, IdP configuration,
 # local users): with workers they run in one group, one after another, never interleaved.
 SHARED_STATE = ("saml_admin", "bypass_users", "link_accounts", "local_users", "tenant_admin",
-                "domain_verification", "delete_user")
+                "domain_verification", "delete_user", "idp_admin")
 
 
 @dataclass(frozen=True)

@@ -144,6 +144,18 @@ class Timeouts(_Strict):
     read: float = Field(default=15.0, gt=0)
 
 
+class PropertiesSection(_Strict):
+    """Property-based scenarios (PROP-*, Hypothesis): generated examples per scenario, a bound on SP
+    sign-ins (examples + shrinking), and whether generation is fixed (`derandomize`: the same
+    examples every run, as CI wants; unset = on when $CI is set, else seeded by the run's seed).
+    $SAMLCONF_PROPERTY_EXAMPLES and $SAMLCONF_PROPERTY_DERANDOMIZE=1 override the file;
+    `samlconf run --property-examples N --property-derandomize` override both."""
+
+    examples: int = Field(default=25, ge=1, le=5000)
+    max_logins: int = Field(default=150, ge=1, le=50000)
+    derandomize: bool | None = None
+
+
 class TestData(_Strict):
     """What the SP is configured with, so generated users can sign in (domains, accounts, tenants)."""
 
@@ -184,6 +196,7 @@ class Target(_Strict):
     capabilities_off: list[str] = Field(default_factory=list)
     clock_skew_seconds: int = Field(default=120, ge=0, le=3600)
     timeouts: Timeouts = Timeouts()
+    properties: PropertiesSection = PropertiesSection()
     ca_file: Path | None = None
 
     @model_validator(mode="after")

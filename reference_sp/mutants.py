@@ -183,9 +183,11 @@ _TABLE: tuple[Mutant, ...] = (
     # --- redis_cloud rules -------------------------------------------------------------------
     Mutant("mapping_first_value_only", "reads only the first AttributeValue of "
            "redisAccountMapping (the multi-valued form loses accounts)", ("RC-MAPPING-MULTI",
-                                                                         "ATTR-08"), _RC),
+                                                                         "ATTR-08", "PROP-01"), _RC),
+    Mutant("crashes_on_malformed_pair", "an account mapping pair without '=' raises an unhandled "
+           "error (HTTP 500) instead of being refused", ("PROP-01",), _RC),
     Mutant("owner_on_unknown_role", "an unknown role in redisAccountMapping grants owner instead "
-           "of no access", ("RC-ROLE-UNKNOWN",), _RC),
+           "of no access", ("RC-ROLE-UNKNOWN", "PROP-01"), _RC),
     Mutant("skip_domain_check", "signs users in through a SAML configuration whose email domain "
            "is not verified (or not bound to that configuration)", ("RC-DOMAIN",), _RC),
     Mutant("keeps_saml_users_at_deactivation", "deactivating SAML leaves the account's SAML users "
@@ -224,7 +226,7 @@ _TABLE: tuple[Mutant, ...] = (
            ("redis_cloud", "redflag")),
     # --- redflag rules -----------------------------------------------------------------------
     Mutant("unknown_role_as_editor", "a role outside the vocabulary signs the user in as Editor "
-           "instead of refusing the sign-in", ("RF-ROLE-UNKNOWN",), _RF),
+           "instead of refusing the sign-in", ("RF-ROLE-UNKNOWN", "PROP-03"), _RF),
     Mutant("tenant_url_not_checked", "a sign-in at the URL of a tenant the assertion does not grant "
            "is accepted (into one of the granted tenants)", ("RF-TENANT-NOT-GRANTED",), _RF),
     Mutant("current_tenant_first_granted", "after sign-in the current tenant is the first granted "
@@ -235,9 +237,9 @@ _TABLE: tuple[Mutant, ...] = (
            "removes those missing from the latest tenantid (redisAccountMapping)",
            ("RF-REPROVISION", "RC-ACCOUNT-REMOVED"), ("redis_cloud", "redflag")),
     Mutant("tenantid_no_split", "treats a comma-separated tenantid as one tenant name",
-           ("RF-MULTI-TENANT",), _RF),
+           ("RF-MULTI-TENANT", "PROP-02"), _RF),
     Mutant("rejects_role_alias", "refuses the Entra ID spelling `Super_Administrator`",
-           ("RF-ROLE-ALIAS",), _RF),
+           ("RF-ROLE-ALIAS", "PROP-03"), _RF),
     Mutant("any_tenant_idp", "accepts an assertion signed by any configured IdP for any tenant "
            "(no one-IdP-per-tenant binding)", ("RF-ONE-IDP",)),
     # --- sessions / SLO / redirects ----------------------------------------------------------

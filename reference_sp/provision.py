@@ -159,6 +159,10 @@ def parse_account_mapping(sp: "RefSP", values: list[str], idp_id: str) -> tuple[
         if not p:
             refused.append("an empty account mapping pair was ignored")
             continue
+        if "=" not in p and sp.m("crashes_on_malformed_pair"):
+            from werkzeug.exceptions import InternalServerError
+
+            raise InternalServerError(f"cannot unpack {p!r}")  # the defect: an unguarded split
         if p.count("=") != 1:
             refused.append(f"{p!r} is not an ACCOUNT=role pair")
             continue
