@@ -91,6 +91,9 @@ def search(ctx: ScenarioContext, name: str, strategy: st.SearchStrategy[Any],
                 fatal.append(exc)  # unreachable, timeout, ...: the run's error, not a finding
                 return
             why = f"the SP answered a server error ({one_line(exc)})"
+        errors = list(getattr(ctx.session, "server_errors", []))
+        if errors:  # a 5xx to the SAML message: the driver takes it as a refusal; the invariant not
+            why = f"the SP answered a server error ({errors[0]})"
         if why:
             failures.append((example, why, list(ctx.session.hops), ctx.plan_tokens[mark:]))
             raise _Counterexample(why)
