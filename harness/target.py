@@ -43,6 +43,7 @@ CAPABILITIES = (
     "local_users_off",
     "role_vocabulary",
     "required_attributes",
+    "role_rule",
     # what the SP declares (its metadata, or [sp.policy] in the target file)
     "want_assertions_signed",
     "require_signed_response",
@@ -298,6 +299,9 @@ class Target(_Strict):
                                             "one-IdP-per-tenant rule")
         have["role_vocabulary"] = states(bool(a.role and profile.roles and profile.roles.vocabulary),
                                          "role vocabulary for a role attribute")
+        have["role_rule"] = states(bool((a.role and profile.roles and profile.roles.vocabulary)
+                                        or (a.account_mapping and profile.accounts and profile.accounts.roles)),
+                                   "role vocabulary (role attribute or account/role pairs)")
         have["local_users_off"] = states(not profile.lifecycle.local_login_after_activation,
                                          "rule that local users stop signing in once SAML is on")
         have["required_attributes"] = states(bool(a.required), "required attributes")

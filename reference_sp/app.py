@@ -311,7 +311,12 @@ def page(title: str, body: str, status: int = 200) -> Response:
 def error_page(title: str, message: str, status: int = 400, check: str = "") -> Response:
     log.warning("refused: %s: %s%s", title, message, f" [{check}]" if check else "")
     extra = f"<p class='check'>check: {escape(check)}</p>" if check else ""
-    return page(title, f"<p class='error' id='error'>{escape(message)}</p>{extra}", status)
+    from flask import current_app
+
+    sp = current_app.extensions.get("refsp")
+    raw = sp is not None and sp.m("unescaped_error_page")
+    shown = message if raw else escape(message)  # the mutant: the message goes out as HTML
+    return page(title, f"<p class='error' id='error'>{shown}</p>{extra}", status)
 
 
 MD_NS = "urn:oasis:names:tc:SAML:2.0:metadata"

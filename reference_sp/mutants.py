@@ -180,16 +180,38 @@ _TABLE: tuple[Mutant, ...] = (
            "(`email` is taken for `Email`)", ("ATTR-05",)),
     Mutant("duplicate_attribute_last_wins", "a duplicated attribute name silently takes the last "
            "one instead of refusing the Response", ("ATTR-03",)),
+    Mutant("attribute_statement_optional", "an Assertion without any attribute signs its NameID in "
+           "as a user without accounts, tenants or role instead of refusing it", ("ATTR-02",)),
+    Mutant("friendly_name_matches", "an Attribute's FriendlyName is taken as its Name (the later "
+           "one wins, no ambiguity check)", ("ATTR-04",)),
+    Mutant("role_split_on_comma", "a role value with a comma is split and its last part taken",
+           ("ATTR-06",), _RF),
+    Mutant("splits_values_on_comma", "splits every single-valued attribute on commas (a first "
+           "name 'Doe, John' becomes two values)", ("ATTR-07",)),
+    Mutant("role_first_value", "of several role values, takes the first instead of refusing",
+           ("ATTR-08",), _RF),
+    Mutant("roles_case_insensitive", "compares roles case-insensitively (OWNER, ADMINISTRATOR "
+           "are taken)", ("ATTR-09",), ("redis_cloud", "redflag")),
+    Mutant("complex_values_as_text", "takes the text of an AttributeValue that holds elements "
+           "(<x>Super Administrator</x>) as its value", ("ATTR-10",)),
+    Mutant("wildcard_tenantid", "an empty or '*' tenantid grants every tenant of the signing IdP",
+           ("ATTR-11", "TEN-08"), _RF),
+    Mutant("unescaped_error_page", "refusal pages show the message (with the refused attribute "
+           "value) as HTML, unescaped", ("ATTR-13",)),
+    Mutant("jit_overwrites_other_idp_user", "a SAML user provisioned by one IdP is signed in and "
+           "updated (role, tenants) by another configuration's IdP asserting the same email",
+           ("ATTR-14",)),
+    Mutant("email_domain_first_at", "takes an email's domain as the text after the first '@' (up to "
+           "the next one) and does not check the address syntax", ("TEN-06",), _RC),
     # --- redis_cloud rules -------------------------------------------------------------------
     Mutant("mapping_first_value_only", "reads only the first AttributeValue of "
-           "redisAccountMapping (the multi-valued form loses accounts)", ("RC-MAPPING-MULTI",
-                                                                         "ATTR-08", "PROP-01"), _RC),
+           "redisAccountMapping (the multi-valued form loses accounts)", ("RC-MAPPING-MULTI", "PROP-01"), _RC),
     Mutant("crashes_on_malformed_pair", "an account mapping pair without '=' raises an unhandled "
            "error (HTTP 500) instead of being refused", ("PROP-01",), _RC),
     Mutant("owner_on_unknown_role", "an unknown role in redisAccountMapping grants owner instead "
            "of no access", ("RC-ROLE-UNKNOWN", "PROP-01"), _RC),
     Mutant("skip_domain_check", "signs users in through a SAML configuration whose email domain "
-           "is not verified (or not bound to that configuration)", ("RC-DOMAIN",), _RC),
+           "is not verified (or not bound to that configuration)", ("RC-DOMAIN", "TEN-01"), _RC),
     Mutant("keeps_saml_users_at_deactivation", "deactivating SAML leaves the account's SAML users "
            "in place", ("RC-DEACTIVATE",), _RC),
     Mutant("locks_bypass_users", "once SAML is active, local bypass users of the account can no "
@@ -241,7 +263,7 @@ _TABLE: tuple[Mutant, ...] = (
     Mutant("rejects_role_alias", "refuses the Entra ID spelling `Super_Administrator`",
            ("RF-ROLE-ALIAS", "PROP-03"), _RF),
     Mutant("any_tenant_idp", "accepts an assertion signed by any configured IdP for any tenant "
-           "(no one-IdP-per-tenant binding)", ("RF-ONE-IDP",)),
+           "(no one-IdP-per-tenant binding)", ("RF-ONE-IDP", "TEN-02", "TEN-03")),
     # --- sessions / SLO / redirects ----------------------------------------------------------
     Mutant("last_login_wins", "keeps one process-wide signed-in user: every browser with a session "
            "is shown as whoever signed in last", ("FLOW-06",)),

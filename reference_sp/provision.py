@@ -45,6 +45,10 @@ def _single(sp: "RefSP", attrs: dict[str, list[str]], name: str, required: bool 
                            "(attribute names are case-sensitive)", "ATTR-01")
         return ""
     vals = [v.strip() for v in vals if v.strip()]
+    if sp.m("splits_values_on_comma"):
+        vals = [p.strip() for v in vals for p in v.split(",") if p.strip()]
+    if len(set(vals)) > 1 and sp.m("role_first_value") and name == "role":
+        vals = vals[:1]
     if len(set(vals)) > 1:
         raise Rejected(f"the attribute {name!r} must have one value, got {len(vals)}", "ATTR-08")
     return vals[0]
@@ -55,6 +59,9 @@ def _valid_email(email: str) -> bool:
 
 
 def provision(sp: "RefSP", v: Verified, idp_id: str, tenant: str | None) -> ProvisionResult:
+    if not v.attributes and sp.m("attribute_statement_optional") and _valid_email(v.name_id):
+        # the defect: no attributes at all signs the NameID in, as a user without accounts/roles
+        return _finish(sp, v, idp_id, v.name_id, "", "", {})
     if sp.profile == "redis_cloud":
         return _redis_cloud(sp, v, idp_id)
     if sp.profile == "redflag":
@@ -66,6 +73,11 @@ def _upsert_user(sp: "RefSP", c: Any, v: Verified, idp_id: str, email: str, firs
                  username: str | None = None, role: str | None = None) -> int:
     now = time.time()
     row = c.execute("SELECT * FROM users WHERE email = ?", (email.lower(),)).fetchone()
+    if row is not None and row["kind"] == "saml" and row["idp_id"] and row["idp_id"] != idp_id \
+            and not sp.m("jit_overwrites_other_idp_user"):
+        # ATTR-14: a SAML user belongs to the IdP that provisioned them; another configuration's
+        # IdP asserting the same email neither signs them in nor updates them
+        raise Rejected(f"{email!r} is a user of another identity provider", "ATTR-14")
     if row is None:
         cur = c.execute(
             "INSERT INTO users (email, name_id, name_id_format, first_name, last_name, username, "
@@ -139,6 +151,8 @@ def _generic(sp: "RefSP", v: Verified, idp_id: str) -> ProvisionResult:
 # --- redis_cloud --------------------------------------------------------------------------------
 def _domain_ok(sp: "RefSP", email: str, idp_id: str) -> bool:
     domain = email.rsplit("@", 1)[-1].lower()
+    if sp.m("email_domain_first_at"):  # the defect: the domain ends at the next '@' (or the end)
+        domain = email.split("@")[1].lower() if "@" in email else ""
     row = sp.store.one("SELECT * FROM domains WHERE domain = ?", (domain,))
     return row is not None and bool(row["verified"]) and row["idp_id"] == idp_id
 
@@ -170,6 +184,8 @@ def parse_account_mapping(sp: "RefSP", values: list[str], idp_id: str) -> tuple[
         if not ACCOUNT_RE.match(acct):
             refused.append(f"{p!r}: {acct!r} is not an account number")
             continue
+        if role not in REDIS_ROLES and sp.m("roles_case_insensitive") and role.lower() in REDIS_ROLES:
+            role = role.lower()
         if role not in REDIS_ROLES:
             if sp.m("owner_on_unknown_role"):
                 role = "owner"
@@ -201,7 +217,7 @@ def _redis_cloud(sp: "RefSP", v: Verified, idp_id: str) -> ProvisionResult:
     mapping = _get(sp, a, "redisAccountMapping")
     if not mapping or not [x for x in mapping if x.strip()]:
         raise Rejected("the required attribute 'redisAccountMapping' is missing or empty", "ATTR-01")
-    if not _valid_email(email):
+    if not _valid_email(email) and not sp.m("email_domain_first_at"):
         raise Rejected(f"Email {email!r} is not an email address", "NID-07")
     if not sp.m("skip_domain_check") and not _domain_ok(sp, email, idp_id):
         raise Rejected(f"the domain of {email!r} is not verified for this SAML configuration",
@@ -225,6 +241,10 @@ def _redflag(sp: "RefSP", v: Verified, idp_id: str, tenant: str | None) -> Provi
     role = _single(sp, a, "role")
     if not _valid_email(email):
         raise Rejected(f"email {email!r} is not an email address", "NID-07")
+    if sp.m("role_split_on_comma") and "," in role:
+        role = role.split(",")[-1].strip()
+    if sp.m("roles_case_insensitive"):
+        role = next((r for r in REDFLAG_ROLES if r.casefold() == role.casefold()), role)
     if role in REDFLAG_ALIASES and not sp.m("rejects_role_alias"):
         role = REDFLAG_ALIASES[role]
     if role not in REDFLAG_ROLES and sp.m("unknown_role_as_editor"):
@@ -240,6 +260,10 @@ def _redflag(sp: "RefSP", v: Verified, idp_id: str, tenant: str | None) -> Provi
             t = t.strip()
             if t and t not in names:
                 names.append(t)
+    if sp.m("wildcard_tenantid") and (not names or "*" in names):
+        # the defect: an empty or "*" tenantid stands for every tenant of this IdP
+        names = [r["id"] for r in sp.store.all(
+            "SELECT id FROM accounts WHERE kind = 'tenant' AND idp_id = ?", (idp_id,))]
     if not names:
         raise Rejected("the required attribute 'tenantid' is empty", "ATTR-01")
     valid: list[str] = []

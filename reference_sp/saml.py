@@ -705,8 +705,14 @@ def check_assertion(root: etree._Element, a: etree._Element, opt: CheckOptions) 
         [at for st in a.findall(f"{{{SAML}}}AttributeStatement") for at in st.findall(f"{{{SAML}}}Attribute")]
     for at in found:
         name = at.get("Name") or ""
+        values = at.findall(f"{{{SAML}}}AttributeValue")
+        if any(len(v) for v in values) and not skip("complex_values_as_text"):
+            raise Rejected(f"attribute {name!r} has a value that is not text (an element)", "ATTR-10")
         vals = [text_of(v, skip("nameid_comment_truncation"), first_node=fn, unescape=un)
-                for v in at.findall(f"{{{SAML}}}AttributeValue")]
+                for v in values]
+        if skip("friendly_name_matches") and at.get("FriendlyName"):
+            attrs[at.get("FriendlyName") or ""] = vals  # the defect: FriendlyName taken as Name
+            continue
         if name in attrs:
             if descendant:
                 continue  # the defect: //Attribute, the first one found wins

@@ -134,7 +134,7 @@ def rc_domain(ctx: ScenarioContext) -> Observation:
     # (b) a domain added but still pending (not verified), when the target lets us add one
     if "add_domain" in ctx.target.hooks:
         pending = f"pending{ctx.runtime.next_seed()}.{other}"
-        need_ok(ctx, "add_domain", domain=pending)
+        need_ok(ctx, "add_domain", domain=pending, idp_id=ctx.target.testdata.saml_config_id)
         ctx.restart()
         u2 = ctx.new_user(domain=pending)
         ctx.sp_login(u2)
@@ -623,7 +623,7 @@ def rc_account_removed(ctx: ScenarioContext) -> Observation:
 def rc_dns(ctx: ScenarioContext) -> Observation:
     zone = ctx.runtime.dns_zone
     domain = f"dns{ctx.runtime.next_seed()}.{ctx.target.testdata.other_domain}"
-    added = need_ok(ctx, "add_domain", domain=domain)
+    added = need_ok(ctx, "add_domain", domain=domain, idp_id=ctx.target.testdata.saml_config_id)
     record = str((added or {}).get("txt_record") or "") if isinstance(added, dict) else ""
     if not record:
         return unobservable("the add_domain hook gave no txt_record")

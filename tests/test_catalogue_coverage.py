@@ -8,7 +8,7 @@ from scenarios._not_applicable import NOT_APPLICABLE
 
 # Categories whose every case must be a scenario or not applicable. Add yours when it is complete.
 COVERED = ("XSW", "PDF", "CMT", "SIG", "KEY", "ALG", "ENC", "TIME", "XML",
-           "AREQ", "META", "BND", "RLY", "SLO", "NID", "STA", "POS", "MAS", "ISS", "DST", "IRT", "RPL", "SES")
+           "AREQ", "META", "BND", "RLY", "SLO", "NID", "STA", "POS", "MAS", "ISS", "DST", "IRT", "RPL", "SES", "ATTR", "TEN")
 
 # Cases of the covered categories still to be written: an explicit, shrinking to-do list (an entry
 # that gains a scenario or a not-applicable reason must go).
@@ -33,6 +33,15 @@ PENDING: dict[str, str] = {
     "RPL-04": "issue 11: needs a restart or second-instance hook in the target file",
     "SES-02": "issue 11: login CSRF via an unsolicited Response into a signed-in browser",
     "SES-03": "issue 11: session switch A -> B without merged attributes",
+    # issue 11 (contracts): applicable, not written yet
+    "ATTR-12": "issue 11: oversized values need a reference-SP defect (unbounded storage or a hang) to "
+               "prove the scenario can fail; the 512 KB message limit bounds them today",
+    "TEN-04": "issue 11: identifier collision across IdPs; both bundled contracts key users by the "
+              "email attribute (ATTR-14 covers one email from two IdPs), a NameID-keyed SP needs it",
+    "TEN-05": "issue 11: shibmd:Scope checks; neither bundled contract reads a scoped attribute "
+              "(subject-id), so there is no reference-SP rule to break yet",
+    "TEN-07": "issue 11: tenant chosen from RelayState in IdP-initiated SSO; RC-RELAYSTATE checks "
+              "the seed's ?idpId= form, the cross-configuration variant is still to write",
 }
 
 CASES = {c.id: c for c in load()}

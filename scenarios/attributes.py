@@ -1,0 +1,427 @@
+"""ATTR and TEN: how the SP reads attributes, and how it binds users, tenants and accounts to the
+IdP that asserts them (catalogue section 19). ATTR-01/03/05 are in structure.py.
+
+The role-bearing attribute is the profile's: `role` (redflag) or the `redisAccountMapping` pairs
+(redis_cloud); a profile with neither (generic) states no role rule, so these are `not tested`
+there. Tenant cases need the target's admin hooks to add a second IdP (configuration) and bind a
+tenant, an account or a domain to it; the run's mock IdP signs as that second IdP by naming its
+entityID as Issuer (the key is the same: what differs is the binding, which is what is tested).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from harness.context import ScenarioContext
+from harness.registry import ACCEPT, REJECT, scenario
+from harness.verdict import Observation
+
+from ._kit import fault, single_fault
+from .contract_redflag import _other_idp_metadata
+from .session import need_ok, new_account_id, unobservable
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+def _me(ctx: ScenarioContext) -> dict[str, Any]:
+    data = ctx.whoami_data()
+    return data if isinstance(data, dict) else {}
+
+
+def _role_attr(ctx: ScenarioContext) -> str:
+    """The attribute that carries the role: `role`, or the account mapping."""
+    return ctx.profile.attributes.role or ctx.profile.attributes.account_mapping or "role"
+
+
+def _role_value(ctx: ScenarioContext, role: str) -> str:
+    """A role as the profile's attribute carries it: the role itself, or ACCOUNT=role."""
+    if ctx.profile.attributes.role:
+        return role
+    return f"{ctx.target.testdata.accounts[0]}={role}"
+
+
+def _with_role(ctx: ScenarioContext, values: list[str]) -> Any:
+    user = ctx.new_user()
+    return user.with_attributes(**{_role_attr(ctx): values})
+
+
+def _second_idp(ctx: ScenarioContext) -> tuple[str, str]:
+    """Add another SAML configuration (IdP) at the SP: (its id, its entityID)."""
+    n = ctx.runtime.next_seed()
+    idp_id, entity = f"other{n}", f"urn:samlconf:other-idp:{n}"
+    need_ok(ctx, "add_idp", idp_id=idp_id, metadata_xml=_other_idp_metadata(ctx, entity))
+    return idp_id, entity
+
+
+# --- ATTR ------------------------------------------------------------------------------------------
+single_fault("ATTR-02", "An Assertion without AttributeStatement (required attributes) signs nobody in",
+             ["attribute-statement-missing"], category="attributes",
+             refs=("catalogue ATTR-02", "P3S wantAttributeStatement",
+                   "seed redis_cloud: 'the SAML assertion contains the following attributes'",
+                   "seed redflag: 'the following attributes are required'"),
+             needs=("sp_initiated", "role_rule"),
+             fix_hint="Refuse an assertion that lacks the attributes the contract requires, "
+                      "AttributeStatement and all; never sign the NameID in as a bare user.")
+
+
+@scenario(
+    "ATTR-04",
+    "An extra Attribute whose FriendlyName is the email attribute's name is not taken for it",
+    category="attributes",
+    refs=("catalogue ATTR-04", "S2I SDP-IDP18 (NameFormat uri)", "P3S allowRepeatAttributeName"),
+    needs=("sp_initiated",),
+    expect=REJECT,
+    fix_hint="Match attributes on their Name (and NameFormat) exactly; ignore FriendlyName, or "
+             "refuse the ambiguity.",
+)
+def attr_04(ctx: ScenarioContext) -> Observation:
+    user = ctx.new_user()
+    victim = f"admin.{ctx.runtime.next_seed()}@{ctx.target.testdata.email_domain}"
+    name = ctx.profile.attributes.email or "Email"
+    ctx.sp_login(user, [fault("attr-friendly-name", name=name, value=victim)])
+    obs = ctx.observe(user, intended=victim, signed_as=ctx.email_of(user), store_check=False)
+    obs.signed_ok = True  # the genuine Email attribute is the user's own: signing them in is right
+    obs.note = f"extra Attribute FriendlyName={name!r} carrying {victim}"
+    return obs
+
+
+@scenario(
+    "ATTR-06",
+    "A role value with a comma inside is one (unknown) role, never split into two",
+    category="attributes",
+    refs=("catalogue ATTR-06", "S2I SDP-IDP20 (values as individual AttributeValue elements)"),
+    needs=("sp_initiated", "role_vocabulary"),
+    expect=REJECT,
+    fix_hint="Split an attribute on commas only where the contract says so (tenantid, "
+             "redisAccountMapping); a role value 'Editor,Administrator' is no role.",
+)
+def attr_06(ctx: ScenarioContext) -> Observation:
+    vocab = list(ctx.profile.roles.vocabulary) if ctx.profile.roles else []
+    user = _with_role(ctx, [f"{vocab[-1]},{vocab[-2]}"])
+    ctx.sp_login(user)
+    obs = ctx.observe(user)
+    obs.note = f"role '{vocab[-1]},{vocab[-2]}' (one AttributeValue)"
+    return obs
+
+
+@scenario(
+    "ATTR-07",
+    "A legitimate value with a comma ('Doe, John') stays one value",
+    category="attributes",
+    refs=("catalogue ATTR-07", "cdelmonte-zg/nanoidp#134"),
+    needs=("sp_initiated",),
+    expect=ACCEPT,
+    fix_hint="Never split attribute values on commas unless the contract defines that attribute "
+             "as a comma-separated list.",
+)
+def attr_07(ctx: ScenarioContext) -> Observation:
+    first = ctx.profile.attributes.first_name or "FirstName"
+    user = ctx.new_user().with_attributes(**{first: ["Doe, John"]})
+    ctx.sp_login(user)
+    obs = ctx.observe(user)
+    got = _me(ctx).get("first_name")
+    obs.check("the first name is kept as one value", got == "Doe, John",
+              f"sent {first}='Doe, John', the SP stored {got!r}")
+    return obs
+
+
+@scenario(
+    "ATTR-08",
+    "Several role values are judged the same way whatever their order (never the first only)",
+    category="attributes",
+    refs=("catalogue ATTR-08", "S2I SDP-SP19", "metabase/metabase#23714",
+          "seed redflag: 'role – User's assigned role'"),
+    needs=("sp_initiated", "role_vocabulary"),
+    expect=REJECT,
+    fix_hint="Evaluate every AttributeValue of the role attribute; a contract with one role per "
+             "user refuses several different ones, in any order.",
+)
+def attr_08(ctx: ScenarioContext) -> Observation:
+    vocab = list(ctx.profile.roles.vocabulary) if ctx.profile.roles else []
+    low, high = vocab[-1], vocab[0]
+    obs: Observation | None = None
+    for values in ([low, high], [high, low]):
+        ctx.restart()
+        user = _with_role(ctx, values)
+        ctx.sp_login(user)
+        obs = ctx.observe(user)
+        obs.note = f"role values {values}"
+        if obs.accepted:
+            got = _me(ctx).get("role")
+            obs.note += f" gave the role {got!r}"
+            return obs
+    assert obs is not None
+    return obs
+
+
+@scenario(
+    "ATTR-09",
+    "Variant spellings of a role (case, zero-width space, '*') grant no role",
+    category="attributes",
+    refs=("catalogue ATTR-09", "OWASP SAML cheat sheet (deny by default)",
+          "seed redis_cloud: 'Key-value pair of a lowercase role name'"),
+    needs=("sp_initiated", "role_rule"),
+    expect=REJECT,
+    fix_hint="Compare roles exactly with the vocabulary (and its declared aliases); deny anything "
+             "else.",
+)
+def attr_09(ctx: ScenarioContext) -> Observation:
+    if ctx.profile.attributes.role:
+        top = ctx.profile.roles.vocabulary[0] if ctx.profile.roles else "Administrator"
+    else:
+        top = ctx.profile.accounts.roles[0] if ctx.profile.accounts else "owner"
+    variants = [top.upper() if top != top.upper() else top.lower(), top.swapcase(), top + "\u200b",
+                "*", "super" + top.replace(" ", "").lower()]
+    obs: Observation | None = None
+    for v in variants:
+        ctx.restart()
+        user = _with_role(ctx, [_role_value(ctx, v)])
+        ctx.sp_login(user)
+        obs = ctx.observe(user)
+        obs.note = f"role value {ascii(_role_value(ctx, v))}"
+        if obs.accepted:
+            return obs
+    assert obs is not None
+    return obs
+
+
+@scenario(
+    "ATTR-10",
+    "A role value that is an element (<x>…</x>), not text, grants nothing",
+    category="attributes",
+    refs=("catalogue ATTR-10", "S2I SDP-IDP19 (a single text node)"),
+    needs=("sp_initiated", "role_rule"),
+    expect=REJECT,
+    fix_hint="Take authorization attributes only from AttributeValues that are plain text; refuse "
+             "element content.",
+)
+def attr_10(ctx: ScenarioContext) -> Observation:
+    if ctx.profile.attributes.role:
+        top = ctx.profile.roles.vocabulary[0] if ctx.profile.roles else "Administrator"
+    else:
+        top = ctx.profile.accounts.roles[0] if ctx.profile.accounts else "owner"
+    user = ctx.new_user()
+    value = _role_value(ctx, top)
+    ctx.sp_login(user, [fault("attr-complex-value", name=_role_attr(ctx), value=value)])
+    obs = ctx.observe(user)
+    obs.note = f"{_role_attr(ctx)} = <x>{value}</x>"
+    return obs
+
+
+@scenario(
+    "ATTR-11",
+    "An empty or nil tenant/account value is absent, never a wildcard",
+    category="attributes",
+    refs=("catalogue ATTR-11", "catalogue TEN-08"),
+    needs=("sp_initiated", "role_rule"),
+    expect=REJECT,
+    fix_hint="Treat <AttributeValue/> and xsi:nil as no value: a required attribute with no value "
+             "refuses the sign-in.",
+)
+def attr_11(ctx: ScenarioContext) -> Observation:
+    name = ctx.profile.attributes.tenant or ctx.profile.attributes.account_mapping or "role"
+    obs: Observation | None = None
+    for f in ("attr-empty", "attr-nil"):
+        ctx.restart()
+        user = ctx.new_user()
+        ctx.sp_login(user, [fault(f, name=name)])
+        obs = ctx.observe(user)
+        obs.note = f"{name}: {f}"
+        if obs.accepted:
+            obs.note += f"; granted {_me(ctx).get('tenants') or _me(ctx).get('accounts')}"
+            return obs
+    assert obs is not None
+    return obs
+
+
+@scenario(
+    "ATTR-13",
+    "A refused attribute value carrying HTML is shown encoded, never as markup",
+    category="attributes",
+    refs=("catalogue ATTR-13", "OWASP SAML cheat sheet (input validation)", "CWE-79"),
+    needs=("sp_initiated", "role_rule"),
+    expect=REJECT,
+    fix_hint="HTML-encode every attribute value the SP puts in a page (error pages included).",
+)
+def attr_13(ctx: ScenarioContext) -> Observation:
+    user = _with_role(ctx, [_role_value(ctx, XSS)])
+    page = ctx.sp_login(user)
+    obs = ctx.observe(user)
+    text = getattr(page, "text", "") or ""
+    obs.check("the value is not echoed as markup", XSS not in text,
+              f"the page at {getattr(page, 'url', '?')} contains {XSS} unescaped")
+    return obs
+
+
+@scenario(
+    "ATTR-14",
+    "Another IdP asserting an existing user's email neither signs them in nor changes their account",
+    category="attributes",
+    refs=("catalogue ATTR-14", "catalogue TEN-01", "SSOR (any IdP can assert any email)"),
+    needs=("sp_initiated", "tenant_admin", "role_vocabulary"),
+    expect=REJECT,
+    fix_hint="Bind each SAML user to the IdP that provisioned them; refuse (never update) the "
+             "account when another configuration's IdP asserts the same identity.",
+)
+def attr_14(ctx: ScenarioContext) -> Observation:
+    vocab = list(ctx.profile.roles.vocabulary) if ctx.profile.roles else []
+    tenants = list(ctx.target.testdata.tenants)
+    admin = ctx.new_user(role=vocab[0], tenants=[tenants[0]])
+    email = ctx.email_of(admin)
+    ctx.sp_login(admin, tenant=tenants[0])
+    if ctx.whoami() != email:
+        return unobservable("the existing user's own sign-in failed")
+    idp_id, entity = _second_idp(ctx)
+    foreign = f"foreign{ctx.runtime.next_seed()}"
+    need_ok(ctx, "add_tenant", tenant=foreign, idp_id=idp_id)
+    ctx.restart()
+    attrs = ctx.profile.attributes
+    forged = admin.with_attributes(**{attrs.role: [vocab[-1]], attrs.tenant: [foreign]})
+    ctx.sp_login(forged, [fault("issuer-wrong", issuer=entity)], tenant=foreign)
+    obs = ctx.observe(forged, store_check=False)
+    rec = ctx.find_user(email) or {} if ctx.has("user_inspection") else {}
+    if rec:
+        obs.check("the existing account is unchanged", rec.get("role") == vocab[0]
+                  and sorted(rec.get("tenants") or []) == [tenants[0]],
+                  f"after IdP {entity} asserted {email}: role {rec.get('role')!r}, tenants "
+                  f"{rec.get('tenants')}")
+    obs.note = f"IdP {entity} (tenant {foreign}) asserted the {vocab[0]} {email}"
+    return obs
+
+
+# --- TEN -------------------------------------------------------------------------------------------
+@scenario(
+    "TEN-01",
+    "An IdP asserting a user of a domain bound to another configuration is refused",
+    category="tenants",
+    refs=("catalogue TEN-01", "S2I SDP-SP17", "SSOR organizations (email domain allow-list)",
+          "seed redis_cloud: 'users with that domain won't be able to sign in using SAML SSO'"),
+    needs=("idp_initiated", "domain_rule", "domain_verification", "dns_zone", "idp_admin"),
+    expect=REJECT,
+    fix_hint="Accept an email only when its domain is verified and bound to the configuration "
+             "whose IdP signed the assertion.",
+)
+def ten_01(ctx: ScenarioContext) -> Observation:
+    if not ctx.profile.flows.idp_initiated:
+        return unobservable("the profile refuses IdP-initiated sign-on")
+    idp_id, _ = _second_idp(ctx)
+    domain = f"b{ctx.runtime.next_seed()}.{ctx.target.testdata.other_domain}"
+    added = need_ok(ctx, "add_domain", domain=domain, idp_id=idp_id)
+    record = str(added.get("txt_record") or "") if isinstance(added, dict) else ""
+    ctx.runtime.dns_zone.set_txt(domain, [record])
+    status = need_ok(ctx, "verify_domain", domain=domain)
+    if status != "verified":
+        return unobservable(f"the other configuration's domain could not be verified ({status})")
+    user = ctx.new_user(domain=domain)
+    ctx.idp_login(user)  # signed by this run's IdP, bound to the default configuration
+    obs = ctx.observe(user)
+    obs.note = f"{ctx.email_of(user)}: {domain} is verified for configuration {idp_id}, not this IdP's"
+    return obs
+
+
+@scenario(
+    "TEN-02",
+    "A Response from one tenant's IdP for a sign-in at another tenant is refused",
+    category="tenants",
+    refs=("catalogue TEN-02", "Prof 4.1.4.3", "seed redflag: 'One SAML IdP per location'",
+          "seed redflag: 'You cannot mix or chain multiple IdPs for a single location'"),
+    needs=("sp_initiated", "tenant_admin", "one_idp_per_tenant"),
+    expect=REJECT,
+    fix_hint="Verify the Response with the one IdP bound to the tenant the sign-in started at, "
+             "and compare its Issuer with that IdP's entityID.",
+)
+def ten_02(ctx: ScenarioContext) -> Observation:
+    idp_id, entity = _second_idp(ctx)
+    foreign = f"foreign{ctx.runtime.next_seed()}"
+    need_ok(ctx, "add_tenant", tenant=foreign, idp_id=idp_id)
+    user = ctx.new_user(tenants=[foreign])
+    ctx.sp_login(user, tenant=foreign)  # the run's IdP answers as itself, not as tenant's IdP
+    obs = ctx.observe(user)
+    obs.note = f"sign-in at tenant {foreign} (IdP {entity}); Response from {ctx.idp.entity_id}"
+    return obs
+
+
+@scenario(
+    "TEN-03",
+    "A tenant or account bound to another IdP, named in the attributes, is not granted",
+    category="tenants",
+    refs=("catalogue TEN-03", "seed redflag: 'One SAML IdP per location'",
+          "seed redis_cloud: 'you can add the same user to multiple SAML-enabled accounts'"),
+    needs=("sp_initiated", "idp_admin", "role_rule"),
+    expect=ACCEPT,
+    fix_hint="Derive tenants/accounts from the signing IdP's binding: grant only those bound to "
+             "it, never one merely named in an attribute.",
+)
+def ten_03(ctx: ScenarioContext) -> Observation:
+    idp_id, _ = _second_idp(ctx)
+    if ctx.profile.attributes.tenant:
+        if "add_tenant" not in ctx.target.hooks:
+            return unobservable("the target has no add_tenant hook")
+        own = ctx.target.testdata.tenants[0]
+        other = f"foreign{ctx.runtime.next_seed()}"
+        need_ok(ctx, "add_tenant", tenant=other, idp_id=idp_id)
+        user = ctx.new_user(tenants=[own, other])
+        ctx.sp_login(user, tenant=own)
+        got = sorted(_me(ctx).get("tenants") or [])
+    else:
+        if "add_account" not in ctx.target.hooks:
+            return unobservable("the target has no add_account hook")
+        own = ctx.target.testdata.accounts[0]
+        other = new_account_id(ctx)
+        need_ok(ctx, "add_account", account=other, saml_active=True, idp_id=idp_id)
+        user = ctx.new_user(accounts=[f"{own}=viewer", f"{other}=owner"])
+        ctx.sp_login(user)
+        got = sorted((_me(ctx).get("accounts") or {}).keys())
+    obs = ctx.observe(user, store_check=False)
+    obs.check(f"{other} (bound to IdP {idp_id}) not granted", other not in got, f"granted {got}")
+    obs.check(f"{own} (this IdP's) granted", own in got, f"granted {got}")
+    return obs
+
+
+@scenario(
+    "TEN-06",
+    "Email-parser tricks never pass a domain allow-list (victim@a@b, quoted local part, trailing dot)",
+    category="tenants",
+    refs=("catalogue TEN-06", "PortSwigger 'The Fragile Lock' (email splitting)",
+          "seed redis_cloud: 'users with that domain won't be able to sign in using SAML SSO'"),
+    needs=("idp_initiated", "domain_rule"),
+    expect=REJECT,
+    fix_hint="Parse the asserted email as one RFC 5322 addr-spec and compare its whole, "
+             "canonical domain with the verified domains; refuse anything else.",
+)
+def ten_06(ctx: ScenarioContext) -> Observation:
+    if not ctx.profile.flows.idp_initiated:
+        return unobservable("the profile refuses IdP-initiated sign-on")
+    good = ctx.target.testdata.email_domain
+    n = ctx.runtime.next_seed()
+    tricks = [f"victim{n}@{good}@evil.example", f'"victim{n}@{good}"@evil.example',
+              f"victim{n}@{good}.", f"victim{n}@{good}.evil.example",
+              f"=?utf-8?q?victim{n}=40{good}?=@evil.example"]
+    obs: Observation | None = None
+    for email in tricks:
+        ctx.restart()
+        user = ctx.new_user(email=email, name_id=email)
+        ctx.idp_login(user)
+        obs = ctx.observe(user, store_check=False)
+        obs.note = f"Email {email!r}"
+        if obs.accepted:
+            return obs
+    assert obs is not None
+    return obs
+
+
+@scenario(
+    "TEN-08",
+    "A wildcard tenant ('*') from a tenant's IdP grants no tenant",
+    category="tenants",
+    refs=("catalogue TEN-08", "seed redflag: 'tenantid – Must contain the value'"),
+    needs=("sp_initiated", "tenants"),
+    expect=REJECT,
+    fix_hint="Grant only tenants named exactly; '*' or 'all' is not a tenant.",
+)
+def ten_08(ctx: ScenarioContext) -> Observation:
+    at = ctx.target.testdata.tenants[0]
+    user = ctx.new_user().with_attributes(**{ctx.profile.attributes.tenant: ["*"]})
+    ctx.sp_login(user, tenant=at)
+    obs = ctx.observe(user)
+    obs.note = f"tenantid '*' at ?saml={at}"
+    return obs
