@@ -706,7 +706,7 @@ def check_assertion(root: etree._Element, a: etree._Element, opt: CheckOptions) 
     for at in found:
         name = at.get("Name") or ""
         values = at.findall(f"{{{SAML}}}AttributeValue")
-        if any(len(v) for v in values) and not skip("complex_values_as_text"):
+        if any(isinstance(c.tag, str) for v in values for c in v) and not skip("complex_values_as_text"):
             raise Rejected(f"attribute {name!r} has a value that is not text (an element)", "ATTR-10")
         vals = [text_of(v, skip("nameid_comment_truncation"), first_node=fn, unescape=un)
                 for v in values]
