@@ -226,13 +226,13 @@ class RefSP:
         with self._metadata_lock:
             cached = self._metadata_cache.get(key)
             if cached is None:
-                cached = self._build_sp_metadata(rows)
+                cached = self._build_sp_metadata(rows, stale_acs=bool(idp_id) and self.m("metadata_stale_acs"))
                 if len(self._metadata_cache) >= 64:
                     self._metadata_cache.clear()
                 self._metadata_cache[key] = cached
         return cached
 
-    def _build_sp_metadata(self, rows: list[Any]) -> bytes:
+    def _build_sp_metadata(self, rows: list[Any], stale_acs: bool = False) -> bytes:
         xml = self.clients.sp_metadata([bytes(r["metadata"]) for r in rows])
         root = etree.fromstring(xml.encode())
         # The document's ID is a digest of the configuration it belongs to (SP cert + the IdP
@@ -267,7 +267,8 @@ class RefSP:
                     if k.get("use") == "encryption" and signing:
                         for c in k.iter(ds):
                             c.text = signing[0]
-        if self.m("metadata_stale_acs"):  # the defect: metadata names an ACS the SP no longer serves
+        if stale_acs:
+            # the defect: the per-configuration download names an ACS the SP no longer serves
             for acs in root.iter("{urn:oasis:names:tc:SAML:2.0:metadata}AssertionConsumerService"):
                 acs.set("Location", acs.get("Location", "").replace("/saml/acs", "/saml2/acs"))
         return etree.tostring(root, xml_declaration=True, encoding="UTF-8")

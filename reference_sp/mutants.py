@@ -235,8 +235,8 @@ _TABLE: tuple[Mutant, ...] = (
     Mutant("ignores_relaystate_idpid", "an IdP-initiated RelayState ?idpId= naming no known SAML "
            "configuration is ignored (the configuration is taken from the Issuer) instead of "
            "refusing the sign-in", ("RC-RELAYSTATE",), _RC),
-    Mutant("metadata_stale_acs", "the SP metadata it hands out names an AssertionConsumerService "
-           "Location (/saml2/acs) the SP no longer serves", ("RC-METADATA",)),
+    Mutant("metadata_stale_acs", "the SP metadata it hands out for a SAML configuration "
+           "(?idpId=) names an AssertionConsumerService Location (/saml2/acs) the SP no longer serves", ("RC-METADATA",)),
     Mutant("keeps_old_idp_cert", "after an IdP configuration's metadata (signing certificate) is "
            "replaced, the previous certificate keeps verifying", ("RC-CERT-UPDATE",)),
     # --- changes between logins (both contracts) ---------------------------------------------

@@ -459,6 +459,8 @@ def rc_metadata(ctx: ScenarioContext) -> Observation:
     from lxml import etree
 
     url = ctx.target.url(ctx.target.sp.metadata_url or "/saml/metadata")
+    # the configuration's own download (the seed's entityID and ACS carry the configuration's ID)
+    url += ("&" if "?" in url else "?") + "idpId=" + ctx.target.testdata.saml_config_id
     status, text = ctx.session.fetch(url, note="SP metadata download")
     obs_fail = Observation(signed_in=None, intended=None)
     if status != 200:

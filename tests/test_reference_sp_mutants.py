@@ -43,7 +43,8 @@ def sps(idps, tmp_path_factory):
         key = (profile, mutant)
         if key not in cache:
             s = SPUnderTest.start(idps[profile], profile, mutants=[mutant] if mutant else [],
-                                  db_dir=tmp_path_factory.mktemp("sp"))
+                                  db_dir=tmp_path_factory.mktemp("sp"),
+                                  dns_resolver="127.0.0.1:9")  # loopback, nothing there: never verified
             if profile == "redflag":
                 idps["other"].idp.register_sp(s.metadata())
                 s.admin("POST", "/admin/api/idps", {"id": "other", "metadata_xml": idps["other"].idp.metadata_xml().decode()})
@@ -542,6 +543,136 @@ _P = "{urn:oasis:names:tc:SAML:2.0:protocol}"
 _A = "{urn:oasis:names:tc:SAML:2.0:assertion}"
 
 RC, RF = "redis_cloud", "redflag"
+# --- issue 11: contract rules, attributes, tenants ---------------------------------------------
+XSS = "<img src=x onerror=alert(1)>"
+
+
+def p_unlinked_account(sp):
+    acct = fresh_account(sp)  # exists, SAML never activated
+    me = login(sp, rc_user(["12345=viewer", f"{acct}=owner"]))
+    return me is not None and acct in me["accounts"]
+
+
+def p_saml_converts(sp):
+    email = f"conv{secrets.token_hex(3)}@example.com"
+    local(sp, email, {"12345": "member"})
+    login(sp, rc_user(["12345=member"], email=email))
+    return pw_login(sp, email)
+
+
+def p_deactivate_by_member(sp):
+    acct, owner = _activated(sp)
+    sp.admin("POST", "/admin/api/saml/activate", {"account": acct, "by": owner})
+    member = f"mem{secrets.token_hex(3)}@example.com"
+    local(sp, member, {acct: "member"})
+    return sp.admin("POST", "/admin/api/saml/deactivate", {"account": acct, "by": member}).status_code
+
+
+def p_relaystate_unknown_idp(sp):
+    b = sp.browser()
+    issued = sp.idp.idp.issue_response(sp.entity_id, rc_user(), relay_state=sp.url + "/#/login/?idpId=nope")
+    sp.post_issued(b, issued)
+    return outcome(sp, b) is not None
+
+
+def p_metadata_acs(sp):
+    return b"/saml2/acs" in sp._admin_client.get(sp.url + "/saml/metadata?idpId=default").content
+
+
+def p_old_cert(sp):
+    from mock_idp.keys import ephemeral
+
+    original = sp.idp.idp.metadata_xml().decode()
+    new = original.replace(sp.idp.idp.key.cert_b64, ephemeral("probe rollover").cert_b64)
+    sp.admin("POST", "/admin/api/idps", {"id": "default", "metadata_xml": new})
+    try:
+        return signed_in(sp, rc_user())  # signed with the replaced key
+    finally:
+        sp.admin("POST", "/admin/api/idps", {"id": "default", "metadata_xml": original})
+
+
+def p_verify_without_txt(sp):
+    d = f"d{secrets.token_hex(3)}.test"
+    sp.admin("POST", "/admin/api/domains", {"domain": d})
+    return sp.admin("POST", f"/admin/api/domains/{d}/verify").json()["status"]
+
+
+def p_tenant_added(sp):
+    u = rf_user(["pocketstop1"])
+    login(sp, u)
+    me = login(sp, u.with_attributes(tenantid="pocketstop1,pocketstop2"))
+    return me and me["tenants"]
+
+
+def p_role_changed(sp):
+    u = rf_user(role="Editor")
+    login(sp, u)
+    me = login(sp, u.with_attributes(role="Administrator"))
+    return me and me["role"]
+
+
+def p_rf_role(role: Any, **kw) -> Probe:
+    def probe(sp):
+        u = rf_user(**kw)
+        me = login(sp, u.with_attributes(role=role))
+        return me and me["role"]
+
+    return probe
+
+
+def p_tenant_not_granted(sp):
+    return login(sp, rf_user(["pocketstop1"]), params={"saml": "pocketstop2"}) is not None
+
+
+def p_current_tenant(sp):
+    me = login(sp, rf_user(["pocketstop1", "pocketstop2"]), params={"saml": "pocketstop2"})
+    return me and me["current_tenant"]
+
+
+def p_switch_any(sp):
+    b = sp.browser()
+    sp.solicited(b, rf_user(["pocketstop1"]))
+    return b.post(sp.url + "/api/tenant", json={"tenant": "pocketstop2"}).status_code
+
+
+def p_malformed_pair(sp):
+    return sp.solicited(sp.browser(), rc_user(["12345"])).status_code
+
+
+def p_friendly_name(sp):
+    me = login(sp, rc_user(), ["attr-friendly-name(name=Email,value=victim@example.com)"])
+    return bool(me) and me["email"] == "victim@example.com"
+
+
+def p_comma_name(sp):
+    return signed_in(sp, rf_user(first_name="Doe, John"))
+
+
+def p_wildcard(sp):
+    return login(sp, rf_user().with_attributes(tenantid=["*"]), params={"saml": "pocketstop1"}) is not None
+
+
+def p_unescaped(sp):
+    return XSS in sp.solicited(sp.browser(), rf_user(role=XSS)).text
+
+
+def p_other_idp_overwrites(sp):
+    u = rf_user(["pocketstop1"], role="Super Administrator")
+    login(sp, u)
+    b = sp.browser()
+    rid = sp.pending_request_id(b, saml="othertenant")
+    forged = u.with_attributes(tenantid="othertenant", role="Editor")
+    sp.post_issued(b, sp._other_idp.issue_response(sp.entity_id, forged, in_response_to=rid))  # type: ignore[attr-defined]
+    return outcome(sp, b) is not None
+
+
+def p_email_first_at(sp):
+    b = sp.browser()
+    u = rc_user(email="victim@example.com@evil.example", name_id="victim@example.com@evil.example")
+    sp.post_issued(b, sp.idp.idp.issue_response(sp.entity_id, u))
+    return outcome(sp, b) is not None
+
+
 CASES: dict[str, tuple[str, Probe, Any, Any]] = {
     "skip_jit": (RC, p_skip_jit, True, False),
     "jit_no_update": (RC, p_jit_no_update, True, False),
@@ -674,6 +805,33 @@ CASES: dict[str, tuple[str, Probe, Any, Any]] = {
     "metadata_plain_http_acs": (RC, p_metadata(b"http://sp.samlconf.invalid/"), False, True),
     "metadata_no_contact": (RC, p_metadata(b'contactType="technical"'), True, False),
     "metadata_shared_key": (RC, p_scenario("META-02"), "pass", "warn"),
+    # issue 11: contract rules, attributes, tenants
+    "grants_unlinked_accounts": (RC, p_unlinked_account, False, True),
+    "saml_login_keeps_local": (RC, p_saml_converts, 401, 200),
+    "deactivate_without_owner_check": (RC, p_deactivate_by_member, 403, 200),
+    "ignores_relaystate_idpid": (RC, p_relaystate_unknown_idp, False, True),
+    "metadata_stale_acs": (RC, p_metadata_acs, False, True),
+    "keeps_old_idp_cert": (RC, p_old_cert, False, True),
+    "verify_domain_without_txt": (RC, p_verify_without_txt, "pending", "verified"),
+    "reprovision_no_additions": (RF, p_tenant_added, ["pocketstop1", "pocketstop2"], ["pocketstop1"]),
+    "role_fixed_at_first_login": (RF, p_role_changed, "Administrator", "Editor"),
+    "unknown_role_as_editor": (RF, p_rf_role("Owner"), None, "Editor"),
+    "tenant_url_not_checked": (RF, p_tenant_not_granted, False, True),
+    "current_tenant_first_granted": (RF, p_current_tenant, "pocketstop2", "pocketstop1"),
+    "switch_to_any_tenant": (RF, p_switch_any, 403, 200),
+    "crashes_on_malformed_pair": (RC, p_malformed_pair, 403, 500),
+    "attribute_statement_optional": (RC, p_fault("attribute-statement-missing"), False, True),
+    "friendly_name_matches": (RC, p_friendly_name, False, True),
+    "role_split_on_comma": (RF, p_rf_role("Editor,Administrator"), None, "Administrator"),
+    "splits_values_on_comma": (RF, p_comma_name, True, False),
+    "role_first_value": (RF, p_rf_role(["Editor", "Administrator"]), None, "Editor"),
+    "roles_case_insensitive": (RF, p_rf_role("ADMINISTRATOR"), None, "Administrator"),
+    "complex_values_as_text": (RF, p_fault("attr-complex-value(name=role,value=Administrator)", rf_user),
+                               False, True),
+    "wildcard_tenantid": (RF, p_wildcard, False, True),
+    "unescaped_error_page": (RF, p_unescaped, False, True),
+    "jit_overwrites_other_idp_user": (RF, p_other_idp_overwrites, False, True),
+    "email_domain_first_at": (RC, p_email_first_at, False, True),
 }
 
 
