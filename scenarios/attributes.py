@@ -399,7 +399,9 @@ def ten_06(ctx: ScenarioContext) -> Observation:
     obs: Observation | None = None
     for email in tricks:
         ctx.restart()
-        user = ctx.new_user(email=email, name_id=email)
+        # the trick is in the Email attribute (the contract's user key); the NameID stays a plain
+        # address, so that an SP's NameID syntax check is not what refuses it
+        user = ctx.new_user(email=email, name_id=f"victim{n}@evil.example")
         ctx.idp_login(user)
         obs = ctx.observe(user, store_check=False)
         obs.note = f"Email {email!r}"

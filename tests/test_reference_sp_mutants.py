@@ -668,7 +668,7 @@ def p_other_idp_overwrites(sp):
 
 def p_email_first_at(sp):
     b = sp.browser()
-    u = rc_user(email="victim@example.com@evil.example", name_id="victim@example.com@evil.example")
+    u = rc_user(email="victim@example.com@evil.example", name_id="victim@evil.example")
     sp.post_issued(b, sp.idp.idp.issue_response(sp.entity_id, u))
     return outcome(sp, b) is not None
 
