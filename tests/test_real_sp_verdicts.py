@@ -116,15 +116,15 @@ def test_sp_that_signs_in_the_victim_fails_as_a_takeover(tmp_path, servers):
 
 
 def test_refusing_the_whole_login_is_a_safe_answer_to_an_offsite_relay_state(tmp_path, servers):
-    results = run(tmp_path, servers, "refuses_relay", ["SES-04", "FLOW-01"])
+    results = run(tmp_path, servers, "refuses_relay", ["RLY-01", "FLOW-01"])
     assert results["FLOW-01"].verdict == "pass"
-    r = results["SES-04"]
+    r = results["RLY-01"]
     assert r.verdict == "pass", r.reason
-    assert r.reason.startswith("SP refused the login: nobody signed in and the browser stayed on the SP")
+    assert r.reason.startswith("SP refused the login: refusing the login is as safe as signing in without the redirect")
     assert r.control and r.control.startswith("baseline accepted"), "a safe refusal counts only with a working baseline"
     assert r.findings and "HTTP 500" in r.findings[0]
     # and an SP that signs the user in and stays on site passes as before
-    assert run(tmp_path, servers, "strict", ["SES-04"])["SES-04"].verdict == "pass"
+    assert run(tmp_path, servers, "strict", ["RLY-01"])["RLY-01"].verdict == "pass"
 
 
 def chromium() -> str | None:
