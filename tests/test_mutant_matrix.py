@@ -42,8 +42,6 @@ UNCOVERED: dict[str, str] = {
     # ISS-03 (pysaml2 needs the Assertion's Issuer to find the key) is proven on the node-saml lab twins,
     # which check no Assertion Issuer (lab/truth.toml node-saml-*.accepts-wrong-assertion-issuer)
     "POS-10": "the `status` fault sends no Assertion: no identity any defect could sign in (as STA-01)",
-    "DST-08": "pysaml2 checks each bearer SubjectConfirmation's time and raises on the expired one "
-              "before our own per-confirmation check runs",
     "SIG-11": "pysaml2 requires the signature's Reference to point to the enclosing element's ID",
     "XML-08": "pysaml2 allows only enveloped-signature and c14n transforms (xmldsig constraints, checked "
               "before any verification; the fault also adds the Transform after signing)",
