@@ -206,7 +206,8 @@ class Runtime:
         try:
             self._sp_proc = subprocess.Popen(
                 [sys.executable, "-m", "reference_sp.cli", "sp", "serve", "--config", str(conf)],
-                stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+                stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
+                preexec_fn=_die_with_parent)
         finally:
             log.close()
         url = f"{cfg.base_url}/saml/metadata"
@@ -387,6 +388,18 @@ class Runtime:
                 raise TargetError(f"hook {name} {url}: answer is not JSON") from None
             data = None
         return resp.status_code, (json_path(data, hook.json_path) if resp.status_code < 400 else data)
+
+
+def _die_with_parent() -> None:
+    """In the SP child, before exec: Linux sends it SIGTERM when samlconf dies, even by SIGKILL, so a
+    killed run never leaves the reference SP running (elsewhere a no-op)."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def fill_placeholders(value: Any, values: dict[str, Any]) -> Any:

@@ -32,3 +32,31 @@ def test_samlconf_run_passes_mutants_to_the_sp_process(tmp_path, capsys) -> None
     doc = json.loads((tmp_path / "samlconf-results.json").read_text())
     assert doc["scenarios"][0]["verdict"] == "fail" and doc["mutants"] == ["ignores_audience"]
     assert "mutants: ignores_audience" in (tmp_path / "target.log").read_text()
+
+
+def test_a_killed_samlconf_leaves_no_sp_process(tmp_path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    code = ("from harness.runtime import Runtime\nfrom harness.suite import resolve_target\n"
+            "import sys, time\nrt = Runtime(resolve_target(None, 'redis_cloud'), sp_process=True)\nrt.start()\n"
+            "print(rt._sp_proc.pid, flush=True)\ntime.sleep(60)\n")
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        sp_pid = int(parent.stdout.readline())
+        os.kill(sp_pid, 0)  # running
+        parent.send_signal(signal.SIGKILL)  # no handler, no cleanup in samlconf
+        parent.wait(timeout=10)
+        for _ in range(100):
+            try:
+                os.kill(sp_pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+        os.kill(sp_pid, signal.SIGTERM)
+        raise AssertionError("the reference SP outlived the killed samlconf")
+    finally:
+        if parent.poll() is None:
+            parent.kill()
