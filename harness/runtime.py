@@ -170,6 +170,7 @@ class Runtime:
             admin_token=token,
             dns_resolver=self.dns_zone.address,
             want_assertions_signed=self.target.embedded.want_assertions_signed if self.target.embedded else "true",
+            sign_authn_requests=bool(self.target.embedded and self.target.embedded.sign_authn_requests),
         )
         from mock_idp.keys import KeyTrustError
 
@@ -306,9 +307,12 @@ class Runtime:
                 "if it does)")
             have["encryption_key"] = None if pol.encryption_certs else \
                 "the SP's metadata publishes no encryption key (KeyDescriptor use=\"encryption\")"
+            have["authn_requests_signed"] = None if pol.authn_requests_signed else (
+                "the SP's metadata does not say AuthnRequestsSigned=\"true\"" if pol.authn_requests_signed is None
+                else "the SP's metadata says AuthnRequestsSigned=\"false\"")
         else:
             have["want_assertions_signed"] = have["encryption_key"] = have["require_signed_response"] = \
-                "the SP's metadata was not read"
+                have["authn_requests_signed"] = "the SP's metadata was not read"
         for cap in self.target.capabilities_off:
             have[cap] = "switched off in the target file (capabilities_off)"
         return have

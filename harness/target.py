@@ -48,6 +48,7 @@ CAPABILITIES = (
     "want_assertions_signed",
     "require_signed_response",
     "encryption_key",
+    "authn_requests_signed",
 )
 
 
@@ -178,6 +179,8 @@ class EmbeddedSection(_Strict):
     mutants: list[str] = Field(default_factory=list)
     # what the reference SP's metadata says: WantAssertionsSigned "true", "false" or "absent"
     want_assertions_signed: Literal["true", "false", "absent"] = "true"
+    # the reference SP signs its AuthnRequests and says AuthnRequestsSigned="true" (AREQ-09/10)
+    sign_authn_requests: bool = False
 
 
 class Target(_Strict):

@@ -255,7 +255,9 @@ def create_app(idp: "MockIdP") -> Flask:
         except BindingError as e:
             idp.record({"event": "bad-request", "error": str(e)})
             return error_page(str(e))
-        idp.record({"event": "authn-request", "id": info.id, "issuer": info.issuer, "binding": request.method})
+        idp.record({"event": "authn-request", "id": info.id, "issuer": info.issuer, "binding": request.method,
+                    # the posted message as received (AREQ-10 checks its signature); capped
+                    **({"saml_request": saml_request[:65536]} if request.method == "POST" else {})})
         try:
             sp = idp.sp(info.issuer)
         except UnknownSP:

@@ -6,6 +6,7 @@ mutants that break them, and `reference_sp/admin.py` for the admin API the harne
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -74,6 +75,9 @@ class SPConfig:
     # a new session id at every sign-in, but the browser's earlier signed-in session left valid
     # (not a defect: many SPs do this; SES-01 must not call it fixation)
     keep_sessions_at_login: bool = False
+    # sign every AuthnRequest (Redirect: SigAlg + Signature query parameters; POST: an enveloped
+    # ds:Signature), rsa-sha256, and say AuthnRequestsSigned="true" in the metadata (AREQ-09/10)
+    sign_authn_requests: bool = False
 
     def to_json(self) -> str:
         """The whole configuration as JSON (`sp serve --config FILE`: the harness starts the SP as a
@@ -158,8 +162,16 @@ class RefSP:
             entity_id=str(cfg.entity_id), acs_url=cfg.acs_url, slo_url=cfg.slo_url,
             key_file=kdir / "key.pem", cert_file=kdir / "cert.pem", cert_pem=pair.cert_pem,
             enc_key_file=edir / "key.pem", enc_cert_file=edir / "cert.pem",
+            authn_requests_signed=cfg.sign_authn_requests or any(self.m(x) for x in _m.SIGNING_AREQ),
         )
         self.clients = ClientCache(self.identity)
+        # the `areq_wrong_key` mutant signs its AuthnRequests with a key its metadata does not publish
+        self.request_clients = self.clients
+        if self.m("areq_wrong_key"):
+            load_or_create("refsp-unpublished", cache_dir=key_dir)
+            rdir = key_dir / "keys" / slug("refsp-unpublished")
+            self.request_clients = ClientCache(dataclasses.replace(
+                self.identity, key_file=rdir / "key.pem", cert_file=rdir / "cert.pem"))
         # metadata an IdP configuration had before it was replaced (only the `keeps_old_idp_cert`
         # mutant ever uses it)
         self.retired_idp_metadata: dict[str, list[bytes]] = {}

@@ -177,14 +177,18 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
         if not info.sso_redirect and not post:
             return error_page("No SSO endpoint", "the IdP metadata has no HTTP-Redirect "
                               "SingleSignOnService", 409)
-        client = sp.clients.client([bytes(idp["metadata"])])
+        client = sp.request_clients.client([bytes(idp["metadata"])])
         handle = secrets.token_urlsafe(16)
         # 160 random bits per request ID (Core 1.3.4: collision probability <= 2^-128, SHOULD
         # 2^-160); pysaml2's own IDs (17 alphanumerics, ~101 bits) are the `weak_request_id` mutant
         ids = {} if sp.m("weak_request_id") else {"message_id": "_" + secrets.token_hex(20)}
-        req_id, binfo = client.prepare_for_authenticate(
-            entityid=info.entity_id, relay_state=nxt if sp.m("relaystate_raw_url") else handle,
-            binding=BINDING_HTTP_POST if post else BINDING_HTTP_REDIRECT, **ids)
+        relay_out = nxt if sp.m("relaystate_raw_url") else handle
+        if sp.m("areq_embedded_signature_redirect") and not post:
+            req_id, binfo = _redirect_with_embedded_signature(client, info, relay_out, ids)
+        else:
+            req_id, binfo = client.prepare_for_authenticate(
+                entityid=info.entity_id, relay_state=relay_out,
+                binding=BINDING_HTTP_POST if post else BINDING_HTTP_REDIRECT, **ids, **_request_signing(sp))
         pend = _pending()
         if len(pend) >= MAX_PENDING:
             for k in sorted(pend, key=lambda k: pend[k]["t"])[: len(pend) - MAX_PENDING + 1]:
@@ -937,6 +941,29 @@ def _parse_resolving_entities(b64: str) -> None:
 
 _AREQ_MUTANTS = ("areq_issuer_format", "areq_local_time", "areq_wrong_destination", "areq_acs_index",
                  "areq_nameid_policy_format", "areq_subject_confirmation", "areq_authn_context_minimum")
+
+
+def _request_signing(sp: Any) -> dict[str, Any]:
+    """How the AuthnRequest is signed: rsa-sha256 when the SP says AuthnRequestsSigned="true"
+    (the `areq_sha1_signature` mutant: rsa-sha1; `areq_unsigned`: not at all)."""
+    from saml2.xmldsig import DIGEST_SHA1, DIGEST_SHA256, SIG_RSA_SHA1, SIG_RSA_SHA256
+
+    if not sp.identity.authn_requests_signed or sp.m("areq_unsigned"):
+        return {"sign": False}
+    if sp.m("areq_sha1_signature"):
+        return {"sign": True, "sigalg": SIG_RSA_SHA1, "digest_alg": DIGEST_SHA1}
+    return {"sign": True, "sigalg": SIG_RSA_SHA256, "digest_alg": DIGEST_SHA256}
+
+
+def _redirect_with_embedded_signature(client: Any, info: Any, relay: str, ids: dict[str, str]) -> tuple[str, Any]:
+    """The `areq_embedded_signature_redirect` mutant: the Redirect request is signed twice, in
+    the query and by an enveloped ds:Signature left in the deflated XML (Bind 3.4.4.1: remove it)."""
+    from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
+
+    req_id, req = client.create_authn_request(destination=info.sso_redirect, sign=True,
+                                              sign_alg=SIG_RSA_SHA256, digest_alg=DIGEST_SHA256, **ids)
+    return req_id, client.apply_binding(BINDING_HTTP_REDIRECT, str(req), info.sso_redirect, relay,
+                                        sign=True, sigalg=SIG_RSA_SHA256)
 
 
 def _tamper_authn_request(location: str, sp: Any) -> str:

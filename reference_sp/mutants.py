@@ -396,7 +396,19 @@ _TABLE: tuple[Mutant, ...] = (
            ("META-02",)),
     Mutant("ignores_post_binding", "ignores the HTTP-POST AuthnRequest binding (binding=post): "
            "always sends the AuthnRequest by Redirect", ("FLOW-05",)),
+    # --- signed AuthnRequests (each says AuthnRequestsSigned="true" in its metadata) -------------
+    Mutant("areq_unsigned", "its metadata says AuthnRequestsSigned=\"true\", but its AuthnRequests "
+           "(Redirect and POST) carry no signature", ("AREQ-09", "AREQ-10")),
+    Mutant("areq_wrong_key", "signs its AuthnRequests with a key its metadata does not publish",
+           ("AREQ-09", "AREQ-10")),
+    Mutant("areq_sha1_signature", "signs its AuthnRequests with rsa-sha1 (and sha1 digests)",
+           ("AREQ-09", "AREQ-10")),
+    Mutant("areq_embedded_signature_redirect", "a Redirect-binding AuthnRequest carries an enveloped "
+           "ds:Signature in the deflated XML besides the query signature", ("AREQ-09",)),
 )
+
+# the mutants above: the SP publishes AuthnRequestsSigned="true" with any of them on
+SIGNING_AREQ = ("areq_unsigned", "areq_wrong_key", "areq_sha1_signature", "areq_embedded_signature_redirect")
 
 MUTANTS: dict[str, Mutant] = {m.name: m for m in _TABLE}
 

@@ -242,6 +242,8 @@ class SPIdentity:
     cert_pem: bytes
     enc_key_file: Path | None = None
     enc_cert_file: Path | None = None
+    # AuthnRequestsSigned="true" in the metadata, and every AuthnRequest signed (catalogue AREQ-09/10)
+    authn_requests_signed: bool = False
 
 
 class ClientCache:
@@ -280,7 +282,7 @@ class ClientCache:
                     "allow_unsolicited": False,
                     "want_assertions_signed": True,
                     "want_response_signed": False,
-                    "authn_requests_signed": False,
+                    "authn_requests_signed": self.sp.authn_requests_signed,
                     "logout_requests_signed": True,
                     "name_id_format_allow_create": True,
                 },

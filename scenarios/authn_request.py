@@ -35,6 +35,7 @@ class SeenRequest:
     url: str  # where it was sent (without the query)
     params: dict[str, str]
     root: etree._Element | None
+    full_url: str = ""  # as sent, with its query (the Redirect signature covers the encoded form)
 
 
 def _seen(ctx: ScenarioContext, start: int) -> list[SeenRequest]:
@@ -49,7 +50,7 @@ def _seen(ctx: ScenarioContext, start: int) -> list[SeenRequest]:
             binding = "redirect"
         else:
             params = {}
-            xml = None
+            xml = _posted(ctx, (hop.saml.get("SAMLRequest") or {}).get("ID"))
             binding = "post"
         root = None
         if xml:
@@ -57,8 +58,18 @@ def _seen(ctx: ScenarioContext, start: int) -> list[SeenRequest]:
                 root = etree.fromstring(xml, _PARSER)
             except etree.XMLSyntaxError:
                 root = None
-        out.append(SeenRequest(binding, hop.url.split("?", 1)[0], params, root))
+        out.append(SeenRequest(binding, hop.url.split("?", 1)[0], params, root, hop.url))
     return out
+
+
+def _posted(ctx: ScenarioContext, request_id: str | None) -> bytes | None:
+    """The HTTP-POST AuthnRequest as the mock IdP received it (its event log keeps the form value)."""
+    if not request_id:
+        return None
+    for e in reversed(list(ctx.idp.events)):
+        if e.get("event") == "authn-request" and e.get("id") == request_id and e.get("saml_request"):
+            return samlmsg.decode(e["saml_request"], deflated=False)
+    return None
 
 
 def _origin(url: str) -> str:
@@ -271,3 +282,90 @@ def areq_13(ctx: ScenarioContext) -> Observation:
     from .correlation import irt_03
 
     return irt_03(ctx)
+
+
+# --- AREQ-09 / AREQ-10: signed AuthnRequests, as the SP's metadata says ----------------------------
+XMLDSIG_MORE = "http://www.w3.org/2001/04/xmldsig-more#"
+STRONG_SIG = {XMLDSIG_MORE + "rsa-sha256", XMLDSIG_MORE + "rsa-sha384", XMLDSIG_MORE + "rsa-sha512",
+              XMLDSIG_MORE + "ecdsa-sha256", XMLDSIG_MORE + "ecdsa-sha384", XMLDSIG_MORE + "ecdsa-sha512"}
+STRONG_DIGEST = {"http://www.w3.org/2001/04/xmlenc#sha256", XMLDSIG_MORE + "sha384",
+                 "http://www.w3.org/2001/04/xmlenc#sha512"}
+EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
+ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
+_SIGNED_NEEDS = ("authn_requests_signed",)
+
+
+def _metadata_key_note(ctx: ScenarioContext) -> str:
+    n = len(ctx.runtime.sp_policy.signing_certs)
+    return f"{n} signing certificate(s) in the SP's metadata" if n else "the SP's metadata publishes no signing key"
+
+
+@_areq("AREQ-09", "Signed HTTP-Redirect AuthnRequests (AuthnRequestsSigned=\"true\"): SigAlg rsa-sha256 or "
+       "stronger, the query Signature verifies with the SP metadata's key, no ds:Signature in the XML",
+       ("Bind 3.4.4.1 (SigAlg; SAMLRequest, RelayState, SigAlg signed in that order; ds:Signature removed)",
+        "Metadata 2.4.4 (AuthnRequestsSigned)", "S2I SDP-IDP04/05"),
+       "Sign the Redirect query (SAMLRequest=..&RelayState=..&SigAlg=.., URL-encoded as sent) with "
+       "rsa-sha256 and the key whose certificate the SP metadata publishes (use=\"signing\"); leave the "
+       "XML itself unsigned.", needs=("sp_initiated",) + _SIGNED_NEEDS)
+def areq_09(ctx: ScenarioContext) -> Observation:
+    from mock_idp.redirect_sig import verify_query
+
+    def check(req: SeenRequest, obs: Observation) -> None:
+        if req.binding != "redirect":
+            obs.observable = False
+            obs.note = "the SP sent its AuthnRequest by HTTP-POST (AREQ-10 checks that binding)"
+            return
+        alg = req.params.get("SigAlg")
+        obs.check("SigAlg is present", alg is not None, "no SigAlg query parameter")
+        obs.check("SigAlg is rsa-sha256 or stronger", alg in STRONG_SIG, f"SigAlg {alg!r}")
+        obs.check("the Signature query parameter is present", "Signature" in req.params, "no Signature parameter")
+        err = verify_query(urlsplit(req.full_url).query, list(ctx.runtime.sp_policy.signing_certs))
+        obs.check("the Signature verifies with the SP metadata's signing key", err is None,
+                  f"{err} ({_metadata_key_note(ctx)})")
+        embedded = req.root.find(f"{{{DS}}}Signature") if req.root is not None else None
+        obs.check("no ds:Signature inside the deflated XML", embedded is None,
+                  "the Redirect-binding AuthnRequest also carries an enveloped ds:Signature")
+    return _inspect(ctx, check)
+
+
+@_areq("AREQ-10", "Signed HTTP-POST AuthnRequests (AuthnRequestsSigned=\"true\"): one enveloped signature, "
+       "Reference #ID, exc-c14n, rsa-sha256 or stronger, verifying with the SP metadata's key",
+       ("Core 5.4.2 (enveloped signature, Reference to the ID)", "Core 5.4.3/5.4.4 (exclusive c14n)",
+        "Metadata 2.4.4 (AuthnRequestsSigned)", "S2I SDP-IDP04/05"),
+       "Sign the POSTed AuthnRequest with one enveloped ds:Signature: Reference URI=\"#ID\", transforms "
+       "enveloped-signature + exc-c14n, rsa-sha256/sha256, with the SP metadata's signing key.",
+       needs=("sp_initiated_post",) + _SIGNED_NEEDS)
+def areq_10(ctx: ScenarioContext) -> Observation:
+    from mock_idp.requests import verify_enveloped
+
+    def check(req: SeenRequest, obs: Observation) -> None:
+        if req.binding != "post":
+            obs.check("the AuthnRequest came by HTTP-POST", False, f"it came by {req.binding}")
+            return
+        if req.root is None:
+            obs.check("the posted AuthnRequest was read", False, "the IdP kept no copy of the posted message")
+            return
+        sigs = [c for c in req.root if c.tag == f"{{{DS}}}Signature"]
+        obs.check("one enveloped ds:Signature", len(sigs) == 1, f"{len(sigs)} ds:Signature children")
+        if not sigs:
+            return
+        sig = sigs[0]
+        refs = sig.findall(f"{{{DS}}}SignedInfo/{{{DS}}}Reference")
+        uri = refs[0].get("URI") if len(refs) == 1 else None
+        obs.check("one Reference, to the request's own ID", uri == "#" + (req.root.get("ID") or ""),
+                  f"References {[r.get('URI') for r in refs]}, ID {req.root.get('ID')!r}")
+        c14n = sig.find(f"{{{DS}}}SignedInfo/{{{DS}}}CanonicalizationMethod")
+        obs.check("CanonicalizationMethod is exclusive c14n", c14n is not None and c14n.get("Algorithm") == EXC_C14N,
+                  f"{c14n.get('Algorithm') if c14n is not None else None!r}")
+        transforms = [t.get("Algorithm") for r in refs for t in r.iter(f"{{{DS}}}Transform")]
+        obs.check("transforms are enveloped-signature and exc-c14n only",
+                  ENVELOPED in transforms and set(transforms) <= {ENVELOPED, EXC_C14N}, f"{transforms}")
+        alg = sig.find(f"{{{DS}}}SignedInfo/{{{DS}}}SignatureMethod")
+        alg_uri = alg.get("Algorithm") if alg is not None else None
+        obs.check("SignatureMethod is rsa-sha256 or stronger", alg_uri in STRONG_SIG, f"{alg_uri!r}")
+        digests = [d.get("Algorithm") for d in sig.iter(f"{{{DS}}}DigestMethod")]
+        obs.check("DigestMethod is sha256 or stronger", bool(digests) and set(digests) <= STRONG_DIGEST, f"{digests}")
+        err = verify_enveloped(etree.tostring(req.root), list(ctx.runtime.sp_policy.signing_certs))
+        obs.check("the signature verifies with the SP metadata's signing key", err is None,
+                  f"{err} ({_metadata_key_note(ctx)})")
+    return _inspect(ctx, check, post=True)

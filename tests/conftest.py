@@ -13,9 +13,10 @@ from harness.suite import resolve_target
 
 
 def run_scenarios(profile: str, ids: Iterable[str], *, mutants: Iterable[str] = (),
-                  drivers: Iterable[str] = ("http",), **driver_options) -> dict[str, ScenarioResult]:
-    """Run scenarios against the bundled reference SP (optionally a mutant); results by id[driver]."""
-    target = resolve_target(None, profile)
+                  drivers: Iterable[str] = ("http",), target=None, **driver_options) -> dict[str, ScenarioResult]:
+    """Run scenarios against the bundled reference SP (optionally a mutant, or a changed `target`
+    model of it); results by id[driver]."""
+    target = target or resolve_target(None, profile)
     with Runtime(target, mutants=tuple(mutants), seed=1234) as rt:
         engine = Engine(rt, list(drivers), driver_options=driver_options)
         try:

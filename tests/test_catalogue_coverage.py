@@ -15,9 +15,6 @@ COVERED = ("XSW", "PDF", "CMT", "SIG", "KEY", "ALG", "ENC", "TIME", "XML",
 PENDING: dict[str, str] = {
     # crypto (SIG, KEY, ALG, ENC, TIME, XML): need a new fault or an IdP-metadata change at the SP
     **{i: "issue 10, crypto" for i in ("ALG-09", "ENC-01", "TIME-13")},
-    "AREQ-09": "issue 11: signed Redirect AuthnRequests, as the SP metadata's AuthnRequestsSigned says; needs a "
-               "capability from it and an SP that signs (the reference SP does not)",
-    "AREQ-10": "issue 11: signed HTTP-POST AuthnRequests (as AREQ-09)",
     "SLO-16": "issue 11: the SP's own LogoutRequest beyond FLOW-03 (NotOnOrAfter, never encrypted, NameID "
               "attributes byte-identical)",
     "NID-01": "issue 11: policy case; needs the profile to state whether the SP keys accounts on NameID",

@@ -100,3 +100,17 @@ def test_every_scenario_is_broken_by_some_mutant():
     assert not missing, f"scenarios no mutant breaks (add a mutant or an UNCOVERED entry): {missing}"
     stale = sorted(set(UNCOVERED) & covered) + sorted(set(UNCOVERED) - IDS)
     assert not stale, f"UNCOVERED entries that are covered or not registered: {stale}"
+
+
+def test_reference_sp_that_signs_its_requests_passes_the_request_scenarios(run):
+    """AREQ-09/10 run only when the SP's metadata says AuthnRequestsSigned="true" (not in the bundled
+    targets): the reference SP with `sign_authn_requests` passes them, and the other request checks."""
+    from harness.suite import resolve_target
+
+    target = resolve_target(None, "redflag")
+    assert target.embedded is not None
+    target.embedded.sign_authn_requests = True
+    ids = ("AREQ-09", "AREQ-10", "AREQ-01", "AREQ-05", "FLOW-05")
+    results = run("redflag", ids, target=target)
+    assert {k: r.verdict for k, r in results.items()} == dict.fromkeys(ids, "pass"), \
+        [(k, r.reason) for k, r in results.items()]

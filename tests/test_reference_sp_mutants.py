@@ -535,6 +535,26 @@ def p_areq(read):
     return probe
 
 
+def p_signed_request(sp):
+    """(metadata AuthnRequestsSigned="true", query signed, verifies with the metadata key, SigAlg
+    rsa-sha256, ds:Signature in the deflated XML) of a Redirect AuthnRequest."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from harness.sp_metadata import read_policy
+    from mock_idp.redirect_sig import verify_query
+
+    pol = read_policy(sp.metadata())
+    r = sp.start_login(sp.browser(), email="p@example.com", next="/x")
+    query = urlsplit(r.headers["location"]).query
+    q = parse_qs(query)
+    root = etree.fromstring(zlib.decompress(base64.b64decode(q["SAMLRequest"][0]), -15))
+    signed = "Signature" in q
+    return (pol.authn_requests_signed is True, signed,
+            verify_query(query, list(pol.signing_certs)) is None if signed else None,
+            q["SigAlg"][0].endswith("rsa-sha256") if signed else None,
+            root.find("{http://www.w3.org/2000/09/xmldsig#}Signature") is not None)
+
+
 def p_metadata(needle: bytes):
     return lambda sp: needle in sp.metadata()
 
@@ -792,6 +812,11 @@ CASES: dict[str, tuple[str, Probe, Any, Any]] = {
     "areq_authn_context_minimum": (RC, p_areq(lambda r, rs: r.find(_P + "RequestedAuthnContext") is not None),
                                    False, True),
     "relaystate_raw_url": (RC, p_areq(lambda r, rs: rs == "/x"), False, True),
+    "areq_unsigned": (RC, p_signed_request, (False, False, None, None, False), (True, False, None, None, False)),
+    "areq_wrong_key": (RC, p_signed_request, (False, False, None, None, False), (True, True, False, True, False)),
+    "areq_sha1_signature": (RC, p_signed_request, (False, False, None, None, False), (True, True, True, False, False)),
+    "areq_embedded_signature_redirect": (RC, p_signed_request, (False, False, None, None, False),
+                                         (True, True, True, True, True)),
     "lax_nameid": (RC, p_fault("name-qualifier"), False, True),
     "ignores_status": (RC, p_fault("status-missing"), False, True),
     "reflects_status_message": (RC, p_scenario("STA-05"), "pass", "fail"),
