@@ -444,6 +444,7 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
         if len(children) != 1 or children[0].get("ID") != resp.assertion.id:
             raise Rejected("the verified assertion is not the Response's only Assertion", "XSW-11")
         a = children[0]
+        _decrypted_name_id(a, resp, sp)
         if not sp.m("nameid_comment_truncation") and not sp.m("pi_flattening_c14n") \
                 and not sp.m("first_text_node") and not sp.m("decodes_entities_twice"):
             nid = a.find(f"{{{SAML}}}Subject/{{{SAML}}}NameID")
@@ -941,6 +942,20 @@ def _parse_resolving_entities(b64: str) -> None:
 
 _AREQ_MUTANTS = ("areq_issuer_format", "areq_local_time", "areq_wrong_destination", "areq_acs_index",
                  "areq_nameid_policy_format", "areq_subject_confirmation", "areq_authn_context_minimum")
+
+
+def _decrypted_name_id(a: Any, resp: Any, sp: Any) -> None:
+    """An EncryptedID in the verified Assertion's Subject: pysaml2 decrypted it with the SP's
+    encryption key; our copy gets that NameID in its place (NID-10; `no_encrypted_nameid` refuses)."""
+    enc = a.find(f"{{{SAML}}}Subject/{{{SAML}}}EncryptedID")
+    if enc is None:
+        return
+    if sp.m("no_encrypted_nameid"):
+        raise Rejected("encrypted NameIDs (EncryptedID) are not supported", "NID-10")
+    name_id = getattr(resp, "name_id", None)
+    if name_id is None or not (getattr(name_id, "text", "") or "").strip():
+        raise Rejected("the EncryptedID did not decrypt to a NameID", "NID-10")
+    enc.getparent().replace(enc, parse_xml(str(name_id).encode()))
 
 
 def _request_signing(sp: Any) -> dict[str, Any]:

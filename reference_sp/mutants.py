@@ -405,9 +405,17 @@ _TABLE: tuple[Mutant, ...] = (
            ("AREQ-09", "AREQ-10")),
     Mutant("areq_embedded_signature_redirect", "a Redirect-binding AuthnRequest carries an enveloped "
            "ds:Signature in the deflated XML besides the query signature", ("AREQ-09",)),
+    # --- NameID as an account key ------------------------------------------------------------------
+    Mutant("no_encrypted_nameid", "refuses an Assertion whose Subject carries an EncryptedID",
+           ("NID-10",)),
+    Mutant("links_transient_nameid", "looks a returning user up by the NameID first, whatever its Format: "
+           "a transient NameID value issued again signs in whoever it was first issued to", ("NID-08",)),
+    Mutant("folds_identifiers", "folds the email and NameID to a skeleton before looking the user up "
+           "(NFKC, Cyrillic look-alike letters to Latin, zero-width characters dropped): a look-alike "
+           "address signs in the existing account", ("NID-09",)),
 )
 
-# the mutants above: the SP publishes AuthnRequestsSigned="true" with any of them on
+# the signed-AuthnRequest mutants: the SP publishes AuthnRequestsSigned="true" with any of them on
 SIGNING_AREQ = ("areq_unsigned", "areq_wrong_key", "areq_sha1_signature", "areq_embedded_signature_redirect")
 
 MUTANTS: dict[str, Mutant] = {m.name: m for m in _TABLE}

@@ -116,6 +116,7 @@ def _finish(sp: "RefSP", v: Verified, idp_id: str, email: str, first: str, last:
             memberships: dict[str, str], *, username: str | None = None, role: str | None = None,
             replace: bool = True, current_tenant: str | None = None,
             warnings: list[str] | None = None) -> ProvisionResult:
+    email = _mutant_lookup(sp, v, email)
     is_rf = sp.profile == "redflag"
     snap = _snapshot(sp, v, email, first, last, {} if is_rf else memberships,
                      sorted(memberships) if is_rf else [], role, username)
@@ -136,6 +137,25 @@ def _finish(sp: "RefSP", v: Verified, idp_id: str, email: str, first: str, last:
             c.execute("INSERT OR REPLACE INTO memberships (user_id, scope_id, role) VALUES (?,?,?)",
                       (uid, scope, r))
     return ProvisionResult(uid, current_tenant, snap, warnings or [])
+
+
+_LOOK_ALIKES = str.maketrans({"\u0430": "a", "\u0435": "e", "\u043e": "o", "\u0440": "p", "\u0441": "c",
+                              "\u0445": "x", "\u0443": "y", "\u0456": "i", "\u200b": None, "\u200c": None,
+                              "\u200d": None, "\ufeff": None})
+
+
+def _mutant_lookup(sp: "RefSP", v: Verified, email: str) -> str:
+    """The account-key defects (the correct SP keys users on the email exactly as asserted, lower-cased):
+    `folds_identifiers` (NID-09) and `links_transient_nameid` (NID-08)."""
+    if sp.m("folds_identifiers"):
+        import unicodedata
+
+        email = unicodedata.normalize("NFKC", email).translate(_LOOK_ALIKES)
+    if sp.m("links_transient_nameid") and v.name_id:
+        row = sp.store.one("SELECT email FROM users WHERE name_id = ? ORDER BY id", (v.name_id,))
+        if row is not None:
+            email = row["email"]
+    return email
 
 
 # --- generic -----------------------------------------------------------------------------------

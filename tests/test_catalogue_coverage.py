@@ -19,9 +19,6 @@ PENDING: dict[str, str] = {
               "attributes byte-identical)",
     "NID-01": "issue 11: policy case; needs the profile to state whether the SP keys accounts on NameID",
     "NID-03": "issue 11: applies when the SP's AuthnRequest names a NameIDPolicy Format (AREQ-07 shows it does not)",
-    "NID-08": "issue 11: transient NameIDs must never key an account",
-    "NID-09": "issue 11: normalisation collisions onto existing accounts",
-    "NID-10": "issue 11: EncryptedID (the reference SP's pysaml2 path for it is unproven)",
     "POS-09": "issue 11: multi-valued attributes shown in full (profile-specific: RC-MAPPING-MULTI covers "
               "redisAccountMapping)",
     "MAS-07": "issue 11: applies to an SP that requests an authentication context (AREQ-11)",
