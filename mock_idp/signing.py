@@ -36,6 +36,7 @@ SIGNATURE_ALGORITHMS = {
     "ecdsa-sha256": xmlsec.constants.TransformEcdsaSha256,
     "ecdsa-sha384": xmlsec.constants.TransformEcdsaSha384,
     "ecdsa-sha512": xmlsec.constants.TransformEcdsaSha512,
+    "dsa-sha1": xmlsec.constants.TransformDsaSha1,  # ALG-04 only: a real DSA signature, to be refused
 }
 DIGEST_ALGORITHMS = {
     "sha1": xmlsec.constants.TransformSha1,

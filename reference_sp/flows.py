@@ -51,6 +51,8 @@ NAIVE_MUTANTS = {
     "digest_document_wide": "digest_value_document_wide",
     "signature_value_document_wide": "split_signature_lookups",
     "void_canonicalization": "void_canonicalization",
+    "reference_any_element": "reference_not_checked",
+    "processes_references": "processes_references",
 }
 
 if TYPE_CHECKING:

@@ -76,8 +76,9 @@ _TABLE: tuple[Mutant, ...] = (
            ("SIG-05", "SIG-06", "SIG-08", "KEY-04")),
     Mutant("requires_signed_response", "too strict: refuses a Response whose outer samlp:Response "
            "is not signed, even when its Assertion is", ("POS-03",)),
-    Mutant("accepts_sha1", "accepts rsa-sha1 signatures and sha1 digests",
-           ("ALG-02", "ALG-03")),
+    Mutant("accepts_sha1", "accepts SHA-1 signatures (rsa-sha1, and dsa-sha1 by a DSA key its IdP "
+           "metadata publishes) and sha1 digests: no signature-algorithm allow-list",
+           ("ALG-02", "ALG-03", "ALG-04")),
     # --- XML / NameID ------------------------------------------------------------------------
     # --- issue 10: the published parser-differential and wrapping defects, one each --------------
     # (the naive_dsig ones replace pysaml2 by a hand-rolled verifier with exactly that defect)
@@ -311,7 +312,9 @@ _TABLE: tuple[Mutant, ...] = (
            ("SIG-12", "SIG-13", "SIG-14", "SIG-15", "ALG-01", "ALG-07", "ALG-08", "XML-10", "XML-12"),
            implies=("signature_position_unchecked",)),
     Mutant("signature_position_unchecked", "accepts an Assertion whose (valid) signature is not "
-           "where the schema puts it, right after the Issuer", ("SIG-16",)),
+           "where the schema puts it, right after the Issuer, or carries two (SAML's schema, which pysaml2 "
+           "checks only on its re-serialised object: CVE-2021-21238 and its bare two-signature variant)",
+           ("SIG-16", "SIG-17")),
     Mutant("ignores_duplicate_ids", "accepts a message in which two elements carry the same ID",
            ("SIG-18",)),
     Mutant("ignores_key_use", "reads every KeyDescriptor of the IdP metadata as a signing key, "
@@ -357,6 +360,15 @@ _TABLE: tuple[Mutant, ...] = (
     Mutant("accepts_weak_idp_key", "takes IdP metadata whose signing key is RSA-1024 (no minimum key "
            "size at configuration)", ("KEY-10",)),
     Mutant("rsa_only", "too strict: refuses ECDSA (P-256, ecdsa-sha256) IdP signatures", ("ALG-10",)),
+    # --- issue 10 (sigexact): the published shapes of SIG-11, XML-08/09/11, as naive verifiers ------
+    Mutant("reference_not_checked", "hand-rolled check: verifies the Assertion's own Signature but resolves "
+           "its Reference to any element with that ID (the Response, or a genuine Assertion parked "
+           "elsewhere) instead of requiring the Assertion's own ID (pysaml2 < 5.0.0, CVE-2020-5390)",
+           ("SIG-11",)),
+    Mutant("processes_references", "hand-rolled check that first processes every ds:Reference as "
+           "generic XML-DSig allows: a non-same-document URI fetched over http (pysaml2 < 4.6.0 SSRF), "
+           "every XSLT Transform run with network reads (libxmlsec1 with no transform allow-list)",
+           ("XML-08", "XML-09", "XML-11")),
     # --- the SP's own AuthnRequest (the mock IdP inspects it) ----------------------------------
     Mutant("authn_request_by_post", "sends every AuthnRequest by HTTP-POST, never by HTTP-Redirect",
            ("AREQ-01",)),

@@ -56,6 +56,16 @@ class Defects:
     # a canonicalization error yields the empty string, which is then digested and verified
     # (ruby-saml, CVE-2025-66568: "Golden SAML Response")
     void_canonicalization: bool = False
+    # the Assertion's own Signature is checked, but its Reference is resolved to any element with that
+    # ID (the enveloped transform removing the Signature wherever it sits): a signature over the
+    # Response, or over another (genuine) Assertion parked elsewhere, vouches for the Assertion read
+    # (pysaml2 < 5.0.0 ran `xmlsec1 --node-id` without comparing the URI: CVE-2020-5390)
+    reference_any_element: bool = False
+    # every ds:Reference in the message is processed as generic XML-DSig says, before anything else:
+    # a URI that is not same-document is dereferenced over http(s) (pysaml2 < 4.6.0 before
+    # `--enabled-reference-uris`: SSRF) and every Transform holding an xsl:stylesheet is run (libxslt,
+    # network reads allowed: Brad Hill 2007; Oblique 2026, libxmlsec1 runs whatever it is given)
+    processes_references: bool = False
 
 
 def lenient_parse(data: bytes) -> etree._Element:
@@ -92,11 +102,23 @@ def _c14n(el: etree._Element, d: Defects, scope: etree._Element | None = None, *
         raise Rejected("the signed element cannot be canonicalized", "PDF-05") from None
 
 
-def _digest_input(target: etree._Element, d: Defects) -> bytes:
-    """The enveloped-signature transform (the target's own Signature child removed), then c14n."""
+def _digest_input(target: etree._Element, d: Defects, sig: etree._Element | None = None) -> bytes:
+    """The enveloped-signature transform (the target's own Signature child removed; or `sig`, the
+    Signature being verified, wherever it sits inside the target), then c14n."""
     import copy
 
+    path: list[int] = []
+    el = sig
+    while el is not None and el is not target:
+        parent = el.getparent()
+        path.append(parent.index(el) if parent is not None else -1)
+        el = parent
     c = copy.deepcopy(target)
+    if sig is not None and el is target:
+        node = c
+        for i in reversed(path):
+            node = node[i]
+        node.getparent().remove(node)
     for s in [x for x in c if _local(x) == "Signature"]:
         c.remove(s)
     # declarations nothing uses are not part of the exclusive canonical form: drop them (libxml2
@@ -121,6 +143,8 @@ def _find_by_id(root: etree._Element, value: str) -> etree._Element | None:
 
 def verify(root: etree._Element, metadatas: list[bytes], d: Defects) -> etree._Element:
     """Check the Assertion's signature the hand-rolled way; return the Assertion to read."""
+    if d.processes_references:
+        process_references(root)
     assertions = root.findall(f"{{{SAML}}}Assertion")
     if not assertions:
         raise Rejected("no Assertion", "MAS-01")
@@ -163,7 +187,7 @@ def verify(root: etree._Element, metadatas: list[bytes], d: Defects) -> etree._E
     uri = ref.get("URI") or ""
     if not uri.startswith("#"):
         raise Rejected(f"Reference URI {uri!r} is not a same-document #ID", "SIG-13")
-    if d.signature_anywhere:
+    if d.signature_anywhere or d.reference_any_element:
         target = _find_by_id(root, uri[1:])
     elif digest_sig.getparent() is root:
         target = root if root.get("ID") == uri[1:] else None
@@ -181,11 +205,58 @@ def verify(root: etree._Element, metadatas: list[bytes], d: Defects) -> etree._E
         dv = next((x for x in ref if _local(x) == "DigestValue"), None)
     if dv is None:
         raise Rejected("no DigestValue", "SIG-08")
-    computed = base64.b64encode(hashlib.new(algo, _digest_input(target, d)).digest()).decode()
+    enveloped = digest_sig if d.reference_any_element else None
+    computed = base64.b64encode(hashlib.new(algo, _digest_input(target, d, enveloped)).digest()).decode()
     if _digest_value(dv, d) != computed:
         raise Rejected("the digest does not match the signed element", "SIG-07")
     _check_signature_value(sig, si, metadatas, d)
     return a
+
+
+XSLT_NS = "http://www.w3.org/1999/XSL/Transform"
+
+
+def _fetch(url: str) -> bytes:
+    """The defect's own fetch (this libxml2 has no HTTP client): bounded, loopback or not."""
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - the defect itself
+        return resp.read(65536)
+
+
+class _FetchingResolver(etree.Resolver):
+    def resolve(self, url: str, pubid: object, context: object) -> object:
+        if url.startswith(("http://", "https://")):
+            return self.resolve_string(_fetch(url), context)
+        return None
+
+
+def process_references(root: etree._Element) -> None:
+    """The `processes_references` defect: each ds:Reference (at most 8) dereferenced and transformed
+    as generic XML-DSig allows; the fetches are the finding, the results are not used."""
+    for ref in list(root.iter(f"{{{DS}}}Reference"))[:8]:
+        uri = ref.get("URI") or ""
+        try:
+            if uri.startswith(("http://", "https://")):
+                _fetch(uri)
+                continue
+            target = root if not uri.startswith("#") else _find_by_id(root, uri[1:])
+            for t in ref.iter(f"{{{DS}}}Transform"):
+                ss = next((c for c in t if c.tag == f"{{{XSLT_NS}}}stylesheet"), None)
+                if ss is not None and target is not None:
+                    _run_xslt(ss, target)
+        except Exception:  # noqa: BLE001 - a failing fetch or stylesheet is refused later, as usual
+            continue
+
+
+def _run_xslt(stylesheet: etree._Element, target: etree._Element) -> None:
+    """libxslt on the referenced element, network reads through the fetching resolver; template
+    recursion capped (libxslt's max depth) so that an exponential stylesheet stays bounded here."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    parser.resolvers.add(_FetchingResolver())
+    xslt = etree.XSLT(etree.fromstring(etree.tostring(stylesheet), parser))
+    etree.XSLT.set_global_max_depth(12)
+    xslt(etree.fromstring(etree.tostring(target)))
 
 
 def _check_signature_value(sig: etree._Element, si: etree._Element, metadatas: list[bytes],

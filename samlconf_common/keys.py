@@ -70,8 +70,12 @@ def _make(
         key = ec.generate_private_key(ec.SECP256R1())
     elif key_type == "rsa":
         key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
+    elif key_type == "dsa":  # DSA-1024 (q of 160 bits): the key size XML-DSig's dsa-sha1 is defined for
+        from cryptography.hazmat.primitives.asymmetric import dsa
+
+        key = dsa.generate_private_key(key_size=1024)
     else:
-        raise ValueError(f"key_type must be 'rsa' or 'ec', not {key_type!r}")
+        raise ValueError(f"key_type must be 'rsa', 'ec' or 'dsa', not {key_type!r}")
     cn = name[:64] or "samlconf"
     subj = subject or x509.Name(
         [
@@ -107,7 +111,7 @@ def ephemeral(name: str = "samlconf-ephemeral", **kw: object) -> KeyPair:
     """A fresh key and self-signed cert, never cached (attacker keys, expired certs, ...).
 
     Keywords: days_valid, not_before_offset (shifts the validity window), key_size (RSA bits,
-    e.g. 1024 for a weak key), key_type ("rsa" or "ec" for P-256), subject, serial.
+    e.g. 1024 for a weak key), key_type ("rsa", "ec" for P-256, "dsa" for DSA-1024), subject, serial.
     """
     return _make(name, **kw)  # type: ignore[arg-type]
 

@@ -14,9 +14,6 @@ DS = "http://www.w3.org/2000/09/xmldsig#"
 single_fault("ALG-01", "An RSA-MD5 signature (really made with MD5 by the IdP key) is refused",
              ["resign(method=rsa-md5)"], category="signature",
              refs=("SAML2Int SDP-ALG01", "catalogue ALG-01"), fix_hint=ALLOW)
-single_fault("ALG-04", "A DSA-SHA1 SignatureMethod is refused",
-             lambda ctx: [fault("signature-method", uri=DS + "dsa-sha1")], category="signature",
-             refs=("SAML2Int SDP-ALG01", "python3-saml deprecated algorithms", "catalogue ALG-04"), fix_hint=ALLOW)
 single_fault("ALG-06", "An unknown SignatureMethod URI is refused (no fallback to 'not verified')",
              lambda ctx: [fault("signature-method", uri="urn:none")], category="signature",
              refs=("XMLDSig core validation (fail closed)", "catalogue ALG-06"), fix_hint=ALLOW)
@@ -59,3 +56,26 @@ single_fault("XML-10", "An XPath transform (not(ancestor-or-self::ds:Signature))
              refs=("Core 5.4.4 SHOULD NOT (transforms other than enveloped + exc-c14n)", "catalogue XML-10",
                    "pysaml2 sigver transform allow-list"),
              fix_hint=ALLOW)
+
+
+@scenario("ALG-04", "A real DSA-SHA1 signature, by a DSA key the SP's IdP metadata publishes, is refused",
+          category="signature", refs=("SAML2Int SDP-ALG01", "python3-saml deprecated algorithms", "catalogue ALG-04"),
+          needs=("sp_initiated", "idp_admin"), expect=REJECT, fix_hint=ALLOW)
+def alg_04(ctx: ScenarioContext) -> Observation:
+    """The IdP's metadata is switched to a DSA-1024 key (the size dsa-sha1 is defined for), and the IdP
+    signs with it: a generic verifier finds a valid signature, only an algorithm allow-list refuses it.
+    An SP that refuses the DSA key at configuration passes."""
+    from mock_idp.keys import ephemeral
+
+    from .idp_metadata import _with_main_cert, trusted_idp_metadata
+
+    dsa = ephemeral("samlconf dsa idp key", key_type="dsa")
+    with trusted_idp_metadata(ctx, _with_main_cert(ctx, dsa.cert_b64)) as (status, _):
+        if status >= 400:
+            return Observation(signed_in=None, intended=None,
+                               note=f"the SP refused IdP metadata with a DSA key (HTTP {status})")
+        user = ctx.new_user()
+        ctx.sp_login(user, key=dsa, algorithm="dsa-sha1")
+        obs = ctx.observe(user)
+    obs.note = "IdP metadata with a DSA-1024 key; Response and Assertion signed dsa-sha1 by it"
+    return obs

@@ -69,8 +69,6 @@ single_fault("SIG-09", "A signature by an untrusted self-signed certificate in K
              ["sig-untrusted-cert"], category="signature",
              refs=("OWASP SAML: ignore KeyInfo", "catalogue SIG-09", "CVE-2015-5372"),
              fix_hint="Never trust the certificate inside the message; verify with the metadata certificate.")
-single_fault("SIG-11", "A valid signature made over a different assertion is refused", ["sig-other-assertion"],
-             category="signature", refs=("Core 5.4.2 MUST", "catalogue SIG-11"), fix_hint=VERIFY)
 single_fault("KEY-02", "An attacker key given as a raw KeyValue in KeyInfo is refused", ["sig-attacker-keyvalue"],
              category="signature", refs=("catalogue KEY-02", "CVE-2021-21239"), fix_hint=VERIFY)
 single_fault("ALG-02", "RSA-SHA1 signatures are refused", ["alg-rsa-sha1"], category="signature",
@@ -101,3 +99,27 @@ def sig_05(ctx: ScenarioContext) -> Observation:
     attacker, victim = ctx.new_user(), victim_of(ctx)
     ctx.sp_login(attacker, [fault("sig-tampered", victim=victim)])
     return ctx.observe(attacker, intended=victim, signed_as=ctx.email_of(attacker))
+
+
+@scenario("SIG-11", "An Assertion whose Signature covers another element (the Response; a genuine Assertion parked "
+          "elsewhere, for a victim) is refused", category="signature",
+          refs=("Core 5.4.2 MUST (Reference to the enclosing element's ID)", "catalogue SIG-11",
+                "python3-saml WRONG_SIGNED_ELEMENT", "CVE-2020-5390"),
+          needs=("sp_initiated",), expect=REJECT,
+          fix_hint=VERIFY + " The Reference URI must be '#' + the ID of the element that carries the Signature.")
+def sig_11(ctx: ScenarioContext) -> Observation:
+    """The catalogue's shape (the Assertion's Signature is the Response's: its Reference names the
+    Response, which does contain the Assertion), then the Signature of a genuine Assertion parked in
+    samlp:Extensions carried by the Response's Assertion, with unchanged values (a) and for a victim (b)."""
+    from harness.verdict import worse
+
+    from ._kit import each_variant, wrapped_variants
+
+    response = each_variant(ctx, [("the Assertion's Signature references the Response's ID (valid over it)",
+                                   lambda: [fault("sig-reference-response")])])
+    ctx.restart()
+    elsewhere = wrapped_variants(ctx, lambda v: [fault("sig-reference-elsewhere", victim=v)])
+    notes = f"{response.note} | Signature of a genuine Assertion parked in Extensions: {elsewhere.note}"
+    chosen = worse(ctx.expected, ctx.level, response, elsewhere)
+    chosen.note = notes
+    return chosen

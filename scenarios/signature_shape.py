@@ -22,10 +22,33 @@ single_fault("SIG-16", "A valid Assertion signature moved after Subject (schema 
              ["sig-wrong-position"], category="signature",
              refs=("SAML assertion schema (Signature follows Issuer)", "catalogue SIG-16", "CVE-2021-21238",
                    "CVE-2024-8698"), fix_hint=PROFILE)
-single_fault("SIG-17", "Two ds:Signature elements in one Assertion (the valid one second) are refused",
-             ["sig-duplicate"], category="signature",
-             refs=("SAML assertion schema (at most one Signature)", "catalogue SIG-17", "CVE-2021-21238"),
-             fix_hint=PROFILE)
+
+
+@scenario("SIG-17", "Two ds:Signature elements in one Assertion (the valid one second; CVE-2021-21238's genuine one "
+          "first, in a wrapper or bare, then a retargeted copy) are refused", category="signature",
+          refs=("SAML assertion schema (at most one Signature)", "catalogue SIG-17", "CVE-2021-21238"),
+          needs=("sp_initiated",), expect=REJECT, fix_hint=PROFILE + " Refuse an element with more than one "
+          "ds:Signature child before verifying; verify the very Signature you then read.")
+def sig_17(ctx: ScenarioContext) -> Observation:
+    """The catalogue's shape (a broken copy first, the valid one second: no identity to gain), then
+    CVE-2021-21238's, twice (with its schema-invalid wrapper, then bare), each with unchanged values
+    (a) and for a victim (b). The worst outcome is reported, every shape named in the evidence."""
+    from harness.verdict import worse
+
+    from ._kit import wrapped_variants
+
+    plain = each_variant(ctx, [("a broken copy first, the valid Signature second", lambda: [fault("sig-duplicate")])])
+    shapes = [plain]
+    for label, wrapper in (("genuine Signature first in a wrapper element", True),
+                           ("genuine Signature first, bare", False)):
+        ctx.restart()
+        obs = wrapped_variants(ctx, lambda v, w=wrapper: [fault("sig-cve-2021-21238", victim=v, wrapper=w)])
+        obs.note = f"{label}: {obs.note}"
+        shapes.append(obs)
+    notes = " | ".join(o.note for o in shapes)
+    chosen = worse(ctx.expected, ctx.level, *shapes)
+    chosen.note = notes
+    return chosen
 
 
 @scenario("SIG-13", "A Reference URI that is not the signed element's #ID (\"#\", \"#xpointer(/)\", a URL) is "

@@ -13,9 +13,6 @@ single_fault("XML-01", "A message carrying a DOCTYPE is refused", ["dtd-harmless
 single_fault("XML-02", "An external entity pointing at a watched loopback URL is refused and never fetched",
              ["xxe-external"], category="xml", refs=("catalogue XML-02", "catalogue XML-04", "CVE-2016-10149"),
              fix_hint="Parse with DTDs and external entities disabled; never fetch anything named in a message.")
-single_fault("XML-08", "An XSLT transform inside the signature is refused", ["xslt-transform"], category="xml",
-             refs=("catalogue XML-08", "Core 5.4.4 transforms"),
-             fix_hint="Allow only the enveloped-signature and exclusive c14n transforms.")
 single_fault("STA-01", "A non-Success status signs nobody in", ["status"], category="status",
              refs=("Core 3.2.2.2", "catalogue STA-01", "catalogue POS-10"),
              fix_hint="Check the top-level StatusCode before anything else; show a meaningful error.")

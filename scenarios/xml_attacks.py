@@ -12,7 +12,7 @@ from harness.context import ScenarioContext
 from harness.registry import REJECT, scenario
 from harness.verdict import Observation
 
-from ._kit import fault, login, single_fault, watch_fetches
+from ._kit import each_variant, fault, login, single_fault, watch_fetches
 
 PARSER = ("Parse SAML messages with DTDs forbidden, no entity expansion, no XInclude, no network "
           "access, and size and depth limits (defusedxml, or lxml with resolve_entities=False, "
@@ -32,10 +32,47 @@ single_fault("XML-06", "One internal entity referenced 100 times (quadratic blow
              ["dtd-quadratic(size=1000,count=100)"], category="xml", refs=("catalogue XML-06",), fix_hint=PARSER)
 single_fault("XML-07", "An xi:include inside an AttributeValue is not processed", ["xinclude"], category="xml",
              refs=("catalogue XML-07", "Trail of Bits: SAML, a fractal of bad design (XInclude)"), fix_hint=PARSER)
-single_fault("XML-09", "An XSLT transform with an exponential template (bounded) is refused before it runs",
-             ["xslt-dos"], category="xml",
-             refs=("catalogue XML-09", "Oblique Security 2026: Python SAML stacks pass any transform to libxmlsec1"),
-             fix_hint="Allow only the enveloped-signature and exclusive c14n transforms, checked before verifying.")
+TRANSFORMS = ("Allow only the enveloped-signature and exclusive c14n transforms, checked before any transform "
+              "runs; never let a signature's transforms read files or the network.")
+
+
+@scenario("XML-08", "An XSLT transform in a signature (SAML Raider's XSLT 2.0 exfiltration; an XSLT 1.0 document() "
+          "read) is refused before it runs, nothing fetched", category="xml",
+          refs=("catalogue XML-08", "Core 5.4.4 SHOULD NOT (other transforms)", "SAML Raider XSLT attack",
+                "Brad Hill 2007, Command Injection in XML Signatures and Encryption", "CVE-2022-34169"),
+          needs=("sp_initiated",), expect=REJECT, fix_hint=TRANSFORMS)
+def xml_08(ctx: ScenarioContext) -> Observation:
+    """SAML Raider's shape reaches XSLT 2.0 processors (Saxon: Java SPs); the XSLT 1.0 one libxslt
+    (libxmlsec1, xmlsec1 CLI). Either fetch of the watched URL fails the case."""
+    return each_variant(ctx, [
+        ("SAML Raider's XSLT 2.0 stylesheet (unparsed-text of a canary file to a watched URL)",
+         lambda: [fault("xslt-saml-raider")]),
+        ("an XSLT 1.0 Transform reading a watched URL with document()", lambda: [fault("xslt-transform")]),
+    ])
+
+
+@scenario("XML-09", "An XSLT transform with an exponential template is refused before it runs", category="xml",
+          refs=("catalogue XML-09", "Oblique Security 2026: Python SAML stacks pass any transform to libxmlsec1"),
+          needs=("sp_initiated",), expect=REJECT, fix_hint=TRANSFORMS)
+def xml_09(ctx: ScenarioContext) -> Observation:
+    """First the same recursive template at a harmless depth (2^4 calls) whose leaves read a watched
+    URL: an SP that runs it fetches, and the exponential shape is never sent to it; then the
+    catalogue's shape (n=27), its round trip timed."""
+    obs = each_variant(ctx, [("the recursive template at n=4, its leaves reading a watched URL",
+                              lambda: [fault("xslt-recursive-probe", n=4)])])
+    if obs.accepted or not all(c.ok for c in obs.checks):
+        return obs
+    ctx.restart()
+    user = ctx.new_user()
+    fetched = watch_fetches(ctx)
+    start = time.monotonic()
+    login(ctx, user, [fault("xslt-dos")], "sp")
+    took = time.monotonic() - start
+    obs = fetched(ctx.observe(user))
+    obs.note = f"the n=4 probe was refused unfetched; the n=27 template's round trip took {took:.1f} s"
+    return obs
+
+
 single_fault("XML-11", "A Reference URI pointing at a watched URL is refused and never fetched",
              ["sig-reference-uri(uri=oob)"], category="xml",
              refs=("catalogue XML-11", "pysaml2 4.6.0: SSRF via Reference URI"),

