@@ -65,17 +65,9 @@ def alg_04(ctx: ScenarioContext) -> Observation:
     """The IdP's metadata is switched to a DSA-1024 key (the size dsa-sha1 is defined for), and the IdP
     signs with it: a generic verifier finds a valid signature, only an algorithm allow-list refuses it.
     An SP that refuses the DSA key at configuration passes."""
-    from mock_idp.keys import ephemeral
+    from .idp_metadata import login_with_new_idp_key
 
-    from .idp_metadata import _with_main_cert, trusted_idp_metadata
-
-    dsa = ephemeral("samlconf dsa idp key", key_type="dsa")
-    with trusted_idp_metadata(ctx, _with_main_cert(ctx, dsa.cert_b64)) as (status, _):
-        if status >= 400:
-            return Observation(signed_in=None, intended=None,
-                               note=f"the SP refused IdP metadata with a DSA key (HTTP {status})")
-        user = ctx.new_user()
-        ctx.sp_login(user, key=dsa, algorithm="dsa-sha1")
-        obs = ctx.observe(user)
-    obs.note = "IdP metadata with a DSA-1024 key; Response and Assertion signed dsa-sha1 by it"
+    obs = login_with_new_idp_key(ctx, "dsa", "dsa-sha1", "a DSA key")
+    obs.note = "; ".join(x for x in (obs.note, "IdP metadata with a DSA-1024 key; Response and Assertion "
+                                     "signed dsa-sha1 by it") if x)
     return obs

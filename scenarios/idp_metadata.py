@@ -79,15 +79,21 @@ def key_10(ctx: ScenarioContext) -> Observation:
           refs=("SAML2Int SDP-ALG01 (ecdsa-sha256)", "catalogue ALG-10"), needs=NEEDS, expect=ACCEPT,
           level="SHOULD", fix_hint="Support ECDSA (P-256, ecdsa-sha256) IdP keys.")
 def alg_10(ctx: ScenarioContext) -> Observation:
+    return login_with_new_idp_key(ctx, "ec", "ecdsa-sha256", "an EC key")
+
+
+def login_with_new_idp_key(ctx: ScenarioContext, key_type: str, algorithm: str, what: str) -> Observation:
+    """The IdP metadata's main signing key replaced by a fresh `key_type` key; a login signed with
+    it by `algorithm`. The SP refusing the metadata is an observation without sign-in."""
     from mock_idp.keys import ephemeral
 
-    ec = ephemeral("samlconf ec idp key", key_type="ec")
-    with trusted_idp_metadata(ctx, _with_main_cert(ctx, ec.cert_b64)) as (status, _):
+    key = ephemeral(f"samlconf {key_type} idp key", key_type=key_type)
+    with trusted_idp_metadata(ctx, _with_main_cert(ctx, key.cert_b64)) as (status, _):
         if status >= 400:
             return Observation(signed_in=None, intended=None,
-                               note=f"the SP refused IdP metadata with an EC key (HTTP {status})")
+                               note=f"the SP refused IdP metadata with {what} (HTTP {status})")
         user = ctx.new_user()
-        ctx.sp_login(user, key=ec, algorithm="ecdsa-sha256")
+        ctx.sp_login(user, key=key, algorithm=algorithm)
         return ctx.observe(user)
 
 

@@ -220,6 +220,12 @@ def p_xinclude_fetch(sp):
     return bool(sp.idp.idp.oob_hits(since=before))
 
 
+def p_reference_uri_fetch(sp):
+    before = sp.idp.idp.oob_seq()
+    signed_in(sp, rc_user(), ["sig-reference-uri(uri=oob)"])
+    return bool(sp.idp.idp.oob_hits(since=before))
+
+
 def p_xsw(sp):
     me = login(sp, rc_user(), ["xsw-03(victim=victim@example.com)"])
     return me and me["name_id"]
@@ -860,6 +866,9 @@ CASES: dict[str, tuple[str, Probe, Any, Any]] = {
     "unescaped_error_page": (RF, p_unescaped, False, True),
     "jit_overwrites_other_idp_user": (RF, p_other_idp_overwrites, False, True),
     "email_domain_first_at": (RC, p_email_first_at, False, True),
+    # --- issue 10 (sigexact) ---------------------------------------------------------------
+    "reference_not_checked": (RC, p_victim("sig-reference-elsewhere"), None, "victim@example.com"),
+    "processes_references": (RC, p_reference_uri_fetch, False, True),
 }
 
 
