@@ -765,6 +765,8 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
                  result.current_tenant, json.dumps(result.snapshot), time.time(),
                  min(time.time() + SESSION_SECONDS, v.session_not_on_or_after or float("inf"))))
         session["sid"] = sid
+        # the NameID's qualifiers, for the LogoutRequest's byte-identical NameID (SLO-16)
+        session["nid_q"] = [v.name_qualifier, v.sp_name_qualifier]
         if ctx.get("solicited"):
             # our own server-side deep link; the RelayState that came back is only our handle
             # (the `trusts_returned_relaystate` mutant redirects to whatever came back instead)

@@ -425,6 +425,10 @@ _TABLE: tuple[Mutant, ...] = (
     Mutant("folds_identifiers", "folds the email and NameID to a skeleton before looking the user up "
            "(NFKC, Cyrillic look-alike letters to Latin, zero-width characters dropped): a look-alike "
            "address signs in the existing account", ("NID-09",)),
+    # --- the SP's own LogoutRequest -----------------------------------------------------------------
+    Mutant("slo_request_bare_nameid", "its LogoutRequest names the NameID by value only (the received "
+           "Format, NameQualifier and SPNameQualifier dropped)", ("SLO-16",)),
+    Mutant("slo_request_no_expiry", "its LogoutRequest carries no NotOnOrAfter", ("SLO-16",)),
 )
 
 # the signed-AuthnRequest mutants: the SP publishes AuthnRequestsSigned="true" with any of them on

@@ -327,6 +327,9 @@ class Verified:
     not_on_or_after: float
     notes: list[str] = field(default_factory=list)
     session_not_on_or_after: float | None = None  # AuthnStatement/@SessionNotOnOrAfter (TIME-12)
+    # the NameID's qualifiers as received: a LogoutRequest names the NameID byte-identically (SLO-16)
+    name_qualifier: str | None = None
+    sp_name_qualifier: str | None = None
 
 
 def _time(s: str | None, what: str) -> datetime:
@@ -739,4 +742,6 @@ def check_assertion(root: etree._Element, a: etree._Element, opt: CheckOptions) 
         in_response_to=irt,
         not_on_or_after=(expiry + skew).timestamp(),
         session_not_on_or_after=sess_end,
+        name_qualifier=nid_el.get("NameQualifier"),
+        sp_name_qualifier=nid_el.get("SPNameQualifier"),
     )

@@ -101,6 +101,7 @@ def register_slo(app: Flask, sp: "RefSP", current_session: Callable[[], Any]) ->
     def logout() -> Response:
         s = current_session()
         session.pop("sid", None)
+        nq, spnq = (session.pop("nid_q", None) or [None, None])[:2]
         if s is None:
             return redirect("/", 302)
         with sp.store.tx() as c:  # the local session ends first (saml2int SDP-SP34)
@@ -116,12 +117,16 @@ def register_slo(app: Flask, sp: "RefSP", current_session: Callable[[], Any]) ->
         client = sp.clients.client([bytes(idp["metadata"])])
         user = sp.store.one("SELECT name_id_format FROM users WHERE id = ?", (s["user_id"],))
         fmt = (user["name_id_format"] if user else "") or None
-        nid = NameID(text=s["name_id"], format=fmt)  # byte-identical to the one received (SDP-SP29)
+        # byte-identical to the one received: value, Format and qualifiers (SDP-SP29, SLO-16)
+        nid = NameID(text=s["name_id"], format=fmt, name_qualifier=nq, sp_name_qualifier=spnq)
+        if sp.m("slo_request_bare_nameid"):
+            nid = NameID(text=s["name_id"])  # the defect: Format and qualifiers dropped
+        expire = None if sp.m("slo_request_no_expiry") else \
+            (datetime.now(timezone.utc) + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
         req_id, req = client.create_logout_request(
             info.slo_redirect, info.entity_id, name_id=nid,
             session_indexes=[s["session_index"]] if s["session_index"] else None,
-            expire=(datetime.now(timezone.utc) + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            sign=False)
+            expire=expire, sign=False)
         binfo = client.apply_binding(BINDING_HTTP_REDIRECT, str(req), info.slo_redirect,
                                      relay_state="/", sign=True, sigalg=SIG_RSA_SHA256)
         session["logout_req"] = {"id": req_id, "idp": idp["id"]}

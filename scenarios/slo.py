@@ -47,10 +47,11 @@ class SignedIn:
                 "sp_name_qualifier": self.sp_name_qualifier}
 
 
-def _sign_in(ctx: ScenarioContext) -> SignedIn | Observation:
-    """A fresh user signed in by SP-initiated SSO; an unobservable Observation if that failed."""
+def _sign_in(ctx: ScenarioContext, faults: Any = ()) -> SignedIn | Observation:
+    """A fresh user signed in by SP-initiated SSO (with `faults`: a NameID shape, say); an
+    unobservable Observation if that failed."""
     user = ctx.new_user()
-    ctx.sp_login(user)
+    ctx.sp_login(user, list(faults))
     data = ctx.whoami_data()
     email = ctx.email_of(user)
     who = None if data is None else json_path(data, ctx.target.whoami.json_path)
@@ -305,6 +306,75 @@ def flow_03(ctx: ScenarioContext) -> Observation:
     obs.note = (f"LogoutRequest {req_id} (NameID {got_nid!r}) signed and accepted by the IdP; "
                 f"its LogoutResponse returned to the SP" if all(c.ok for c in obs.checks) else
                 f"LogoutRequest {req_id}")
+    return obs
+
+
+# --- SLO-16 ---------------------------------------------------------------------------------
+@scenario(
+    "SLO-16",
+    "The SP's own LogoutRequest: HTTP-Redirect, signed with its metadata key, the NameID exactly as received "
+    "(value, Format, qualifiers), never encrypted, with NotOnOrAfter; the session is over",
+    category="slo",
+    refs=("S2I SDP-SP25/SP28/SP29/SP30/SP34/SP35", "Core 3.7.1 (NotOnOrAfter; NameID)", "Bind 3.4.4.1",
+          "catalogue SLO-16"),
+    needs=NEEDS,
+    expect=REJECT,
+    fix_hint="Build the LogoutRequest's NameID from the one received, attributes included (Format, "
+             "NameQualifier, SPNameQualifier), unencrypted; set NotOnOrAfter; sign the Redirect query with "
+             "the key the SP metadata publishes; end the local session before sending it.",
+)
+def slo_16(ctx: ScenarioContext) -> Observation:
+    """Encoding as FLOW-03 (REJECT = nobody signed in after logout), with checks on the request the
+    SP sent. The login's NameID carries a persistent Format and both qualifiers (this IdP, this SP),
+    so dropping any attribute shows."""
+    from datetime import datetime, timezone
+
+    from lxml import etree
+
+    from mock_idp.redirect_sig import verify_query
+
+    from ._kit import fault
+
+    who = _sign_in(ctx, [fault("nameid-format", format="persistent"),
+                         fault("name-qualifier", name_qualifier=ctx.idp.entity_id,
+                               sp_name_qualifier=ctx.runtime.sp_entity_id)])
+    if isinstance(who, Observation):
+        return who
+    before = len(ctx.hops)
+    ctx.session.navigate(ctx.target.url(ctx.target.logout_url or ""))
+    obs = Observation(signed_in=ctx.whoami(), intended=who.email)
+    idp_origin = _origin(ctx.runtime.idp_base_url)
+    sent = [h for h, m in _messages(ctx.hops[before:], "SAMLRequest")
+            if _origin(h.url) == idp_origin and m.get("type") == "LogoutRequest"]
+    if not sent:
+        return obs.check("the SP sent the IdP a LogoutRequest", False, "no LogoutRequest reached the IdP")
+    hop = sent[-1]
+    obs.check("the LogoutRequest came by HTTP-Redirect", hop.method == "GET", f"it came by {hop.method}")
+    query = urlsplit(hop.url).query
+    raw = dict(parse_qsl(query)).get("SAMLRequest", "") if hop.method == "GET" else ""
+    xml = samlmsg.decode(raw, deflated=True) if raw else None
+    try:
+        root = etree.fromstring(xml or b"", etree.XMLParser(resolve_entities=False, no_network=True))
+    except etree.XMLSyntaxError:
+        return obs.check("the Redirect LogoutRequest decodes", False, "the SAMLRequest did not decode")
+    err = verify_query(query, list(ctx.runtime.sp_policy.signing_certs))
+    obs.check("signed: the query Signature verifies with the SP metadata's signing key", err is None, err or "")
+    saml = "urn:oasis:names:tc:SAML:2.0:assertion"
+    obs.check("the NameID is not encrypted", root.find(f"{{{saml}}}EncryptedID") is None,
+              "the LogoutRequest carries an EncryptedID")
+    nid = root.find(f"{{{saml}}}NameID")
+    got = None if nid is None else ("".join(nid.itertext()), nid.get("Format"), nid.get("NameQualifier"),
+                                    nid.get("SPNameQualifier"))
+    want = (who.name_id, who.name_id_format, who.name_qualifier, who.sp_name_qualifier)
+    obs.check("the NameID is the one received (value, Format, NameQualifier, SPNameQualifier)", got == want,
+              f"sent {got}, received {want}")
+    noa = root.get("NotOnOrAfter")
+    try:
+        later = noa is not None and datetime.fromisoformat(noa.replace("Z", "+00:00")) > datetime.now(timezone.utc)
+    except ValueError:
+        later = False
+    obs.check("NotOnOrAfter is set, in the future", later, f"NotOnOrAfter {noa!r}")
+    obs.note = f"LogoutRequest {root.get('ID')}"
     return obs
 
 

@@ -826,6 +826,8 @@ CASES: dict[str, tuple[str, Probe, Any, Any]] = {
     "no_encrypted_nameid": (RC, p_fault("nameid-encrypted"), True, False),
     "links_transient_nameid": (RC, p_scenario("NID-08"), "pass", "fail"),
     "folds_identifiers": (RC, p_scenario("NID-09"), "pass", "fail"),
+    "slo_request_bare_nameid": (RC, p_scenario("SLO-16"), "pass", "fail"),
+    "slo_request_no_expiry": (RC, p_scenario("SLO-16"), "pass", "fail"),
     "lax_nameid": (RC, p_fault("name-qualifier"), False, True),
     "ignores_status": (RC, p_fault("status-missing"), False, True),
     "reflects_status_message": (RC, p_scenario("STA-05"), "pass", "fail"),
