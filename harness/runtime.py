@@ -171,6 +171,7 @@ class Runtime:
             dns_resolver=self.dns_zone.address,
             want_assertions_signed=self.target.embedded.want_assertions_signed if self.target.embedded else "true",
             sign_authn_requests=bool(self.target.embedded and self.target.embedded.sign_authn_requests),
+            second_acs=bool(self.target.embedded and self.target.embedded.second_acs),
         )
         from mock_idp.keys import KeyTrustError
 
@@ -310,9 +311,12 @@ class Runtime:
             have["authn_requests_signed"] = None if pol.authn_requests_signed else (
                 "the SP's metadata does not say AuthnRequestsSigned=\"true\"" if pol.authn_requests_signed is None
                 else "the SP's metadata says AuthnRequestsSigned=\"false\"")
+            post_acs = {e.location for e in pol.acs if e.binding.endswith("HTTP-POST")}
+            have["multiple_acs"] = None if len(post_acs) > 1 else \
+                f"the SP's metadata publishes {len(post_acs)} HTTP-POST AssertionConsumerService endpoint(s), not two"
         else:
             have["want_assertions_signed"] = have["encryption_key"] = have["require_signed_response"] = \
-                have["authn_requests_signed"] = "the SP's metadata was not read"
+                have["authn_requests_signed"] = have["multiple_acs"] = "the SP's metadata was not read"
         for cap in self.target.capabilities_off:
             have[cap] = "switched off in the target file (capabilities_off)"
         return have

@@ -49,6 +49,7 @@ CAPABILITIES = (
     "require_signed_response",
     "encryption_key",
     "authn_requests_signed",
+    "multiple_acs",
 )
 
 
@@ -181,6 +182,8 @@ class EmbeddedSection(_Strict):
     want_assertions_signed: Literal["true", "false", "absent"] = "true"
     # the reference SP signs its AuthnRequests and says AuthnRequestsSigned="true" (AREQ-09/10)
     sign_authn_requests: bool = False
+    # the reference SP publishes and serves a second ACS, /saml/acs/1 (index 1; DST-10)
+    second_acs: bool = False
 
 
 class Target(_Strict):

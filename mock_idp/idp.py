@@ -261,7 +261,8 @@ class MockIdP:
     # ----------------------------------------------------------------- issuing
     @staticmethod
     def _check_options(options: dict[str, Any]) -> None:
-        unknown = set(options) - _SPEC_FIELDS - _SIGNING_FIELDS - {"acs_binding", "returned_relay_state", "logout_status", "logout_subcode"}
+        unknown = set(options) - _SPEC_FIELDS - _SIGNING_FIELDS - {"acs_binding", "returned_relay_state", "logout_status", "logout_subcode",
+                                                                      "answer_acs_index"}
         if unknown:
             raise TypeError(f"unknown response option(s): {', '.join(sorted(unknown))}")
 

@@ -125,8 +125,13 @@ def create_app(idp: "MockIdP") -> Flask:
         # a plan may return another RelayState than the one the SP sent (RLY-04: tampering)
         relay = plan.options.get("returned_relay_state", relay)
         user = idp.apply_name_id_policy(plan.user, nameid_format, sp.entity_id)
+        options = dict(plan.options)
+        other = options.pop("answer_acs_index", None)  # DST-10: answer at another ACS of the SP
+        if other is not None:
+            ep = sp.acs_by_index(int(other))
+            acs = ep.location if ep is not None else acs
         issued = idp.issue_response(
-            sp.entity_id, user, in_response_to=irt, acs_url=acs, faults=plan.faults, relay_state=relay, **plan.options
+            sp.entity_id, user, in_response_to=irt, acs_url=acs, faults=plan.faults, relay_state=relay, **options
         )
         plan.note_issued(issued.response_id)
         idp.record({"event": "response", "sp": sp.entity_id, "response_id": issued.response_id, "faults": list(issued.faults)})

@@ -78,6 +78,8 @@ class SPConfig:
     # sign every AuthnRequest (Redirect: SigAlg + Signature query parameters; POST: an enveloped
     # ds:Signature), rsa-sha256, and say AuthnRequestsSigned="true" in the metadata (AREQ-09/10)
     sign_authn_requests: bool = False
+    # publish a second ACS, /saml/acs/1 (index 1), served like the first (DST-10)
+    second_acs: bool = False
 
     def to_json(self) -> str:
         """The whole configuration as JSON (`sp serve --config FILE`: the harness starts the SP as a
@@ -135,6 +137,11 @@ class SPConfig:
         return f"{self.base_url}/saml/acs"
 
     @property
+    def acs_urls(self) -> tuple[str, ...]:
+        two = self.second_acs or _m.active(self, "acs_not_bound_to_request")  # the mutant needs two
+        return (self.acs_url, f"{self.base_url}/saml/acs/1") if two else (self.acs_url,)
+
+    @property
     def slo_url(self) -> str:
         return f"{self.base_url}/saml/slo"
 
@@ -163,6 +170,7 @@ class RefSP:
             key_file=kdir / "key.pem", cert_file=kdir / "cert.pem", cert_pem=pair.cert_pem,
             enc_key_file=edir / "key.pem", enc_cert_file=edir / "cert.pem",
             authn_requests_signed=cfg.sign_authn_requests or any(self.m(x) for x in _m.SIGNING_AREQ),
+            extra_acs_urls=cfg.acs_urls[1:],
         )
         self.clients = ClientCache(self.identity)
         # the `areq_wrong_key` mutant signs its AuthnRequests with a key its metadata does not publish

@@ -195,7 +195,8 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
         if len(pend) >= MAX_PENDING:
             for k in sorted(pend, key=lambda k: pend[k]["t"])[: len(pend) - MAX_PENDING + 1]:
                 pend.pop(k)
-        pend[req_id] = {"idp": idp_id, "tenant": tenant, "next": nxt, "rs": handle, "t": time.time()}
+        pend[req_id] = {"idp": idp_id, "tenant": tenant, "next": nxt, "rs": handle, "t": time.time(),
+                        "acs": cfg.acs_url}  # the AuthnRequest names the first ACS (DST-10)
         session["pending"] = pend
         if sp.m("session_fixation") and not session.get("sid"):
             session["sid"] = secrets.token_urlsafe(32)  # the defect: an id issued before login, kept at it
@@ -209,6 +210,14 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
     # --- the ACS -------------------------------------------------------------------------------
     @app.post("/saml/acs")
     def acs() -> Response:
+        return _acs(cfg.acs_url)
+
+    if len(cfg.acs_urls) > 1:
+        @app.post("/saml/acs/1")
+        def acs_1() -> Response:
+            return _acs(cfg.acs_urls[1])
+
+    def _acs(here: str) -> Response:
         if (len(request.form.getlist("SAMLResponse")) != 1 or "SAMLResponse" in request.args) \
                 and not (sp.m("duplicate_saml_response_first_wins") and request.form.get("SAMLResponse")):
             return error_page("Sign-in refused", "exactly one SAMLResponse form field is required",
@@ -223,7 +232,7 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
         if sp.m("inflates_post_binding"):
             b64 = _inflate_if_compressed(b64)
         try:
-            v, ctx = consume(b64, relay)
+            v, ctx = consume(b64, relay, here)
             result = provision(sp, v, ctx["idp_id"], ctx.get("tenant"))
         except Rejected as r:
             if sp.m("reflects_status_message"):  # the defect: the IdP's StatusMessage written as is
@@ -246,7 +255,8 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
                 return error_page("Sign-in refused", getattr(r, "message", str(r)), 403)
             return sign_in(v, ctx, result, relay)
 
-    def consume(b64: str, relay: str | None) -> tuple[Verified, dict[str, Any]]:
+    def consume(b64: str, relay: str | None, here: str | None = None) -> tuple[Verified, dict[str, Any]]:
+        here = here or cfg.acs_url  # the ACS endpoint this Response was posted to
         if sp.m("resolves_external_entities"):
             _parse_resolving_entities(b64)
         if sp.m("expands_entities"):
@@ -273,6 +283,8 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
         if irt is not None:
             p = pend.get(irt)
             if p is not None:
+                if p.get("acs", here) != here and not sp.m("acs_not_bound_to_request"):
+                    raise Rejected(f"the sign-in asked for its Response at {p['acs']}, not at {here}", "DST-10")
                 ctx.update(solicited=True, idp_id=p["idp"], tenant=p.get("tenant"),
                            next=p.get("next"), rs=p.get("rs"))
             elif not sp.m("ignores_in_response_to"):
@@ -360,7 +372,7 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
             a = _pysaml2(b64, root, metadatas, ctx["solicited"], irt, holder)
             root = holder.get("root", root)
         v = check_assertion(root, a, CheckOptions(
-            acs_url=cfg.acs_url, entity_id=str(cfg.entity_id), idp_entity_id=expected_entity,
+            acs_url=here, entity_id=str(cfg.entity_id), idp_entity_id=expected_entity,
             expected_in_response_to=irt if ctx["solicited"] else None,
             # the hand-rolled verifiers of the parser/naive mutants stand for SPs that lack our
             # schema-position and unique-ID checks too

@@ -244,6 +244,8 @@ class SPIdentity:
     enc_cert_file: Path | None = None
     # AuthnRequestsSigned="true" in the metadata, and every AuthnRequest signed (catalogue AREQ-09/10)
     authn_requests_signed: bool = False
+    # more HTTP-POST ACS endpoints published after the first (index 1, 2, ...; catalogue DST-10)
+    extra_acs_urls: tuple[str, ...] = ()
 
 
 class ClientCache:
@@ -276,7 +278,8 @@ class ClientCache:
                 "sp": {
                     "name": "samlconf reference SP",
                     "endpoints": {
-                        "assertion_consumer_service": [(self.sp.acs_url, BINDING_HTTP_POST)],
+                        "assertion_consumer_service": [(u, BINDING_HTTP_POST) for u in
+                                                       (self.sp.acs_url, *self.sp.extra_acs_urls)],
                         "single_logout_service": [(self.sp.slo_url, BINDING_HTTP_REDIRECT)],
                     },
                     "allow_unsolicited": False,

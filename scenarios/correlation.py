@@ -314,3 +314,35 @@ single_fault("DST-08", "Two bearer confirmations that each fail one check (expir
              refs=("Prof 4.1.4.3 (one SubjectConfirmation must satisfy every check)", "catalogue DST-08"),
              fix_hint="Accept the subject only when one single bearer SubjectConfirmationData passes every "
                       "check (Recipient, NotOnOrAfter, InResponseTo, no NotBefore).")
+
+
+# --- DST-10: the Response goes to another ACS of the same SP -------------------------------------------
+@scenario("DST-10", "A Response posted to another ACS of the same SP than the one its AuthnRequest named "
+          "is refused", category="correlation",
+          refs=("Core 3.4.1 (AssertionConsumerServiceURL/Index: where the Response must be returned)",
+                "catalogue DST-10"),
+          needs=("sp_initiated", "multiple_acs"), expect=REJECT, level="MAY",
+          fix_hint="Remember which ACS the AuthnRequest named and accept its Response only there.")
+def dst_10(ctx: ScenarioContext) -> Observation:
+    """The IdP answers at an ACS other than the SP's default (Destination and Recipient = that ACS,
+    all valid for it). If the AuthnRequest named that same ACS there is nothing to test."""
+    sp = ctx.idp.sp(ctx.runtime.sp_entity_id)
+    default = sp.default_acs().location
+    other = next((e for e in sp.acs if e.index is not None and e.location != default
+                  and e.binding.endswith("HTTP-POST")), None)
+    if other is None:
+        return Observation(signed_in=None, intended=None, observable=False,
+                           note="the SP's metadata gives no index for its second HTTP-POST ACS")
+    user = ctx.new_user()
+    start = len(ctx.hops)
+    ctx.sp_login(user, answer_acs_index=other.index)
+    named = [(h.saml.get("SAMLRequest") or {}) for h in ctx.hops[start:]
+             if (h.saml.get("SAMLRequest") or {}).get("type") == "AuthnRequest"]
+    asked = named[-1].get("AssertionConsumerServiceURL") if named else None
+    if asked == other.location:
+        return Observation(signed_in=None, intended=None, observable=False,
+                           note=f"the AuthnRequest itself named {other.location}: no other ACS to answer at")
+    obs = ctx.observe(user, store_check=False)
+    obs.note = (f"the AuthnRequest named {asked or 'no ACS URL (the default, ' + default + ')'}; the Response "
+                f"was posted to ACS index {other.index}, {other.location}")
+    return obs

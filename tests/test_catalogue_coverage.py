@@ -20,7 +20,6 @@ PENDING: dict[str, str] = {
     "POS-09": "issue 11: multi-valued attributes shown in full (profile-specific: RC-MAPPING-MULTI covers "
               "redisAccountMapping)",
     "MAS-07": "issue 11: applies to an SP that requests an authentication context (AREQ-11)",
-    "DST-10": "issue 11: needs an SP with two ACS endpoints (the reference SP has one)",
     "IRT-08": "issue 11: needs the SP's request lifetime from the target file (waiting it out exceeds test budgets)",
     "RPL-04": "issue 11: needs a restart or second-instance hook in the target file",
     "SES-02": "issue 11: login CSRF via an unsolicited Response into a signed-in browser",
