@@ -110,7 +110,8 @@ class ScenarioContext:
 
     # --- flows ----------------------------------------------------------------------------
     def sp_login(self, user: Any, faults: Sequence[Any] = (), *, tenant: str | None = None,
-                 relay_state: str | None = None, post: bool = False, **options: Any) -> PageResult:
+                 relay_state: str | None = None, post: bool = False, force_authn: bool = False,
+                 **options: Any) -> PageResult:
         """SP-initiated login: start URL -> AuthnRequest to the IdP (Redirect, or HTTP-POST with
         `post=True`) -> Response -> ACS."""
         token = self.idp.plan_login(user, faults, **options)
@@ -118,6 +119,8 @@ class ScenarioContext:
         self.session.set_idp_plan(self.runtime.idp_base_url, token)
         login = self.target.login
         tmpl = login.sp_initiated_post_url if post else login.sp_initiated_url
+        if force_authn:  # the SP's login that sends ForceAuthn="true" (capability force_authn)
+            tmpl = login.sp_initiated_force_authn_url
         if tenant is None:
             tenants = user.attributes.get(self.profile.attributes.tenant or "", [])
             tenant = tenants[0].split(",")[0] if tenants else ""

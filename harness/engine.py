@@ -49,12 +49,17 @@ def samlconf_version() -> str:
 
 
 def baseline(ctx: ScenarioContext, flow: str) -> Observation:
-    """The valid baseline (POS-01/POS-02 shape) for the same flow, used as positive control."""
+    """The valid baseline (POS-01/POS-02 shape) for the same flow, used as positive control; encrypted
+    where the SP declares that it requires encrypted Assertions."""
+    from mock_idp.faults import get
+
     user = ctx.new_user()
+    pol = getattr(ctx.runtime, "sp_policy", None)
+    faults = [get("encrypted-assertion")] if pol is not None and pol.requires_encrypted_assertions else []
     if flow == "idp":
-        ctx.idp_login(user)
+        ctx.idp_login(user, faults)
     else:
-        ctx.sp_login(user)
+        ctx.sp_login(user, faults)
     return ctx.observe(user)
 
 

@@ -314,9 +314,13 @@ class Runtime:
             post_acs = {e.location for e in pol.acs if e.binding.endswith("HTTP-POST")}
             have["multiple_acs"] = None if len(post_acs) > 1 else \
                 f"the SP's metadata publishes {len(post_acs)} HTTP-POST AssertionConsumerService endpoint(s), not two"
+            have["require_encrypted_assertions"] = None if pol.requires_encrypted_assertions else (
+                "the SP does not declare that it requires encrypted Assertions (set [sp.policy] "
+                "require_encrypted_assertions = true if it does)")
         else:
             have["want_assertions_signed"] = have["encryption_key"] = have["require_signed_response"] = \
-                have["authn_requests_signed"] = have["multiple_acs"] = "the SP's metadata was not read"
+                have["authn_requests_signed"] = have["multiple_acs"] = have["require_encrypted_assertions"] = \
+                "the SP's metadata was not read"
         for cap in self.target.capabilities_off:
             have[cap] = "switched off in the target file (capabilities_off)"
         return have

@@ -34,6 +34,7 @@ class SPPolicy:
     authn_requests_signed: bool | None = None
     require_signed_response: bool | None = None
     require_signed_response_from: str = "not declared"
+    require_encrypted_assertions: bool | None = None
     signing_certs: tuple[str, ...] = ()  # base64 DER
     encryption_certs: tuple[str, ...] = ()  # KeyDescriptor use="encryption" or no use
     name_id_formats: tuple[str, ...] = ()
@@ -48,6 +49,10 @@ class SPPolicy:
     @property
     def requires_signed_response(self) -> bool:
         return self.require_signed_response is True
+
+    @property
+    def requires_encrypted_assertions(self) -> bool:
+        return self.require_encrypted_assertions is True
 
     def describe_want_assertions_signed(self) -> str:
         if self.want_assertions_signed is None:
@@ -104,6 +109,7 @@ def read_policy(metadata_xml: bytes, target: "Target | None" = None, entity_id: 
         authn_requests_signed=ars,
         require_signed_response=rsr,
         require_signed_response_from=rsr_from,
+        require_encrypted_assertions=pol.require_encrypted_assertions if pol is not None else None,
         signing_certs=tuple(info.signing_certs),
         encryption_certs=tuple(info.encryption_certs),
         name_id_formats=tuple(info.name_id_formats),

@@ -50,6 +50,8 @@ CAPABILITIES = (
     "encryption_key",
     "authn_requests_signed",
     "multiple_acs",
+    "require_encrypted_assertions",
+    "force_authn",
 )
 
 
@@ -62,10 +64,13 @@ class SPPolicySection(_Strict):
 
     want_assertions_signed: as WantAssertionsSigned in the SPSSODescriptor (None: take the metadata's);
     require_signed_response: the SP refuses a Response whose samlp:Response carries no signature
-    (SAML metadata has no attribute for this)."""
+    (SAML metadata has no attribute for this);
+    require_encrypted_assertions: the SP refuses a plaintext Assertion (python3-saml's
+    wantAssertionsEncrypted; SAML metadata has no attribute for it either)."""
 
     want_assertions_signed: bool | None = None
     require_signed_response: bool | None = None
+    require_encrypted_assertions: bool | None = None
 
 
 class SPSection(_Strict):
@@ -88,6 +93,8 @@ class LoginSection(_Strict):
     sp_initiated_url: str | None = None
     # optional: the same login, with the SP sending its AuthnRequest by HTTP-POST
     sp_initiated_post_url: str | None = None
+    # optional: the same login, with the SP asking for a fresh authentication (ForceAuthn="true")
+    sp_initiated_force_authn_url: str | None = None
     # or: a login page with a form to fill (field name -> value template), submitted like a person
     form_url: str | None = None
     form_fields: dict[str, str] = Field(default_factory=dict)
@@ -217,6 +224,7 @@ class Target(_Strict):
             raise ValueError(f"base_url: {self.base_url!r} is not an http(s) URL with a host")
         urls = {"login.sp_initiated_url": self.login.sp_initiated_url,
                 "login.sp_initiated_post_url": self.login.sp_initiated_post_url,
+                "login.sp_initiated_force_authn_url": self.login.sp_initiated_force_authn_url,
                 "login.form_url": self.login.form_url, "whoami.url": self.whoami.url,
                 "logout_url": self.logout_url}
         texts = {f"login.form_fields.{k}": v for k, v in self.login.form_fields.items()}
@@ -269,6 +277,8 @@ class Target(_Strict):
             else "target file has no login.sp_initiated_url or login.form_url"
         have["sp_initiated_post"] = None if self.login.sp_initiated_post_url \
             else "target file has no login.sp_initiated_post_url"
+        have["force_authn"] = None if self.login.sp_initiated_force_authn_url \
+            else "target file has no login.sp_initiated_force_authn_url (a login that sends ForceAuthn=\"true\")"
         unsolicited = self.accepts_unsolicited(profile)
         have["idp_initiated"] = None if unsolicited else self.unsolicited_refused_because(profile)
         have["slo"] = None if self.logout_url else "target file has no logout_url"

@@ -185,18 +185,21 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
         # 2^-160); pysaml2's own IDs (17 alphanumerics, ~101 bits) are the `weak_request_id` mutant
         ids = {} if sp.m("weak_request_id") else {"message_id": "_" + secrets.token_hex(20)}
         relay_out = nxt if sp.m("relaystate_raw_url") else handle
+        force = request.args.get("force_authn") == "1"  # ask the IdP for a fresh authentication (TIME-13)
         if sp.m("areq_embedded_signature_redirect") and not post:
             req_id, binfo = _redirect_with_embedded_signature(client, info, relay_out, ids)
         else:
             req_id, binfo = client.prepare_for_authenticate(
                 entityid=info.entity_id, relay_state=relay_out,
-                binding=BINDING_HTTP_POST if post else BINDING_HTTP_REDIRECT, **ids, **_request_signing(sp))
+                binding=BINDING_HTTP_POST if post else BINDING_HTTP_REDIRECT, **ids, **_request_signing(sp),
+                **({"force_authn": "true"} if force else {}))
         pend = _pending()
         if len(pend) >= MAX_PENDING:
             for k in sorted(pend, key=lambda k: pend[k]["t"])[: len(pend) - MAX_PENDING + 1]:
                 pend.pop(k)
         pend[req_id] = {"idp": idp_id, "tenant": tenant, "next": nxt, "rs": handle, "t": time.time(),
-                        "acs": cfg.acs_url}  # the AuthnRequest names the first ACS (DST-10)
+                        "acs": cfg.acs_url,  # the AuthnRequest names the first ACS (DST-10)
+                        **({"force_authn": True} if force else {})}
         session["pending"] = pend
         if sp.m("session_fixation") and not session.get("sid"):
             session["sid"] = secrets.token_urlsafe(32)  # the defect: an id issued before login, kept at it
@@ -286,7 +289,8 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
                 if p.get("acs", here) != here and not sp.m("acs_not_bound_to_request"):
                     raise Rejected(f"the sign-in asked for its Response at {p['acs']}, not at {here}", "DST-10")
                 ctx.update(solicited=True, idp_id=p["idp"], tenant=p.get("tenant"),
-                           next=p.get("next"), rs=p.get("rs"))
+                           next=p.get("next"), rs=p.get("rs"),
+                           force_authn=p["t"] if p.get("force_authn") else None)
             elif not sp.m("ignores_in_response_to"):
                 raise Rejected(f"InResponseTo {irt!r} does not match a sign-in started in this "
                                "browser", "IRT-01")
@@ -378,6 +382,8 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
             # schema-position and unique-ID checks too
             skip=(lambda n: sp.m(n) or n in SHAPE_CHECKS) if lenient else sp.m,
             skew=0 if sp.m("no_clock_skew") else SKEW))
+        if ctx.get("force_authn") and not sp.m("ignores_force_authn"):
+            check_fresh_authn(a, ctx["force_authn"])
         if not sp.m("no_replay_cache"):
             if not sp.store.consume_ids([f"r|{expected_entity}|{v.response_id}",
                                          f"a|{expected_entity}|{v.assertion_id}"],
@@ -1060,3 +1066,19 @@ def _inflate_if_compressed(b64: str) -> str:
         return base64.b64encode(zlib.decompress(raw, -15)).decode()
     except (ValueError, zlib.error):
         return b64
+
+
+def check_fresh_authn(assertion: Any, requested_at: float) -> None:
+    """ForceAuthn was requested: the AuthnStatement's AuthnInstant must not predate the request
+    (SAML2Int SDP-IDP07: a fresh authentication; clock skew allowed). Catalogue TIME-13."""
+    from datetime import datetime
+
+    st = assertion.find(f"{{{SAML}}}AuthnStatement")
+    raw = st.get("AuthnInstant") if st is not None else None
+    try:
+        when = datetime.fromisoformat((raw or "").replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise Rejected(f"AuthnInstant {raw!r} is not a dateTime", "TIME-13") from None
+    if when < requested_at - SKEW:
+        raise Rejected(f"ForceAuthn was requested, but AuthnInstant {raw} predates the request: not a "
+                       "fresh authentication", "TIME-13")

@@ -76,9 +76,14 @@ _TABLE: tuple[Mutant, ...] = (
            ("SIG-05", "SIG-06", "SIG-08", "KEY-04")),
     Mutant("requires_signed_response", "too strict: refuses a Response whose outer samlp:Response "
            "is not signed, even when its Assertion is", ("POS-03",)),
-    Mutant("accepts_sha1", "accepts SHA-1 signatures (rsa-sha1, and dsa-sha1 by a DSA key its IdP "
-           "metadata publishes) and sha1 digests: no signature-algorithm allow-list",
-           ("ALG-02", "ALG-03", "ALG-04")),
+    Mutant("ignores_force_authn", "asks for ForceAuthn but takes an Assertion whose AuthnInstant "
+           "predates the request (a stale authentication)", ("TIME-13",)),
+    Mutant("requires_encrypted_assertions", "too strict: refuses a plaintext Assertion (the "
+           "configuration of an SP that requires encrypted assertions; with the target file declaring "
+           "[sp.policy] require_encrypted_assertions it is the correct behaviour, ENC-01)", ("FLOW-01",)),
+    Mutant("accepts_sha1", "accepts SHA-1 signatures (rsa-sha1, in XML and as a Redirect-binding SigAlg, and dsa-sha1 by "
+           "a DSA key its IdP metadata publishes) and sha1 digests: no signature-algorithm allow-list",
+           ("ALG-02", "ALG-03", "ALG-04", "ALG-09")),
     # --- XML / NameID ------------------------------------------------------------------------
     # --- issue 10: the published parser-differential and wrapping defects, one each --------------
     # (the naive_dsig ones replace pysaml2 by a hand-rolled verifier with exactly that defect)

@@ -582,6 +582,8 @@ def check_assertion(root: etree._Element, a: etree._Element, opt: CheckOptions) 
             check_algorithms(sig)
     if skip("requires_signed_response") and root.find(f"{{{DS}}}Signature") is None:
         raise Rejected("the Response is not signed", "POS-03")
+    if skip("requires_encrypted_assertions") and root.find(f"{{{SAML}}}EncryptedAssertion") is None:
+        raise Rejected("the Assertion is not encrypted", "ENC-01")
     if skip("rejects_fractional_seconds") and "." in (root.get("IssueInstant") or ""):
         raise Rejected("the Response IssueInstant has fractional seconds", "POS-06")
     if skip("no_clock_skew"):

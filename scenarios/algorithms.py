@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from harness.context import ScenarioContext
-from harness.registry import REJECT, scenario
+from harness.registry import ACCEPT, REJECT, scenario
 from harness.verdict import Observation
 
 from ._kit import each_variant, fault, single_fault
@@ -71,3 +71,18 @@ def alg_04(ctx: ScenarioContext) -> Observation:
     obs.note = "; ".join(x for x in (obs.note, "IdP metadata with a DSA-1024 key; Response and Assertion "
                                      "signed dsa-sha1 by it") if x)
     return obs
+
+
+@scenario("ALG-09", "A Redirect-binding LogoutRequest really signed rsa-sha1 (SigAlg=rsa-sha1) by the IdP key does "
+          "not end the session", category="signature",
+          refs=("Bind 3.4.4.1 (SigAlg is signed with the message)", "SAML2Int SDP-ALG01", "catalogue ALG-09 (policy)"),
+          needs=("sp_initiated", "slo"), expect=ACCEPT, level="SHOULD",
+          fix_hint="Allow-list SigAlg on the Redirect binding too (rsa-sha256 or stronger, matching the key type); "
+                   "SigAlg comes from the sender, the allow-list from you.")
+def alg_09(ctx: ScenarioContext) -> Observation:
+    """A fresh user signs in; the IdP sends a LogoutRequest by HTTP-Redirect whose query signature is a
+    real RSA-SHA1 one (SigAlg=...#rsa-sha1). The session must survive (then the positive control: a
+    correct rsa-sha256 LogoutRequest must end it)."""
+    from .logout import _survives
+
+    return _survives(ctx, [("signed rsa-sha1 by the IdP key (SigAlg=rsa-sha1)", {"algorithm": "rsa-sha1"})])

@@ -69,3 +69,11 @@ def enc_03(ctx: ScenarioContext) -> Observation:
 def enc_09(ctx: ScenarioContext) -> Observation:
     return each_variant(ctx, [(f"EncryptedData without {what}", lambda p=part: [fault("encrypted-missing", part=p)])
                               for part, what in (("keyinfo", "KeyInfo"), ("method", "EncryptionMethod"))])
+
+
+single_fault("ENC-01", "Where the SP requires encrypted Assertions, a plaintext (signed) Assertion is refused",
+             [], category="encryption", needs=("sp_initiated", "require_encrypted_assertions"),
+             refs=("python3-saml wantAssertionsEncrypted / NO_ENCRYPTED_ASSERTION", "SAML2Int SDP-IDP11",
+                   "catalogue ENC-01"),
+             fix_hint="The SP declares that it requires encrypted Assertions: refuse a plaintext one, even "
+                      "when it is validly signed.")

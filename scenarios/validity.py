@@ -81,3 +81,27 @@ def time_12(ctx: ScenarioContext) -> Observation:
 def time_05(ctx: ScenarioContext) -> Observation:
     return each_variant(ctx, [("SubjectConfirmationData NotBefore 60 s ago", lambda: [fault("scd-not-yet-valid", seconds=-60)]),
                               ("SubjectConfirmationData NotBefore in 10 min", lambda: [fault("scd-not-yet-valid")])])
+
+
+@scenario("TIME-13", "Where the SP asked for ForceAuthn, an AuthnInstant 8 hours old (a stale authentication) is refused",
+          category="time", refs=("SAML2Int SDP-IDP07 (IdP MUST set a fresh AuthnInstant)", "Core 3.4.1 (ForceAuthn)",
+                                 "catalogue TIME-13 (policy)"),
+          needs=("sp_initiated", "force_authn"), expect=REJECT, level="SHOULD",
+          fix_hint="When you send ForceAuthn=\"true\", refuse an Assertion whose AuthnInstant predates your "
+                   "AuthnRequest (with a small skew): the IdP did not authenticate the user again.")
+def time_13(ctx: ScenarioContext) -> Observation:
+    """The SP's ForceAuthn login (login.sp_initiated_force_authn_url); the IdP answers with an
+    AuthnInstant of now - 8 h. The AuthnRequest is checked to have said ForceAuthn="true"."""
+    from .authn_request import _seen
+
+    user = ctx.new_user()
+    start = len(ctx.session.hops)
+    ctx.sp_login(user, [fault("authn-instant-stale")], force_authn=True)
+    seen = [r for r in _seen(ctx, start) if r.root is not None]
+    asked = bool(seen) and seen[0].root.get("ForceAuthn") in ("true", "1")
+    if not asked:
+        return Observation(signed_in=None, intended=None, observable=False,
+                           note="the SP's ForceAuthn login sent no AuthnRequest with ForceAuthn=\"true\"")
+    obs = ctx.observe(user)
+    obs.note = "AuthnRequest ForceAuthn=\"true\"; AuthnInstant 8 h before the Response"
+    return obs

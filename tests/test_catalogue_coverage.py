@@ -13,8 +13,6 @@ COVERED = ("XSW", "PDF", "CMT", "SIG", "KEY", "ALG", "ENC", "TIME", "XML",
 # Cases of the covered categories still to be written: an explicit, shrinking to-do list (an entry
 # that gains a scenario or a not-applicable reason must go).
 PENDING: dict[str, str] = {
-    # crypto (SIG, KEY, ALG, ENC, TIME, XML): need a new fault or an IdP-metadata change at the SP
-    **{i: "issue 10, crypto" for i in ("ALG-09", "ENC-01", "TIME-13")},
     "NID-01": "issue 11: policy case; needs the profile to state whether the SP keys accounts on NameID",
     "NID-03": "issue 11: applies when the SP's AuthnRequest names a NameIDPolicy Format (AREQ-07 shows it does not)",
     "POS-09": "issue 11: multi-valued attributes shown in full (profile-specific: RC-MAPPING-MULTI covers "

@@ -111,6 +111,7 @@ def test_reference_sp_with_its_options_on_passes_what_they_enable(run):
 POLICY_PROVEN: dict[str, str] = {
     "SIG-04": "test_require_signed_response_declared: the SP declares it and enforces it (pass), or "
               "declares it and takes an unsigned Response (fail)",
+    "ENC-01": "test_require_encrypted_assertions_declared: as SIG-04, for [sp.policy] require_encrypted_assertions",
 }
 
 
@@ -131,3 +132,14 @@ def test_require_signed_response_declared(run, mutants, verdict):
     r = run("redis_cloud", ["SIG-04"], mutants=mutants,
             target=_declaring("redis_cloud", require_signed_response=True))["SIG-04"]
     assert r.verdict == verdict, r.reason
+
+
+@pytest.mark.parametrize(("mutants", "verdict"), [(("requires_encrypted_assertions",), "pass"), ((), "fail")],
+                         ids=["enforced", "broken-promise"])
+def test_require_encrypted_assertions_declared(run, mutants, verdict):
+    """[sp.policy] require_encrypted_assertions = true: the reference SP that refuses plaintext
+    Assertions passes ENC-01 (and still takes an encrypted one, POS-05); the ordinary one fails it."""
+    ids = ["ENC-01", "POS-05"] if mutants else ["ENC-01"]
+    got = run("redis_cloud", ids, mutants=mutants, target=_declaring("redis_cloud", require_encrypted_assertions=True))
+    assert got["ENC-01"].verdict == verdict, got["ENC-01"].reason
+    assert all(r.verdict == "pass" for k, r in got.items() if k != "ENC-01"), {k: r.reason for k, r in got.items()}

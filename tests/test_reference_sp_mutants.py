@@ -226,6 +226,14 @@ def p_reference_uri_fetch(sp):
     return bool(sp.idp.idp.oob_hits(since=before))
 
 
+def p_force_authn_stale(sp):
+    """A ForceAuthn login answered with an AuthnInstant 8 hours old."""
+    u = rc_user()
+    b = sp.browser()
+    sp.solicited(b, u, faults=["authn-instant-stale"], params={**sp.default_login_params(u), "force_authn": "1"})
+    return outcome(sp, b) is not None
+
+
 def p_xsw(sp):
     me = login(sp, rc_user(), ["xsw-03(victim=victim@example.com)"])
     return me and me["name_id"]
@@ -872,6 +880,8 @@ CASES: dict[str, tuple[str, Probe, Any, Any]] = {
     # --- issue 10 (sigexact) ---------------------------------------------------------------
     "reference_not_checked": (RC, p_victim("sig-reference-elsewhere"), None, "victim@example.com"),
     "processes_references": (RC, p_reference_uri_fetch, False, True),
+    "ignores_force_authn": (RC, p_force_authn_stale, False, True),
+    "requires_encrypted_assertions": (RC, p_fault("sig-assertion-only"), True, False),
 }
 
 
@@ -895,7 +905,9 @@ def test_mutant_changes_exactly_the_named_behaviour(name, sps, idps):
     if name not in ("skip_jit", "authn_request_by_post"):
         # (a golden login for the too-strict `requires_signed_response` has a signed Response)
         opts = {"sign_response": True} if name == "requires_signed_response" else {}
-        assert login(mutant, golden, **opts) is not None, f"{name}: golden login fails under the mutant"
+        # (... and for the too-strict `requires_encrypted_assertions`, an encrypted Assertion)
+        enc = ["encrypted-assertion"] if name == "requires_encrypted_assertions" else []
+        assert login(mutant, golden, enc, **opts) is not None, f"{name}: golden login fails under the mutant"
     got_correct = probe(correct)
     got_mutant = probe(mutant)
     assert got_correct == correct_expected, f"correct SP: {got_correct!r}"
