@@ -3,6 +3,7 @@
     python -m lab.run                      # every target: install what is missing, run, compare, report
     python -m lab.run --target shibboleth-sp --target ruby-saml
     python -m lab.run --list               # the targets and their manifests
+    python -m lab.run --target pysaml2-4.4.0 --scenario XML-05    # a subset: only those rows are compared
     python -m lab.run --update-expected    # rewrite lab/expected.toml from this run (a maintainer reviews it)
 
 Each target is a directory with a manifest `lab.toml` (see lab/README.md). For each target, in
@@ -419,6 +420,8 @@ def updated_expected(runs: list[TargetRun], old: dict[str, dict[str, Expectation
                 was = f" (was {e.verdict})" if e is not None else ""
                 ev = " ".join(str(r.get("evidence", "")).split())[:200]
                 rows[sid] = Expectation(verdict, f"{UNREVIEWED}{was}: {ev}")
+        if run.manifest.scenarios:  # a subset run rewrites only the rows it ran
+            rows = {**prev, **rows}
         new[name] = rows
     return new
 
@@ -517,6 +520,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-install", action="store_true", help="skip the install commands")
     p.add_argument("--update-expected", action="store_true",
                    help="rewrite lab/expected.toml from this run (for a maintainer to review; never in CI)")
+    p.add_argument("--scenario", action="append", metavar="ID",
+                   help="run and compare only this scenario on each target (repeatable; a subset run)")
     p.add_argument("--report-dir", type=Path, default=REPO / "lab-report")
     p.add_argument("--work-dir", type=Path, default=REPO / "build" / "lab")
     args = p.parse_args(argv)
@@ -529,6 +534,9 @@ def main(argv: list[str] | None = None) -> int:
                 if t not in known:
                     raise LabError(f"--target {t}: no such lab target (known: {', '.join(sorted(known))})")
             manifests = [m for m in manifests if m.name in args.target]
+        if args.scenario:
+            for m in manifests:
+                m.scenarios = [s for s in args.scenario if not m.scenarios or s in m.scenarios]
     except LabError as exc:
         print(f"lab: error: {exc}", file=sys.stderr)
         return 2
@@ -556,7 +564,7 @@ def main(argv: list[str] | None = None) -> int:
         counts = ", ".join(f"{v} {k}" for k, v in sorted(run.summary.items()))
         _log(f"{m.name}: {run.status} in {run.timings['total']}s ({counts or run.detail}); "
              f"{len(devs)} deviation(s)")
-    if args.target is None:  # rows for targets that no longer exist are stale
+    if args.target is None and not args.scenario:  # rows for targets that no longer exist are stale
         known = {m.name for m in manifests}
         for name in sorted(set(expected) - known):
             deviations.append(Deviation(name, "*", "no such lab target", "a run",

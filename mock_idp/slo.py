@@ -198,7 +198,31 @@ def send(
     return OutgoingMessage(BINDING_POST, url, xml, el.get("ID") or "", param, fields)
 
 
-def parse_logout(xml: bytes) -> LogoutInfo:
+def _decrypted_name_id(root: etree._Element, keys: "list[KeyPair] | tuple[KeyPair, ...]") -> str | None:
+    """The NameID inside a LogoutRequest's saml:EncryptedID (Core 3.7.1: BaseID, NameID or EncryptedID),
+    decrypted with one of the IdP's encryption keys; None if there is none or no key opens it.
+    Shibboleth SP encrypts it when the IdP's metadata publishes an encryption key."""
+    import xmlsec
+
+    enc = root.find(f"{q(SAML, 'EncryptedID')}/{{http://www.w3.org/2001/04/xmlenc#}}EncryptedData")
+    if enc is None:
+        return None
+    for kp in keys:
+        manager = xmlsec.KeysManager()
+        manager.add_key(xmlsec.Key.from_memory(kp.key_pem, xmlsec.constants.KeyDataFormatPem))
+        try:
+            out = xmlsec.EncryptionContext(manager).decrypt(etree.fromstring(etree.tostring(enc)))
+        except xmlsec.Error:
+            continue
+        el = out if isinstance(out, etree._Element) else safe_parse(out, "decrypted EncryptedID")
+        if el.tag == q(SAML, "NameID"):
+            return el.text
+        return el.findtext(f".//{q(SAML, 'NameID')}")
+    return None
+
+
+def parse_logout(xml: bytes, decrypt_keys: "list[KeyPair] | tuple[KeyPair, ...]" = ()) -> LogoutInfo:
+    """`decrypt_keys`: the IdP's encryption keys, to read a NameID sent as saml:EncryptedID."""
     root = safe_parse(xml, "logout message")
     kind = etree.QName(root).localname
     if root.tag not in (q(SAMLP, "LogoutRequest"), q(SAMLP, "LogoutResponse")):
@@ -212,7 +236,8 @@ def parse_logout(xml: bytes) -> LogoutInfo:
         issuer=(root.findtext(q(SAML, "Issuer")) or "").strip() or None,
         destination=root.get("Destination"),
         in_response_to=root.get("InResponseTo"),
-        name_id=root.findtext(q(SAML, "NameID")),
+        name_id=root.findtext(q(SAML, "NameID")) if root.find(q(SAML, "NameID")) is not None
+        else _decrypted_name_id(root, decrypt_keys),
         session_indexes=tuple(e.text or "" for e in root.findall(q(SAMLP, "SessionIndex"))),
         status=sc.get("Value") if sc is not None else None,
         not_on_or_after=root.get("NotOnOrAfter"),
@@ -241,7 +266,7 @@ def handle_slo(idp: "MockIdP", request: Any) -> Any:
     relay = plan_opts.get("returned_relay_state", relay)
     try:
         xml = decode_redirect_request(src[param]) if request.method == "GET" else decode_post_request(src[param])
-        info = parse_logout(xml)
+        info = parse_logout(xml, idp.encryption_keys)
     except BindingError as e:
         idp.record({"event": "bad-logout", "error": str(e)})
         return error_page(str(e))

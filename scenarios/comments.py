@@ -57,9 +57,39 @@ def cmt_02(ctx: ScenarioContext) -> Observation:
     return _split_identity(ctx, lambda victim, rest: [fault("attr-comment", name=_email_attr(ctx))])
 
 
-single_fault("CMT-03", "A processing instruction spliced into the signed NameID is refused", ["nameid-pi-splice"],
-             category="xml", refs=("catalogue CMT-03", "OneUptime #2988"),
-             fix_hint="Keep canonicalization standard; never flatten PIs.")
+@scenario("CMT-03", "A processing instruction spliced into the signed NameID is refused",
+          category="xml", refs=("catalogue CMT-03", "OneUptime #2988", "CVE-2025-54419", "CVE-2025-54369"),
+          needs=("sp_initiated",), expect=REJECT, fix_hint="Keep canonicalization standard; never flatten PIs.")
+def cmt_03(ctx: ScenarioContext) -> Observation:
+    """After signing, part of the signed identity moves into a processing instruction (a correct c14n
+    then breaks the digest). (a) The victim shape of CVE-2025-54419/54369: the attacker's own account
+    is the victim's name plus one character (`admin.Nx@domain`, genuinely signed), the extra
+    character moved into the PI; reading `admin.N@domain` is the takeover. (b) The local part:
+    `<?p admin.N?>@domain`; reading `@domain` is the truncation. Signing in the genuinely signed
+    identity is lax (the tampered message verified); refused: pass."""
+    from harness.verdict import worse
+
+    domain = ctx.target.testdata.email_domain
+    seen = []
+    for variant in ("a", "b"):
+        if seen:
+            ctx.restart()
+        local = f"admin.{ctx.runtime.next_seed()}"
+        if variant == "a":
+            full, read, f = f"{local}x@{domain}", f"{local}@{domain}", fault("pi-swallow", start=len(local),
+                                                                              end=len(local) + 1)
+        else:
+            full, read, f = f"{local}@{domain}", f"@{domain}", fault("pi-swallow", start=0, end=len(local))
+        user = ctx.new_user(email=full, name_id=full)
+        ctx.sp_login(user, [f])
+        seen_nid = ctx.whoami_name_id()
+        obs = ctx.observe(user, intended=read, signed_as=full, store_check=False)
+        if seen_nid == read:
+            obs.signed_in = read
+        obs.note = (f"({variant}) " + ("victim: the extra character" if variant == "a" else "local part")
+                    + f" of the signed {full!r} in a PI")
+        seen.append(obs)
+    return worse(ctx.expected, ctx.level, *seen)
 
 
 @scenario("CMT-04", "A CDATA section inside the signed NameID never yields the truncated identity",

@@ -102,7 +102,7 @@ def mas_02(ctx: ScenarioContext) -> Observation:
 
 
 single_fault("MAS-03", "A plaintext Assertion next to a genuine EncryptedAssertion is refused",
-             ["assertion-and-encrypted"], category="assertion",
+             ["assertion-and-encrypted"], category="assertion", needs=("sp_initiated", "encryption_key"),
              refs=("S2I SDP-IDP10 (exactly one assertion)", "CVE-2024-9487 area", "catalogue MAS-03"),
              fix_hint="Count Assertion and EncryptedAssertion together: exactly one.")
 single_fault("MAS-05", "An Assertion with two AuthnStatements is refused", ["two-authn-statements"],
@@ -184,7 +184,8 @@ def pos_02(ctx: ScenarioContext) -> Observation:
 
 
 single_fault("POS-05", "A signed Response with an EncryptedAssertion (signed inner Assertion) is accepted",
-             ["encrypted-assertion"], category="interop", refs=("S2I SDP-SP10, SDP-IDP11, SDP-ALG01", "catalogue POS-05"),
+             ["encrypted-assertion"], category="interop", needs=("sp_initiated", "encryption_key"),
+             refs=("S2I SDP-SP10, SDP-IDP11, SDP-ALG01", "catalogue POS-05"),
              expect=ACCEPT, fix_hint="Decrypt EncryptedAssertion with the SP's encryption key (AES-GCM, RSA-OAEP).")
 single_fault("POS-06", "Benign XML variations (saml2/samlp2 prefixes, pretty-printing, fractional seconds) are accepted",
              ["benign-variations"], category="interop",

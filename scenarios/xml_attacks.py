@@ -25,9 +25,19 @@ single_fault("XML-04", "A DOCTYPE naming only an external SYSTEM id (a watched U
              ["doctype-system"], category="xml",
              refs=("catalogue XML-04", "CVE-2017-1000061", "pysaml2 issue #508 (xmlsec1 fetched the DTD)"),
              fix_hint=PARSER + " Check this also for the signature-verification step (xmlsec1 subprocess).")
-single_fault("XML-05", "Nested internal entities (billion laughs, bounded to 10^4 expansions) are refused",
-             ["dtd-billion-laughs(levels=4)"], category="xml", refs=("catalogue XML-05", "CVE-2016-10149"),
-             fix_hint=PARSER)
+
+
+@scenario("XML-05", "Nested internal entities (billion laughs, bounded to 10^4 expansions) are refused",
+          category="xml", refs=("catalogue XML-05", "CVE-2016-10149", "pysaml2 issue #366"),
+          needs=("sp_initiated",), expect=REJECT, fix_hint=PARSER)
+def xml_05(ctx: ScenarioContext) -> Observation:
+    return each_variant(ctx, [
+        ("(a) in a signed AttributeValue (the signatures cover the expanded text)",
+         lambda: [fault("dtd-billion-laughs", levels=4)]),
+        ("(b) in samlp:Extensions, outside the untouched signed Assertion (expanded before any signature check: "
+         "the CVE-2016-10149 shape)", lambda: [fault("dtd-billion-laughs", levels=4, where="extensions")]),
+    ])
+
 single_fault("XML-06", "One internal entity referenced 100 times (quadratic blowup, bounded) is refused",
              ["dtd-quadratic(size=1000,count=100)"], category="xml", refs=("catalogue XML-06",), fix_hint=PARSER)
 single_fault("XML-07", "An xi:include inside an AttributeValue is not processed", ["xinclude"], category="xml",

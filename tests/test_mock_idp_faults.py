@@ -600,6 +600,22 @@ def test_nameid_pi_splice(idp, base) -> None:
     assert not sig_ok(idp, r.xml, "_assert1")
 
 
+def test_pi_swallow(idp, base) -> None:
+    """CVE-2025-54419/54369 shape: characters of the signed identity moved into a PI after signing,
+    in the NameID and in every AttributeValue equal to it; a correct c14n breaks the digest."""
+    g, r = issue(idp, faults.get("pi-swallow", start=3, end=4))
+    for el in [g.find(".//saml:NameID", NS), *[v for v in g.iterfind(".//saml:AttributeValue", NS) if len(v)]]:
+        pi = el[0]
+        assert isinstance(pi, etree._ProcessingInstruction) and pi.target == "p"
+        assert (el.text or "") + pi.text + (pi.tail or "") == NAMEID and pi.text == NAMEID[3:4]
+    assert not sig_ok(idp, r.xml, "_assert1")
+    g, _ = issue(idp, faults.get("pi-swallow", start=0, end=2))
+    nid = g.find(".//saml:NameID", NS)
+    assert nid.text is None and nid[0].text == NAMEID[:2] and nid[0].tail == NAMEID[2:]
+    with pytest.raises(ValueError):
+        faults.get("pi-swallow", start=2, end=2)
+
+
 def test_dtd_faults(idp, base) -> None:
     g, r = issue(idp, "dtd-harmless")
     assert b"<!DOCTYPE samlp:Response [" in r.xml and short(diff(base, g)) == set()
@@ -747,6 +763,14 @@ def test_more_xml_faults(idp, base) -> None:
     _entities_expand_to_a_valid_message(idp, r)
     with pytest.raises(ValueError):
         faults.get("dtd-billion-laughs", levels=9)  # bounded: never a real bomb
+    # CVE-2016-10149 shape: the reference in an attribute in samlp:Extensions, the Assertion untouched
+    g, r = issue(idp, faults.get("dtd-billion-laughs", levels=2, where="extensions"))
+    assert b'v="&lol2;"' in r.xml and b"&lol2;</saml:AttributeValue>" not in r.xml
+    assert r.xml.index(b"<samlp:Extensions>") < r.xml.index(b"<saml:Assertion")
+    assert sig_ok(idp, r.xml, "_assert1")  # an entity reference in an attribute keeps the Assertion's c14n
+    _entities_expand_to_a_valid_message(idp, r)
+    with pytest.raises(ValueError):
+        faults.get("dtd-billion-laughs", where="response")
     g, r = issue(idp, "xxe-file")
     m = re.search(rb'<!ENTITY xxe SYSTEM "file://([^"]+)">', r.xml)
     assert m and b"&xxe;</saml:NameID>" in r.xml
@@ -1178,7 +1202,7 @@ POST_SIGN_TESTED = {
     "xxe-file", "xinclude", "oversize", "deep-nesting", "encoding-utf16", "assertion-and-encrypted", "encrypted-wrong-key",
     "sig-stripped", "sig-tampered", "sig-bad-value", "sig-empty-values", "sig-other-assertion", "sig-reference-response",
     "xslt-transform", "xsw-01", "xsw-02", "xsw-03", "xsw-04", "xsw-05", "xsw-06", "xsw-07", "xsw-08", "two-assertions",
-    "nameid-cdata-split", "nameid-pi-splice", "dtd-harmless", "dtd-internal-entity", "xxe-external", "status",
+    "nameid-cdata-split", "nameid-pi-splice", "pi-swallow", "dtd-harmless", "dtd-internal-entity", "xxe-external", "status",
     "zero-assertions", "replay", "assertion-id-reuse", "encrypted-assertion", "encrypted-unsigned",
     "doctype-system", "sig-random-keyinfo-cert", "hmac-key-confusion", "sig-digest-mismatch", "resign",
     # tests/test_sig_exact_shapes.py

@@ -326,3 +326,25 @@ def test_logout_request_wrapping_a_captured_assertion(env) -> None:
     assert inner.get("ID") == captured.assertion_id and root.find("{http://www.w3.org/2000/09/xmldsig#}Signature") is None
     assert xmlsec1_verify(out.xml, idp.key.cert_pem, node_id=captured.assertion_id)[0]
     assert parse_logout(out.xml).name_id == "victim@example.com"
+
+
+def test_logout_request_with_encrypted_id() -> None:
+    """Core 3.7.1: a LogoutRequest may carry saml:EncryptedID (Shibboleth SP encrypts the NameID to an
+    IdP that publishes an encryption key): the mock IdP reads it with its own encryption key."""
+    from mock_idp.builder import SAML, q
+    from mock_idp.encryption import encrypt_element
+    from mock_idp.slo import parse_logout
+
+    enc_key, other = ephemeral("slo-idp-enc"), ephemeral("slo-other-enc")
+    idp = MockIdP(base_url="http://127.0.0.1:9", key=ephemeral("slo-idp"), encryption_keys=[enc_key])
+    idp.register_sp(sp_metadata(SP, [ACS], slo_url=SLO))
+    root = etree.fromstring(idp.logout_request(SP, "a@example.com", binding=BINDING_HTTP_POST, sign=False).xml)
+    nid = root.find(q(SAML, "NameID"))
+    wrapper = etree.Element(q(SAML, "EncryptedID"))
+    nid.addprevious(wrapper)
+    wrapper.append(nid)
+    encrypt_element(nid, enc_key)
+    xml = etree.tostring(root)
+    assert root.find(q(SAML, "NameID")) is None
+    assert parse_logout(xml, [other, enc_key]).name_id == "a@example.com"
+    assert parse_logout(xml, [other]).name_id is None and parse_logout(xml).name_id is None

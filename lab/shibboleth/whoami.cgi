@@ -1,13 +1,16 @@
 #!/usr/bin/python3
 """The echo page behind Shibboleth (lazy session): who the SP says is signed in, as JSON; 401 if nobody.
 mod_shib exports the session's attributes as CGI environment variables (ShibUseEnvironment); Apache's
-CGI environment spells '-' as '_' (Shib-Session-ID arrives as Shib_Session_ID)."""
+CGI environment spells '-' as '_' (Shib-Session-ID arrives as Shib_Session_ID). mod_shib joins the values
+of a multi-valued attribute with ';' and escapes a ';' inside a value as '\;' (the SP's documented
+attribute export); the value is shown with that escape undone, so a value reads as the IdP sent it."""
 import json
 import os
 
 
 def env(name):
-    return os.environ.get(name) or os.environ.get(name.replace("-", "_"))
+    v = os.environ.get(name) or os.environ.get(name.replace("-", "_"))
+    return v.replace("\\;", ";") if v else v
 
 
 session = env("Shib-Session-ID")

@@ -31,7 +31,7 @@ FACT_FOR = {
     "TIME-04": "accepts-scd-without-notonorafter", "TIME-10": "accepts-no-conditions",
     "MAS-04": "accepts-no-authnstatement", "XML-01": "accepts-doctype", "XML-02": "accepts-doctype",
     "ALG-02": "accepts-rsa-sha1", "ALG-03": "accepts-sha1-digest",
-    "CMT-03": "accepts-pi-swallows-local-part", "RPL-02": "accepts-replayed-assertion-id",
+    "CMT-03": "accepts-pi-swallows-local-part", "XML-02@pysaml2-4.4.0": "accepts-external-parameter-entity", "RPL-02": "accepts-replayed-assertion-id",
     "ISS-01": "accepts-wrong-assertion-issuer", "ISS-02": "accepts-wrong-assertion-issuer",
     "ISS-03": "accepts-wrong-assertion-issuer", "ISS-07": "accepts-wrong-response-issuer",
     "ATTR-03": "accepts-duplicated-email-attribute", "POS-07": "accepts-skew-plus-90s",
@@ -41,11 +41,16 @@ CVE_FOR = {
     ("pysaml2-4.9.0", "XSW-10"): "CVE-2020-5390", ("pysaml2-5.0.0", "XSW-10"): "CVE-2020-5390",
     ("pysaml2-6.4.1", "SIG-17"): "CVE-2021-21238", ("pysaml2-6.5.0", "SIG-17"): "CVE-2021-21238",
     ("xml-crypto-6.0.0", "PDF-08"): "CVE-2025-29774", ("xml-crypto-6.0.1", "PDF-08"): "CVE-2025-29774",
+    ("pysaml2-4.4.0", "XML-05"): "CVE-2016-10149", ("pysaml2-4.5.0", "XML-05"): "CVE-2016-10149",
+    ("node-saml-5.0.1", "CMT-03"): "CVE-2025-54419", ("node-saml-5.1.0", "CMT-03"): "CVE-2025-54419",
 }
+# the twins at the vulnerable version of their CVE (lab/twins/probe.py TWINS)
+VULNERABLE = {"pysaml2-4.4.0", "pysaml2-4.9.0", "pysaml2-6.4.1", "xml-crypto-6.0.0", "node-saml-5.0.1"}
 # advisories that explain a row without a probe of ours (kept for the independent check, issue 9)
 ADVISORY_FOR = {
     ("pysaml2", "KEY-02"): ("pysaml2 < 6.5.0 is CVE-2021-21239 (GHSA-5p3x-r448-pc62: xmlsec1 takes any key the "
-                            "document carries); not probed here, kept for the independent check", ("4.9.0", "5.0.0", "6.4.1")),
+                            "document carries); not probed here, kept for the independent check",
+                            ("4.4.0", "4.5.0", "4.9.0", "5.0.0", "6.4.1")),
     ("xml-crypto", "PDF-07"): ("xml-crypto 6.0.0 is CVE-2025-29775 (GHSA-x3m8-899r-f7c3: DigestValue comment); not probed "
                                "here, kept for the independent check", ("6.0.0",)),
 }
@@ -74,7 +79,10 @@ def reason(twin: str, sid: str, verdict: str, result: dict, truth: dict) -> str 
         return f"not tested: {ev}"
     cve = CVE_FOR.get((twin, sid))
     if cve and cve.lower() in facts and facts[cve.lower()]["holds"]:
-        role = "vulnerable" if verdict in ("fail",) else "fixed"
+        if twin in VULNERABLE and verdict != "fail":
+            return (f"{cve}, vulnerable version, but this scenario's shape does not reproduce the exploit (the probe's "
+                    f"does: truth {twin}.{cve.lower()}: holds): {ev}")
+        role = "vulnerable" if twin in VULNERABLE else "fixed"
         return f"{cve}, {role} version (truth {twin}.{cve.lower()}: holds): {ev}"
     if verdict == "pass":
         if result.get("expected") == "accept":
@@ -90,7 +98,7 @@ def reason(twin: str, sid: str, verdict: str, result: dict, truth: dict) -> str 
     if lib == "node-saml" and sid == "CMT-06" and facts.get("accepts-wrong-assertion-issuer", {}).get("holds"):
         return (f"node-saml checks no Assertion Issuer at all (truth {twin}.accepts-wrong-assertion-issuer: holds; its "
                 f"idpIssuer option applies to logout messages only), so a comment in the Issuer changes nothing; samlconf: {ev}")
-    fact = FACT_FOR.get(sid)
+    fact = FACT_FOR.get(f"{sid}@{twin}", FACT_FOR.get(sid))
     if fact and fact in facts and facts[fact]["holds"]:
         return f"real leniency of {LIBRARY[lib]} {version} as this minimal SP uses it, measured by the probe too (truth {twin}.{fact}: holds); samlconf: {ev}"
     return None

