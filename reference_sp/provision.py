@@ -29,7 +29,7 @@ class ProvisionResult:
 
 def _get(sp: "RefSP", attrs: dict[str, list[str]], name: str) -> list[str] | None:
     if name in attrs:
-        return attrs[name]
+        return attrs[name][:1] if sp.m("first_value_only") else attrs[name]  # (the defect: POS-09)
     if sp.m("attr_names_case_insensitive"):
         for k, v in attrs.items():
             if k.lower() == name.lower():
