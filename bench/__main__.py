@@ -99,7 +99,11 @@ def _sp_meta() -> bytes:
 
 
 def bench_idp_mint_ratio() -> dict:
-    """Minting (build + one RSA-SHA256 signature + serialise) against raw signing of the same size."""
+    """Minting (build + one RSA-SHA256 signature + serialise) against raw signing of the same size.
+
+    Both are timed in CPU seconds of this process (time.process_time), in interleaved rounds, best
+    round each: on a shared 2-core machine wall time mostly measures the neighbours' load. The
+    wall-clock ratio of the same loops is reported alongside (`wall_ratio`)."""
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import padding
 
@@ -111,14 +115,32 @@ def bench_idp_mint_ratio() -> dict:
     user = generate_user("redis_cloud", seed=3)
     key = serialization.load_pem_private_key(idp.key.key_pem, password=None)
     data = b"x" * 1024
-    raw_n, raw_s = bounded(lambda: key.sign(data, padding.PKCS1v15(), hashes.SHA256()), max_count=3000, max_seconds=4)
-    idp.issue_response("urn:bench:sp", user, sign_response=False)
-    n, secs = bounded(lambda: idp.issue_response("urn:bench:sp", user, sign_response=False),
-                      max_count=3000, max_seconds=4)
-    raw, mint = raw_n / raw_s, n / secs
-    ratio = mint / raw
-    return {"bench": "idp_mint_ratio", "raw_rsa_sign_per_s": round(raw, 1), "mint_per_s": round(mint, 1),
-            "ratio": round(ratio, 3), "goal": ">= 0.60", "ok": ratio >= 0.60}
+
+    def raw() -> object:
+        return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+
+    def mint() -> object:
+        return idp.issue_response("urn:bench:sp", user, sign_response=False)
+
+    mint()
+    best = {"raw": float("inf"), "mint": float("inf")}
+    wall = {"raw": 0.0, "mint": 0.0}
+    count = {"raw": 0, "mint": 0}
+    deadline = time.perf_counter() + 8
+    for _ in range(6):  # rounds; each loop bounded in count and time
+        for name, fn in (("raw", raw), ("mint", mint)):
+            c0, w0 = time.process_time(), time.perf_counter()
+            n, _ = bounded(fn, max_count=300, max_seconds=0.6)
+            best[name] = min(best[name], (time.process_time() - c0) / n)
+            wall[name] += time.perf_counter() - w0
+            count[name] += n
+        if time.perf_counter() > deadline:
+            break
+    ratio = best["raw"] / best["mint"]
+    wall_ratio = (count["mint"] / wall["mint"]) / (count["raw"] / wall["raw"])
+    return {"bench": "idp_mint_ratio", "raw_rsa_sign_per_cpu_s": round(1 / best["raw"], 1),
+            "mint_per_cpu_s": round(1 / best["mint"], 1), "ratio": round(ratio, 3),
+            "wall_ratio": round(wall_ratio, 3), "goal": ">= 0.60", "ok": ratio >= 0.60}
 
 
 def bench_hop_split() -> dict:

@@ -82,7 +82,11 @@ def xml_time(t: datetime) -> str:
     """xs:dateTime in UTC with a ``Z`` and no fractional seconds."""
     if t.tzinfo is None:
         t = t.replace(tzinfo=timezone.utc)
-    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    elif t.tzinfo is not timezone.utc:
+        t = t.astimezone(timezone.utc)
+    if 1000 <= t.year:  # what strftime writes, without its cost (it pads no year below 1000)
+        return f"{t.year}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}Z"
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _utcnow() -> datetime:
@@ -127,68 +131,82 @@ class ResponseSpec:
         return self.include_assertion
 
 
+_SubElement = etree.SubElement
+
+
 def _sub(parent: etree._Element, ns: str, tag: str, text: str | None = None, **attrs: str) -> etree._Element:
-    el = etree.SubElement(parent, q(ns, tag), {k: v for k, v in attrs.items() if v is not None})
+    if attrs:
+        el = _SubElement(parent, f"{{{ns}}}{tag}", {k: v for k, v in attrs.items() if v is not None})
+    else:
+        el = _SubElement(parent, f"{{{ns}}}{tag}")
     if text is not None:
         el.text = text
     return el
 
 
+_T = {t: q(SAML, t) for t in ("Assertion", "Issuer", "Subject", "NameID", "SubjectConfirmation",
+                               "SubjectConfirmationData", "Conditions", "AudienceRestriction", "Audience",
+                               "AuthnStatement", "AuthnContext", "AuthnContextClassRef", "AttributeStatement",
+                               "Attribute", "AttributeValue")}
+_XSI_TYPE = q(XSI, "type")
+
+
+def _present(**attrs: str | None) -> dict[str, str]:
+    return {k: v for k, v in attrs.items() if v is not None}
+
+
 def build_assertion(spec: ResponseSpec) -> etree._Element:
-    """The saml:Assertion of `spec` (not signed)."""
+    """The saml:Assertion of `spec` (not signed). Element by element as `_sub` would, with the
+    tags looked up once: this runs for every login, so it is written for speed."""
+    sub, T = _SubElement, _T
     now = spec.now
-    a = etree.Element(q(SAML, "Assertion"), nsmap=_NSMAP_ASSERTION)
+    a = etree.Element(T["Assertion"], nsmap=_NSMAP_ASSERTION)
     a.set("ID", spec.assertion_id)
     a.set("Version", "2.0")
     a.set("IssueInstant", xml_time(now))
-    _sub(a, SAML, "Issuer", spec.assertion_issuer or spec.issuer)
-    subj = _sub(a, SAML, "Subject")
-    nid = _sub(subj, SAML, "NameID", spec.user.name_id, Format=spec.user.name_id_format)
+    sub(a, T["Issuer"]).text = spec.assertion_issuer or spec.issuer
+    subj = sub(a, T["Subject"])
+    nid = sub(subj, T["NameID"], _present(Format=spec.user.name_id_format))
+    if spec.user.name_id is not None:
+        nid.text = spec.user.name_id
     if spec.name_qualifiers:
         nid.set("NameQualifier", spec.issuer)
         if spec.audience:
             nid.set("SPNameQualifier", spec.audience)
-    sc = _sub(subj, SAML, "SubjectConfirmation", Method=CM_BEARER)
+    sc = sub(subj, T["SubjectConfirmation"], {"Method": CM_BEARER})
     scd_life = spec.scd_lifetime if spec.scd_lifetime is not None else spec.lifetime
     scd_irt = spec.scd_in_response_to if spec.scd_in_response_to is not None else spec.in_response_to
-    _sub(
-        sc,
-        SAML,
-        "SubjectConfirmationData",
+    sub(sc, T["SubjectConfirmationData"], _present(
         InResponseTo=scd_irt,
         NotOnOrAfter=xml_time(now + timedelta(seconds=scd_life)),
         Recipient=spec.recipient if spec.recipient is not None else spec.acs_url,
-    )
-    cond = _sub(
-        a,
-        SAML,
-        "Conditions",
-        NotBefore=xml_time(now - timedelta(seconds=spec.not_before_skew)),
-        NotOnOrAfter=xml_time(now + timedelta(seconds=spec.lifetime)),
-    )
+    ))
+    cond = sub(a, T["Conditions"], {
+        "NotBefore": xml_time(now - timedelta(seconds=spec.not_before_skew)),
+        "NotOnOrAfter": xml_time(now + timedelta(seconds=spec.lifetime)),
+    })
     if spec.audience is not None:
-        ar = _sub(cond, SAML, "AudienceRestriction")
-        _sub(ar, SAML, "Audience", spec.audience)
-    authn = _sub(
-        a,
-        SAML,
-        "AuthnStatement",
+        sub(sub(cond, T["AudienceRestriction"]), T["Audience"]).text = spec.audience
+    authn = sub(a, T["AuthnStatement"], _present(
         AuthnInstant=xml_time(spec.authn_instant or now),
         SessionIndex=spec.session_index,
         SessionNotOnOrAfter=(
             xml_time(now + timedelta(seconds=spec.session_lifetime)) if spec.session_lifetime else None
         ),
-    )
-    ac = _sub(authn, SAML, "AuthnContext")
-    _sub(ac, SAML, "AuthnContextClassRef", spec.authn_context)
+    ))
+    sub(sub(authn, T["AuthnContext"]), T["AuthnContextClassRef"]).text = spec.authn_context
     if spec.user.attributes:
-        st = _sub(a, SAML, "AttributeStatement")
+        st = sub(a, T["AttributeStatement"])
+        name_format, value_type = spec.attribute_name_format, spec.attribute_value_type
+        attr_tag, value_tag = T["Attribute"], T["AttributeValue"]
         for name, values in spec.user.attributes.items():
-            attr = _sub(st, SAML, "Attribute", Name=name, NameFormat=spec.attribute_name_format)
+            attr = sub(st, attr_tag, _present(Name=name, NameFormat=name_format))
             for v in values:
-                av = _sub(attr, SAML, "AttributeValue", v)
-                if spec.attribute_value_type:
-                    av.set(q(XSI, "type"), spec.attribute_value_type)
+                av = sub(attr, value_tag)
+                if v is not None:
+                    av.text = v
+                if value_type:
+                    av.set(_XSI_TYPE, value_type)
     return a
 
 
