@@ -303,6 +303,8 @@ class Engine:
         The control's context goes to `keep` (its sessions stay open for the evidence of a failure)."""
         self.controls_run += 1
         session = self._session(driver_name, spec.id + ":control")
+        if hasattr(session, "quiet"):
+            session.quiet = True  # its evidence is shown only if it fails: no screenshot before then
         ctx = ScenarioContext(self.runtime, session, driver_name)
         if keep is not None:
             keep.append(ctx)

@@ -1,9 +1,10 @@
 """The `browser` driver: Playwright (sync API) + Chromium, a real person's path through the bindings.
 
-One browser per driver (per worker). Each session gets a browser context of its own while it
-lives (own cookies); a context whose session passed goes back to a small pool with its cookies,
-storage and cache cleared (making a context costs more than a login), one kept for its trace is
-closed. A screenshot of every page the login settles on (not of the auto-POST pages in between),
+One browser per driver (per worker). Each session gets a browser context and tab of its own while
+it lives (own cookies); a context whose session passed goes back to a small pool with its tab kept
+and its cookies, storage, cache and history cleared (a new tab costs a renderer process, more than
+the login it carries), one kept for its trace is closed. A screenshot of every page the login
+settles on (not of the auto-POST pages in between); a positive control's only when it fails;
 a Playwright trace kept when the scenario fails. Chromium comes from the `chromium`
 option, else env `SAMLCONF_CHROMIUM`, else Playwright's own install (`playwright install chromium`).
 """
@@ -56,6 +57,8 @@ class BrowserSession:
         self.diagnostics: list[str] = []  # what the browser can tell about a failing login (cookies, console)
         self._set_cookies: list[tuple[str, str, str]] = []  # (url, cookie name, attributes) seen, unchecked
         self.artifacts: list[str] = []
+        self.quiet = False  # set for positive controls: screenshots only if closed for the evidence
+        self._unshot = False
         self._on_hop = on_hop
         self._dir = artifacts / f"session-{next(_counter):04d}"
         self._offsite: str | None = None
@@ -66,11 +69,7 @@ class BrowserSession:
         self.context.set_default_timeout(timeout_ms)
         # DOM snapshots make the trace viewer's pictures; a screencast of every frame costs more than the login
         self.context.tracing.start(screenshots=False, snapshots=True)
-        self.page = self.context.new_page()
-        self.page.on("response", self._on_response)
-        self.page.on("console", self._on_console)
-        self.page.on("pageerror", self._on_pageerror)
-        self.page.on("requestfailed", self._on_requestfailed)
+        self.page = self._slot.page  # its events come here through the slot while this session owns it
 
     # --- observation ------------------------------------------------------------------
     def _route(self, route: Any) -> None:
@@ -156,7 +155,16 @@ class BrowserSession:
         elif self._server_error is None:
             self._server_error = what
 
+    def _settled(self) -> None:
+        """The login settled on a page: its screenshot, now, or for a quiet session (a positive
+        control, whose evidence is shown only when it fails) only if it is closed for its trace."""
+        if self.quiet:
+            self._unshot = True
+        else:
+            self._screenshot()
+
     def _screenshot(self) -> None:
+        self._unshot = False
         self._dir.mkdir(parents=True, exist_ok=True)
         path = self._dir / f"hop-{len(self.artifacts) + 1:02d}.png"
         try:
@@ -226,7 +234,7 @@ class BrowserSession:
 
         def start() -> Any:
             response = self.page.goto(url, wait_until="load")
-            self._screenshot()
+            self._settled()
             last = None
             for name, value in fields.items():
                 last = self.page.locator(f"[name={name!r}]").first
@@ -266,7 +274,7 @@ class BrowserSession:
             self.page.wait_for_load_state("load")
             self._check_cookies()
             self._raise_if_broken()
-            self._screenshot()
+            self._settled()
             status = self.hops[-1].status if self.hops else (response.status if response else 0)
             return PageResult(self.page.url, int(status or 0), self.page.content())
         except PWTimeout:
@@ -299,6 +307,8 @@ class BrowserSession:
         reusable = False
         try:
             if keep_trace:
+                if self._unshot:
+                    self._screenshot()
                 self._dir.mkdir(parents=True, exist_ok=True)
                 trace = self._dir / "trace.zip"
                 self.context.tracing.stop(path=str(trace))
@@ -315,13 +325,19 @@ class BrowserSession:
 
 
 class _ContextSlot:
-    """A browser context that outlives one session: its request routing goes to whichever session
-    owns it now; `reset` clears what a session left (cookies, storage, cache) before the next."""
+    """A browser context and its tab that outlive one session: request routing and page events go
+    to whichever session owns them now; `reset` clears what a session left (cookies, local and
+    session storage, cache, history) before the next. A new tab costs a renderer process (~0.3 s
+    on a loaded 2-core machine, more than the login it carries); a cleared one costs ~10 ms."""
 
     def __init__(self, browser: Any) -> None:
         self.owner: BrowserSession | None = None
         self.context = browser.new_context()
         self.context.route("**/*", self._route)
+        self.page = self.context.new_page()
+        self._cdp: Any = None  # one DevTools session on the tab, for the resets
+        for event in ("response", "console", "pageerror", "requestfailed"):
+            self.page.on(event, lambda arg, _e=event: self._dispatch(_e, arg))
 
     def _route(self, route: Any) -> None:
         if self.owner is not None:
@@ -329,17 +345,28 @@ class _ContextSlot:
         else:
             route.abort("blockedbyclient")
 
+    def _dispatch(self, event: str, arg: Any) -> None:
+        owner = self.owner
+        if owner is not None:
+            getattr(owner, "_on_" + event)(arg)
+
     def reset(self, page: Any, origins: set[str]) -> bool:
         """Clear the session's state; False when it could not be cleared (then do not reuse)."""
         try:
-            cdp = self.context.new_cdp_session(page)
+            if page is not self.page or page.is_closed():
+                return False
+            page.goto("about:blank")  # leave the target first: its scripts cannot write state back
+            if self._cdp is None:
+                self._cdp = self.context.new_cdp_session(page)
+            cdp = self._cdp
             for o in origins:
                 cdp.send("Storage.clearDataForOrigin", {"origin": o, "storageTypes": "all"})
             cdp.send("Network.clearBrowserCache")
-            cdp.detach()
+            cdp.send("Page.resetNavigationHistory")
             self.context.clear_cookies()
             for p in list(self.context.pages):
-                p.close()
+                if p is not page:
+                    p.close()
             return True
         except Exception:  # noqa: BLE001 - a context we cannot clean is closed instead
             return False
