@@ -9,6 +9,9 @@
   (goal <= 250 ms; the SP's pysaml2 verification through xmlsec1 costs ~45 ms of it).
 - hop_split: where a scenario's time goes (SP, IdP, harness overhead per hop; goal <= 5 ms).
 - browser_vs_http: FLOW-01 in Chromium vs over http (goal: browser <= 2x http); skipped without Chromium.
+- fastest_sp_vs_post_loop: per negative scenario against the fastest SP we have without the lab
+  (tests/xmlsec_sp.py, strict) vs one pre-minted POST per case plus one whoami GET, same cases
+  (goal: ratio <= 1.0).
 - suite_workers: the whole http suite against the reference SP (redis_cloud) with 1 and 2 workers,
   wall time and ratio (goal: 2 workers >= 1.6x faster). `--quick` skips it.
 Prints one JSON line per benchmark, writes them all with the machine's facts to
@@ -224,6 +227,86 @@ def bench_suite_workers() -> dict:
             "goal": ">= 1.6x", "ok": speedup >= 1.6}
 
 
+# The negative scenarios for the fastest-SP comparison: the refusals tests/test_real_sp_verdicts.py
+# proves on the python-xmlsec SP in strict mode (each refused with HTTP 500, judged by whoami).
+FASTEST_SP_CASES = ["SIG-01", "SIG-02", "SIG-05", "SIG-06", "SIG-09", "KEY-02", "AUD-01", "TIME-01", "DST-01",
+                    "IRT-01", "RPL-01", "XSW-03", "XSW-04", "XSW-05", "XSW-07", "XSW-08", "XSW-11"]
+
+
+def bench_fastest_sp(rounds: int = 3, max_seconds: float = 90) -> dict:
+    """Per negative scenario against the fastest SP available without the lab (tests/xmlsec_sp.py:
+    Flask on python-xmlsec, strict mode), against what a one-POST-per-case tool spends on the same
+    cases: one pre-minted Response POSTed to the ACS plus one whoami GET, fresh cookies per case.
+
+    (a) samlconf: `Engine.run_batch` over the cases, as `samlconf run` schedules them (positive
+    controls shared; each scenario an SP-initiated login: SP, IdP, ACS, landing page, whoami);
+    (b) the loop: the faults of each scenario's refused login (by label, read from (a)'s evidence),
+    minted beforehand by the same IdP, unsolicited, one HTTP client, cookies cleared per case. Both
+    against the same SP process, interleaved, best round each.
+    Goal (issue 12): (a) no slower than (b)."""
+    import tempfile
+    from pathlib import Path
+
+    import httpx
+
+    from harness.engine import Engine
+    from harness.registry import get
+    from harness.runtime import Runtime
+    from harness.serving import LoopbackServer
+    from harness.target import load_target
+    from mock_idp.users import generate_user
+    from tests.xmlsec_sp import TARGET_TOML, create_app
+
+    server = LoopbackServer().start(create_app("strict"))
+    specs = [get(sid) for sid in FASTEST_SP_CASES]
+    try:
+        with tempfile.TemporaryDirectory(prefix="samlconf-bench-") as d:
+            toml = Path(d) / "xmlsec-sp.toml"
+            toml.write_text(TARGET_TOML.format(mode="strict", base=server.base_url))
+            with Runtime(load_target(toml), seed=7) as rt:
+                engine = Engine(rt, ["http"])
+                first = engine.run_batch(specs, ["http"])  # warm up; its evidence names the faults
+                verdicts = {r.id: r.verdict for r in first}
+                cases = []
+                for r in first:  # the faults of the scenario's last login (the one refused)
+                    cases.append(tuple(f["label"] for f in (r.sent[-1].get("faults", []) if r.sent else [])))
+                sp_id = rt.sp_entity_id if hasattr(rt, "sp_entity_id") else None
+                sp_id = sp_id or rt.idp.sps[0].entity_id
+                acs = server.base_url.rstrip("/") + "/saml/acs"
+                whoami = server.base_url.rstrip("/") + "/api/me"
+                samlconf_s: list[float] = []
+                loop_s: list[float] = []
+                refused = 0
+                deadline = time.perf_counter() + max_seconds
+                for _ in range(max(1, rounds)):
+                    t0 = time.perf_counter()
+                    engine.run_batch(specs, ["http"])
+                    samlconf_s.append((time.perf_counter() - t0) / len(specs))
+                    minted = [rt.idp.issue_response(sp_id, generate_user("redis_cloud", seed=i), faults=list(f),
+                                                    acs_url=acs) for i, f in enumerate(cases)]
+                    t0 = time.perf_counter()
+                    refused = 0
+                    with httpx.Client(timeout=10) as c:  # one connection pool, as a tight loop would keep
+                        for m in minted:
+                            c.cookies.clear()  # fresh cookies, as a new case would have
+                            c.post(acs, data={"SAMLResponse": m.saml_response_b64, "RelayState": ""})
+                            refused += c.get(whoami).status_code == 401
+                    loop_s.append((time.perf_counter() - t0) / len(minted))
+                    if time.perf_counter() > deadline:
+                        break
+                engine.close()
+    finally:
+        server.stop()
+    a, b = min(samlconf_s) * 1000, min(loop_s) * 1000
+    ratio = a / b
+    return {"bench": "fastest_sp_vs_post_loop", "sp": "tests/xmlsec_sp.py (strict)", "cases": len(specs),
+            "rounds": len(samlconf_s), "samlconf_ms_per_scenario": round(a, 1), "post_loop_ms_per_case": round(b, 1),
+            "ratio": round(ratio, 2), "loop_refused": refused, "faults": [list(c) for c in cases],
+            "samlconf_verdicts": dict(sorted(__import__("collections").Counter(verdicts.values()).items())),
+            "goal": "<= 1.0 (samlconf per scenario no slower than one POST per case + one whoami)",
+            "ok": ratio <= 1.0}
+
+
 def machine() -> dict:
     import os
     import platform
@@ -249,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     facts = machine()
     results = []
     benches = [bench_idp_sign, bench_idp_mint_ratio, bench_idp_memory, bench_flow_http, bench_hop_split,
-               bench_browser_vs_http]
+               bench_browser_vs_http, bench_fastest_sp]
     if not args.quick:
         benches.append(bench_suite_workers)
     for bench in benches:
