@@ -56,6 +56,8 @@ def baseline(ctx: ScenarioContext, flow: str) -> Observation:
     user = ctx.new_user()
     pol = getattr(ctx.runtime, "sp_policy", None)
     faults = [get("encrypted-assertion")] if pol is not None and pol.requires_encrypted_assertions else []
+    if pol is not None and pol.requested_authn_context:  # the class the SP requires (MAS-07)
+        faults.append(get("authn-context", cls=pol.requested_authn_context))
     if flow == "idp":
         ctx.idp_login(user, faults)
     else:

@@ -172,6 +172,7 @@ class Runtime:
             want_assertions_signed=self.target.embedded.want_assertions_signed if self.target.embedded else "true",
             sign_authn_requests=bool(self.target.embedded and self.target.embedded.sign_authn_requests),
             second_acs=bool(self.target.embedded and self.target.embedded.second_acs),
+            request_authn_context=self._embedded_authn_context(),
         )
         from mock_idp.keys import KeyTrustError
 
@@ -191,6 +192,17 @@ class Runtime:
         self.embedded = EmbeddedSP(server, self.workdir, token)
         self.target.base_url = server.base_url
         self.secrets[REFSP_TOKEN_VAR] = token
+
+    def _embedded_authn_context(self) -> str | None:
+        """The class the reference SP requests (its `[embedded] request_authn_context`, or MFA under
+        the `ignores_authn_context` mutant), declared as its [sp.policy] requested_authn_context too."""
+        emb = self.target.embedded
+        ac = (emb.request_authn_context if emb else None) or \
+            ("https://refeds.org/profile/mfa" if "ignores_authn_context" in self.mutants else None)
+        pol = self.target.sp.policy
+        if ac and pol.requested_authn_context is None:
+            self.target.sp.policy = pol.model_copy(update={"requested_authn_context": ac})
+        return ac
 
     def _spawn_sp(self, cfg: Any) -> None:
         """`samlconf sp serve --config FILE` as a child process; ready when its metadata answers."""
@@ -317,9 +329,13 @@ class Runtime:
             have["require_encrypted_assertions"] = None if pol.requires_encrypted_assertions else (
                 "the SP does not declare that it requires encrypted Assertions (set [sp.policy] "
                 "require_encrypted_assertions = true if it does)")
+            have["requested_authn_context"] = None if pol.requested_authn_context else (
+                "the SP does not declare an authentication context it requires (set [sp.policy] "
+                "requested_authn_context = \"CLASS\" if it does)")
         else:
             have["want_assertions_signed"] = have["encryption_key"] = have["require_signed_response"] = \
                 have["authn_requests_signed"] = have["multiple_acs"] = have["require_encrypted_assertions"] = \
+                have["requested_authn_context"] = \
                 "the SP's metadata was not read"
         for cap in self.target.capabilities_off:
             have[cap] = "switched off in the target file (capabilities_off)"

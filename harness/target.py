@@ -52,6 +52,7 @@ CAPABILITIES = (
     "multiple_acs",
     "require_encrypted_assertions",
     "force_authn",
+    "requested_authn_context",
 )
 
 
@@ -71,6 +72,8 @@ class SPPolicySection(_Strict):
     want_assertions_signed: bool | None = None
     require_signed_response: bool | None = None
     require_encrypted_assertions: bool | None = None
+    # the AuthnContextClassRef the SP requests (RequestedAuthnContext, exact) and requires (MAS-07)
+    requested_authn_context: str | None = None
 
 
 class SPSection(_Strict):
@@ -191,6 +194,8 @@ class EmbeddedSection(_Strict):
     sign_authn_requests: bool = False
     # the reference SP publishes and serves a second ACS, /saml/acs/1 (index 1; DST-10)
     second_acs: bool = False
+    # the reference SP requests this AuthnContextClassRef (exact) and refuses another (MAS-07)
+    request_authn_context: str | None = None
 
 
 class Target(_Strict):

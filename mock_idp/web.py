@@ -119,7 +119,8 @@ def create_app(idp: "MockIdP") -> Flask:
         return plan
 
     def issue_planned(
-        plan: Any, sp: SPInfo, acs: str, irt: str | None, relay: str | None, nameid_format: str | None = None
+        plan: Any, sp: SPInfo, acs: str, irt: str | None, relay: str | None, nameid_format: str | None = None,
+        requested_classes: Any = (),
     ) -> Response:
         plan.uses += 1
         # a plan may return another RelayState than the one the SP sent (RLY-04: tampering)
@@ -127,6 +128,8 @@ def create_app(idp: "MockIdP") -> Flask:
         user = idp.apply_name_id_policy(plan.user, nameid_format, sp.entity_id)
         options = dict(plan.options)
         other = options.pop("answer_acs_index", None)  # DST-10: answer at another ACS of the SP
+        if requested_classes:  # the authentication the request asked for (a fault may still change it)
+            options.setdefault("authn_context", requested_classes[0])
         if other is not None:
             ep = sp.acs_by_index(int(other))
             acs = ep.location if ep is not None else acs
@@ -324,7 +327,8 @@ def create_app(idp: "MockIdP") -> Flask:
         if plan is not None:
             # The plan stands for an IdP session; ForceAuthn is met by "re-authenticating" the
             # planned user at once (AuthnInstant = now).
-            return issue_planned(plan, sp, ep.location, info.id, relay, info.name_id_policy_format)
+            return issue_planned(plan, sp, ep.location, info.id, relay, info.name_id_policy_format,
+                                 info.requested_authn_context)
         if info.is_passive:
             issued = idp.issue_status(
                 sp.entity_id, status_code=STATUS_RESPONDER, status_subcode=STATUS_NO_PASSIVE,

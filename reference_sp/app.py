@@ -80,6 +80,8 @@ class SPConfig:
     sign_authn_requests: bool = False
     # publish a second ACS, /saml/acs/1 (index 1), served like the first (DST-10)
     second_acs: bool = False
+    # request this AuthnContextClassRef (RequestedAuthnContext, exact) and refuse any other (MAS-07)
+    request_authn_context: str | None = None
 
     def to_json(self) -> str:
         """The whole configuration as JSON (`sp serve --config FILE`: the harness starts the SP as a

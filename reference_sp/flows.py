@@ -192,13 +192,14 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
             req_id, binfo = client.prepare_for_authenticate(
                 entityid=info.entity_id, relay_state=relay_out,
                 binding=BINDING_HTTP_POST if post else BINDING_HTTP_REDIRECT, **ids, **_request_signing(sp),
-                **({"force_authn": "true"} if force else {}))
+                **({"force_authn": "true"} if force else {}), **_requested_context(cfg.request_authn_context))
         pend = _pending()
         if len(pend) >= MAX_PENDING:
             for k in sorted(pend, key=lambda k: pend[k]["t"])[: len(pend) - MAX_PENDING + 1]:
                 pend.pop(k)
         pend[req_id] = {"idp": idp_id, "tenant": tenant, "next": nxt, "rs": handle, "t": time.time(),
                         "acs": cfg.acs_url,  # the AuthnRequest names the first ACS (DST-10)
+                        "ac": cfg.request_authn_context,  # and the authentication it requires (MAS-07)
                         **({"force_authn": True} if force else {})}
         session["pending"] = pend
         if sp.m("session_fixation") and not session.get("sid"):
@@ -289,7 +290,7 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
                 if p.get("acs", here) != here and not sp.m("acs_not_bound_to_request"):
                     raise Rejected(f"the sign-in asked for its Response at {p['acs']}, not at {here}", "DST-10")
                 ctx.update(solicited=True, idp_id=p["idp"], tenant=p.get("tenant"),
-                           next=p.get("next"), rs=p.get("rs"),
+                           next=p.get("next"), rs=p.get("rs"), ac=p.get("ac"),
                            force_authn=p["t"] if p.get("force_authn") else None)
             elif not sp.m("ignores_in_response_to"):
                 raise Rejected(f"InResponseTo {irt!r} does not match a sign-in started in this "
@@ -384,6 +385,12 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
             skew=0 if sp.m("no_clock_skew") else SKEW))
         if ctx.get("force_authn") and not sp.m("ignores_force_authn"):
             check_fresh_authn(a, ctx["force_authn"])
+        if ctx.get("ac") and not sp.m("ignores_authn_context"):
+            got = (a.findtext(f"{{{SAML}}}AuthnStatement/{{{SAML}}}AuthnContext/{{{SAML}}}AuthnContextClassRef")
+                   or "").strip()
+            if got != ctx["ac"]:
+                raise Rejected(f"the sign-in required authentication {ctx['ac']!r}, the IdP asserted {got!r}",
+                               "MAS-07")
         if not sp.m("no_replay_cache"):
             if not sp.store.consume_ids([f"r|{expected_entity}|{v.response_id}",
                                          f"a|{expected_entity}|{v.assertion_id}"],
@@ -978,6 +985,17 @@ def _decrypted_name_id(a: Any, resp: Any, sp: Any) -> None:
     if name_id is None or not (getattr(name_id, "text", "") or "").strip():
         raise Rejected("the EncryptedID did not decrypt to a NameID", "NID-10")
     enc.getparent().replace(enc, parse_xml(str(name_id).encode()))
+
+
+def _requested_context(cls: str | None) -> dict[str, Any]:
+    """RequestedAuthnContext (Comparison="exact") naming `cls`, when the SP requires it (MAS-07)."""
+    if not cls:
+        return {}
+    from saml2.saml import AuthnContextClassRef
+    from saml2.samlp import RequestedAuthnContext
+
+    return {"requested_authn_context": RequestedAuthnContext(
+        authn_context_class_ref=[AuthnContextClassRef(text=cls)], comparison="exact")}
 
 
 def _request_signing(sp: Any) -> dict[str, Any]:

@@ -434,6 +434,8 @@ _TABLE: tuple[Mutant, ...] = (
     Mutant("slo_request_bare_nameid", "its LogoutRequest names the NameID by value only (the received "
            "Format, NameQualifier and SPNameQualifier dropped)", ("SLO-16",)),
     Mutant("slo_request_no_expiry", "its LogoutRequest carries no NotOnOrAfter", ("SLO-16",)),
+    Mutant("ignores_authn_context", "requests an authentication context (MFA, exact) but takes any "
+           "AuthnContextClassRef the IdP asserts", ("MAS-07",)),
     Mutant("first_value_only", "reads only the first AttributeValue of every attribute (a second "
            "account mapping or tenant is dropped)", ("POS-09",)),
     Mutant("acs_not_bound_to_request", "with two ACS endpoints, takes a Response at either, whichever "

@@ -1,9 +1,12 @@
 """TIME, AUD, DST, ISS: validity windows, audience, destination/recipient and issuer checks."""
 from __future__ import annotations
 
+from typing import Any
+
+from harness.context import ScenarioContext
 from harness.registry import ACCEPT
 
-from ._kit import single_fault
+from ._kit import fault, single_fault
 
 TIME_HINT = "Check NotBefore/NotOnOrAfter of Conditions and of the bearer SubjectConfirmationData, with a small skew."
 AUD_HINT = "Require an AudienceRestriction and match the SP's entityID exactly in every AudienceRestriction."
@@ -61,3 +64,18 @@ for sid, title, f, refs in [
      "Prof 4.1.4.2 MUST (exact match)"),
 ]:
     single_fault(sid, title, [f], category="issuer", refs=(refs, f"catalogue {sid}"), fix_hint=ISS_HINT)
+
+
+# --- MAS-07: a weaker authentication than the SP requires -----------------------------------------------
+def _weaker(ctx: ScenarioContext) -> list[Any]:
+    required = ctx.runtime.sp_policy.requested_authn_context
+    ppt = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
+    return [fault("authn-context", cls=ppt if required != ppt else "urn:oasis:names:tc:SAML:2.0:ac:classes:Password")]
+
+
+single_fault("MAS-07", "An Assertion with a weaker AuthnContextClassRef than the SP requires is refused", _weaker,
+             category="assertion", needs=("sp_initiated", "requested_authn_context"),
+             refs=("python3-saml failOnAuthnContextMismatch / AUTHN_CONTEXT_MISMATCH", "S2I SDP-SP07",
+                   "Core 3.3.2.2.1 (RequestedAuthnContext, Comparison exact)", "catalogue MAS-07"),
+             fix_hint="Compare the asserted AuthnContextClassRef with the class the SP requested (exact) and "
+                      "refuse any other.")
