@@ -523,6 +523,8 @@ def standard_cases(ctx: ProbeContext, paths: SPPaths, refusal_page: Callable[[Lo
              f"sign the user in, the app seeing both values -- measured: whoami email {seen!r}",
              email in seen and "other@example.com" in seen, lg.lines())
 
+    signature_shape_cases(ctx, holds_if_signed_in)
+
     # replay: the same signed Response posted again in a fresh browser
     email = ctx.user("replay")
     first, second = ctx.browser(), ctx.browser()
@@ -594,3 +596,84 @@ def _response_issuer(issuer: str) -> Callable[[etree._Element, ProbeIdP], bytes]
 def _with_doctype(root: etree._Element, idp: ProbeIdP) -> bytes:
     body = etree.tostring(root)
     return b'<?xml version="1.0"?>\n<!DOCTYPE samlp:Response [ <!ELEMENT samlp:Response ANY> ]>\n' + body
+
+
+# --- signature shapes SAML's signature profile forbids (Core 5.4), each a real IdP signature -------
+def _shaped_sign(root: etree._Element, a: etree._Element, idp: ProbeIdP, *, c14n: Any = None, uri: str | None = None,
+                 three_transforms: bool = False, decoy_id: str | None = None) -> None:
+    """Re-sign Assertion `a` (its old Signature removed) in one forbidden shape: another SignedInfo
+    canonicalization, another Reference URI, enveloped twice, or a second Reference to `decoy_id`."""
+    old = a.find(f"{{{DS}}}Signature")
+    if old is not None:
+        a.remove(old)
+    sig = xmlsec.template.create(a, c14n or xmlsec.Transform.EXCL_C14N, xmlsec.Transform.RSA_SHA256, ns="ds")
+    a.find(f"{{{SAML}}}Issuer").addnext(sig)
+    ref = xmlsec.template.add_reference(sig, xmlsec.Transform.SHA256, uri="#" + a.get("ID") if uri is None else uri)
+    xmlsec.template.add_transform(ref, xmlsec.Transform.ENVELOPED)
+    if three_transforms:
+        xmlsec.template.add_transform(ref, xmlsec.Transform.ENVELOPED)
+    xmlsec.template.add_transform(ref, xmlsec.Transform.EXCL_C14N)
+    if decoy_id:
+        ref2 = xmlsec.template.add_reference(sig, xmlsec.Transform.SHA256, uri="#" + decoy_id)
+        xmlsec.template.add_transform(ref2, xmlsec.Transform.EXCL_C14N)
+    xmlsec.template.add_x509_data(xmlsec.template.ensure_key_info(sig))
+    xmlsec.tree.add_ids(root, ["ID"])
+    ctx = xmlsec.SignatureContext()
+    key = xmlsec.Key.from_memory(idp.key_pem, xmlsec.KeyFormat.PEM)
+    key.load_cert_from_memory(idp.cert_pem, xmlsec.KeyFormat.PEM)
+    ctx.key = key
+    ctx.sign(sig)
+
+
+def _extensions(root: etree._Element) -> etree._Element:
+    ext = etree.Element(f"{{{SAMLP}}}Extensions")
+    root.find(f"{{{SAML}}}Issuer").addnext(ext)
+    return ext
+
+
+def _sig_after_subject(root: etree._Element, idp: ProbeIdP) -> bytes:
+    a = root.find(f"{{{SAML}}}Assertion")
+    a.find(f"{{{SAML}}}Subject").addnext(a.find(f"{{{DS}}}Signature"))  # moved whole: still a valid signature
+    return etree.tostring(root)
+
+
+def _decoy_same_id(root: etree._Element, idp: ProbeIdP) -> bytes:
+    a = root.find(f"{{{SAML}}}Assertion")
+    etree.SubElement(_extensions(root), "{urn:samlconf-lab:probe}Decoy", ID=a.get("ID")).text = "decoy"
+    return etree.tostring(root)
+
+
+def _two_references(root: etree._Element, idp: ProbeIdP) -> bytes:
+    etree.SubElement(_extensions(root), "{urn:samlconf-lab:probe}Decoy", ID="_probe_decoy").text = "decoy"
+    _shaped_sign(root, root.find(f"{{{SAML}}}Assertion"), idp, decoy_id="_probe_decoy")
+    return etree.tostring(root)
+
+
+def _reshaped(**kw: Any) -> Callable[[etree._Element, ProbeIdP], bytes]:
+    def hook(root: etree._Element, idp: ProbeIdP) -> bytes:
+        _shaped_sign(root, root.find(f"{{{SAML}}}Assertion"), idp, **kw)
+        return etree.tostring(root)
+    return hook
+
+
+def signature_shape_cases(ctx: ProbeContext, holds_if_signed_in: Callable[..., None]) -> None:
+    """The signature-profile leniencies the matrix's SIG/ALG fail rows claim, each one real IdP
+    signature in a shape SAML forbids (Core 5.4) but a generic XML-DSig verifier accepts."""
+    holds_if_signed_in("accepts-signature-after-subject", "an Assertion whose (valid) ds:Signature sits after Subject, "
+                       "not right after Issuer (the schema's position), signs the user in (samlconf SIG-16)",
+                       "sig-after-subject", xml_hook=_sig_after_subject)
+    holds_if_signed_in("accepts-duplicate-id-decoy", "a signed Assertion whose ID is also carried by a decoy element in "
+                       "samlp:Extensions (an ID twice in the message) signs the user in (samlconf SIG-18)",
+                       "duplicate-id", xml_hook=_decoy_same_id)
+    holds_if_signed_in("accepts-two-references", "an Assertion signature whose SignedInfo has two References (the "
+                       "Assertion and a decoy in samlp:Extensions), validly signed, signs the user in (samlconf SIG-12)",
+                       "two-references", xml_hook=_two_references)
+    holds_if_signed_in("accepts-empty-reference-uri", "an Assertion signature whose Reference URI is \"\" (the whole "
+                       "document, not the Assertion's #ID), validly signed, signs the user in (samlconf SIG-14)",
+                       "empty-uri", xml_hook=_reshaped(uri=""))
+    holds_if_signed_in("accepts-c14n11", "an Assertion signature whose SignedInfo is canonicalized with inclusive "
+                       "c14n 1.1, validly signed, signs the user in (samlconf ALG-07)", "c14n11",
+                       xml_hook=_reshaped(c14n=xmlsec.Transform.C14N11))
+    holds_if_signed_in("accepts-three-transforms", "an Assertion signature whose Reference has three transforms "
+                       "(enveloped twice + exc-c14n), validly signed, signs the user in (samlconf ALG-08)",
+                       "three-transforms", xml_hook=_reshaped(three_transforms=True))

@@ -35,6 +35,9 @@ FACT_FOR = {
     "ISS-01": "accepts-wrong-assertion-issuer", "ISS-02": "accepts-wrong-assertion-issuer",
     "ISS-03": "accepts-wrong-assertion-issuer", "ISS-07": "accepts-wrong-response-issuer",
     "ATTR-03": "accepts-duplicated-email-attribute", "POS-07": "accepts-skew-plus-90s",
+    "SIG-16": "accepts-signature-after-subject", "SIG-18": "accepts-duplicate-id-decoy",
+    "SIG-12": "accepts-two-references", "SIG-14": "accepts-empty-reference-uri", "ALG-07": "accepts-c14n11",
+    "ALG-08": "accepts-three-transforms",
 }
 # (twin prefix, scenario) -> the CVE whose probe fact explains the row
 CVE_FOR = {

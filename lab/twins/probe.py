@@ -150,16 +150,29 @@ def build_response(acs: str, irt: str, assertion: etree._Element) -> etree._Elem
     return r
 
 
-def sign_assertion(assertion: etree._Element, key_pem: bytes, cert_pem: bytes, *, sig_alg=None, digest_alg=None) -> None:
-    """Enveloped RSA-SHA256 signature over the Assertion (exc-c14n), placed after its Issuer."""
-    sig = xmlsec.template.create(assertion, xmlsec.Transform.EXCL_C14N, sig_alg or xmlsec.Transform.RSA_SHA256, ns="ds")
+def sign_assertion(assertion: etree._Element, key_pem: bytes, cert_pem: bytes, *, sig_alg=None, digest_alg=None,
+                   c14n=None, uri: str | None = None, three_transforms: bool = False, decoy: bool = False) -> None:
+    """Enveloped RSA-SHA256 signature over the Assertion (exc-c14n), placed after its Issuer. The
+    keywords make one shape SAML's signature profile forbids (a generic XML-DSig verifier accepts):
+    another SignedInfo canonicalization, another Reference URI, enveloped twice, or a second
+    Reference to a decoy element (`decoy`: the caller puts the element with ID _twin_decoy in place)."""
+    sig = xmlsec.template.create(assertion, c14n or xmlsec.Transform.EXCL_C14N, sig_alg or xmlsec.Transform.RSA_SHA256,
+                                 ns="ds")
     assertion.insert(1, sig)
-    ref = xmlsec.template.add_reference(sig, digest_alg or xmlsec.Transform.SHA256, uri="#" + assertion.get("ID"))
+    ref = xmlsec.template.add_reference(sig, digest_alg or xmlsec.Transform.SHA256,
+                                        uri="#" + assertion.get("ID") if uri is None else uri)
     xmlsec.template.add_transform(ref, xmlsec.Transform.ENVELOPED)
+    if three_transforms:
+        xmlsec.template.add_transform(ref, xmlsec.Transform.ENVELOPED)
     xmlsec.template.add_transform(ref, xmlsec.Transform.EXCL_C14N)
+    if decoy:
+        ref2 = xmlsec.template.add_reference(sig, xmlsec.Transform.SHA256, uri="#_twin_decoy")
+        xmlsec.template.add_transform(ref2, xmlsec.Transform.EXCL_C14N)
     xmlsec.template.add_x509_data(xmlsec.template.ensure_key_info(sig))
     ctx = xmlsec.SignatureContext()
     ctx.register_id(assertion, "ID")
+    if decoy:
+        ctx.register_id(assertion.getroottree().getroot().find(".//{urn:lab:twin-probe:decoy}Decoy"), "ID")
     key = xmlsec.Key.from_memory(key_pem, xmlsec.KeyFormat.PEM)
     key.load_cert_from_memory(cert_pem, xmlsec.KeyFormat.PEM)
     ctx.key = key
@@ -275,6 +288,12 @@ def _dup_email(a: etree._Element) -> None:
     attr.addprevious(other)
 
 
+def _decoy_extensions(r: etree._Element, ident: str) -> None:
+    ext = etree.Element(f"{{{NS['samlp']}}}Extensions")
+    etree.SubElement(ext, "{urn:lab:twin-probe:decoy}Decoy", ID=ident).text = "decoy"
+    r.find("saml:Issuer", NS).addnext(ext)
+
+
 def _pi_in_nameid(a: etree._Element) -> None:
     n = _nameid(a)
     local, _, domain = n.text.partition("@")
@@ -338,6 +357,18 @@ LENIENCIES: list[tuple[str, str, str, object, object, dict]] = [
      None, lambda r: _pi_in_nameid(r.find("saml:Assertion", NS)), {}),
     ("pi_swallows_local_part", "CMT-03", "the NameID's local part moved into a processing instruction after signing",
      None, lambda r: _pi_swallows_local(r.find("saml:Assertion", NS)), {}),
+    ("signature_after_subject", "SIG-16", "the Assertion's valid ds:Signature moved after Subject", None,
+     lambda r: r.find("saml:Assertion/saml:Subject", NS).addnext(r.find("saml:Assertion/ds:Signature", NS)), {}),
+    ("duplicate_id_decoy", "SIG-18", "a decoy element in samlp:Extensions carrying the signed Assertion's ID", None,
+     lambda r: _decoy_extensions(r, r.find("saml:Assertion", NS).get("ID")), {}),
+    ("two_references", "SIG-12", "a SignedInfo with two References (the Assertion and a decoy in samlp:Extensions)",
+     None, None, {"sig": {"decoy": True}}),
+    ("empty_reference_uri", "SIG-14", "the Assertion's signature with Reference URI \"\" (the whole document)", None, None,
+     {"sig": {"uri": ""}}),
+    ("c14n11", "ALG-07", "SignedInfo canonicalized with inclusive c14n 1.1", None, None,
+     {"sig": {"c14n": xmlsec.Transform.C14N11}}),
+    ("three_transforms", "ALG-08", "a Reference with three transforms (enveloped twice + exc-c14n)", None, None,
+     {"sig": {"three_transforms": True}}),
     ("skew_plus_90s", "POS-07", "IssueInstant/NotBefore 90 s in the future (IdP clock ahead)", _skew(90), None, {}),
     ("unsolicited", "FLOW-02", "no InResponseTo anywhere (IdP-initiated)", None, None, {"unsolicited": True}),
     ("replayed_assertion_id", "RPL-02", "a fresh Response re-using an Assertion ID already consumed", None, None, {"replay": True}),
@@ -586,12 +617,22 @@ def run(name: str, port: int) -> tuple[dict[str, str], list[str]]:
                 if pre:
                     pre(a)
                 kw = {}
+                if isinstance(extra.get("sig"), dict):
+                    kw = dict(extra["sig"])
                 if extra.get("sig") == "rsa-sha1":
                     kw = {"sig_alg": xmlsec.Transform.RSA_SHA1, "digest_alg": xmlsec.Transform.SHA1}
                 elif extra.get("sig") == "sha1-digest":
                     kw = {"digest_alg": xmlsec.Transform.SHA1}
-                sign_assertion(a, key_pem, cert_pem, **kw)
-                resp = build_response(acs, irt_used, a)
+                if kw.get("decoy") or "uri" in kw or "c14n" in kw:
+                    # signed in place: the Reference reaches the whole Response, and an inclusive c14n
+                    # of SignedInfo takes in the Response's namespace declarations
+                    resp = build_response(acs, irt_used, a)
+                    if kw.get("decoy"):
+                        _decoy_extensions(resp, "_twin_decoy")
+                    sign_assertion(a, key_pem, cert_pem, **kw)
+                else:
+                    sign_assertion(a, key_pem, cert_pem, **kw)
+                    resp = build_response(acs, irt_used, a)
                 if extra.get("unsolicited"):
                     resp.attrib.pop("InResponseTo")
                 if post:
