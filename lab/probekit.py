@@ -90,8 +90,11 @@ class ProbeIdP:
         ref = xmlsec.template.add_reference(sig, dtransform, uri="#" + element.get("ID"))
         xmlsec.template.add_transform(ref, xmlsec.Transform.ENVELOPED)
         xmlsec.template.add_transform(ref, xmlsec.Transform.EXCL_C14N)
-        ki = xmlsec.template.ensure_key_info(sig)
-        xmlsec.template.add_x509_data(ki)
+        self.complete(root, sig)
+
+    def complete(self, root: etree._Element, sig: etree._Element) -> None:
+        """KeyInfo with the certificate, then the signature value over the template `sig` in `root`."""
+        xmlsec.template.add_x509_data(xmlsec.template.ensure_key_info(sig))
         xmlsec.tree.add_ids(root, ["ID"])
         ctx = xmlsec.SignatureContext()
         key = xmlsec.Key.from_memory(self.key_pem, xmlsec.KeyFormat.PEM)
@@ -616,13 +619,7 @@ def _shaped_sign(root: etree._Element, a: etree._Element, idp: ProbeIdP, *, c14n
     if decoy_id:
         ref2 = xmlsec.template.add_reference(sig, xmlsec.Transform.SHA256, uri="#" + decoy_id)
         xmlsec.template.add_transform(ref2, xmlsec.Transform.EXCL_C14N)
-    xmlsec.template.add_x509_data(xmlsec.template.ensure_key_info(sig))
-    xmlsec.tree.add_ids(root, ["ID"])
-    ctx = xmlsec.SignatureContext()
-    key = xmlsec.Key.from_memory(idp.key_pem, xmlsec.KeyFormat.PEM)
-    key.load_cert_from_memory(idp.cert_pem, xmlsec.KeyFormat.PEM)
-    ctx.key = key
-    ctx.sign(sig)
+    idp.complete(root, sig)
 
 
 def _extensions(root: etree._Element) -> etree._Element:
