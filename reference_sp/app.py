@@ -82,6 +82,9 @@ class SPConfig:
     second_acs: bool = False
     # request this AuthnContextClassRef (RequestedAuthnContext, exact) and refuse any other (MAS-07)
     request_authn_context: str | None = None
+    # verify signatures through one `xmlsec1` process each (pysaml2's own backend, the old path)
+    # instead of in-process with python-xmlsec; env SAMLCONF_SP_XMLSEC1=1 (for comparisons)
+    xmlsec1_subprocess: bool = field(default_factory=lambda: os.environ.get("SAMLCONF_SP_XMLSEC1") == "1")
 
     def to_json(self) -> str:
         """The whole configuration as JSON (`sp serve --config FILE`: the harness starts the SP as a
@@ -174,14 +177,15 @@ class RefSP:
             authn_requests_signed=cfg.sign_authn_requests or any(self.m(x) for x in _m.SIGNING_AREQ),
             extra_acs_urls=cfg.acs_urls[1:],
         )
-        self.clients = ClientCache(self.identity)
+        self.clients = ClientCache(self.identity, xmlsec1_subprocess=cfg.xmlsec1_subprocess)
         # the `areq_wrong_key` mutant signs its AuthnRequests with a key its metadata does not publish
         self.request_clients = self.clients
         if self.m("areq_wrong_key"):
             load_or_create("refsp-unpublished", cache_dir=key_dir)
             rdir = key_dir / "keys" / slug("refsp-unpublished")
             self.request_clients = ClientCache(dataclasses.replace(
-                self.identity, key_file=rdir / "key.pem", cert_file=rdir / "cert.pem"))
+                self.identity, key_file=rdir / "key.pem", cert_file=rdir / "cert.pem"),
+                xmlsec1_subprocess=cfg.xmlsec1_subprocess)
         # metadata an IdP configuration had before it was replaced (only the `keeps_old_idp_cert`
         # mutant ever uses it)
         self.retired_idp_metadata: dict[str, list[bytes]] = {}

@@ -33,6 +33,8 @@ from saml2.metadata import entity_descriptor
 from saml2.response import AuthnResponse
 from saml2.sigver import CryptoBackendXmlSec1
 
+from .xmlsec_backend import backend_class
+
 log = logging.getLogger("reference_sp.saml")
 
 SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
@@ -185,28 +187,6 @@ class _RefAuthnResponse(AuthnResponse):
         return bool(super().condition_ok(lax))
 
 
-class _CachedVersionXmlSec1(CryptoBackendXmlSec1):
-    """pysaml2 asks `xmlsec1 --version` (a subprocess) twice per signature check; ask once."""
-
-    _versions: dict[str, str] = {}
-
-    @property
-    def version(self) -> str:  # type: ignore[override]
-        v = self._versions.get(self.xmlsec)
-        if v is None:
-            v = self._versions[self.xmlsec] = CryptoBackendXmlSec1.version.fget(self)  # type: ignore[attr-defined]
-        return v
-
-
-class _UnverifiedXmlSec1(_CachedVersionXmlSec1):
-    """The `signature_not_verified` mutant: every signature 'verifies' (pysaml2 still looks up
-    the IdP key by Issuer and requires the signature element)."""
-
-    def validate_signature(self, signedtext: Any, cert_file: Any, cert_type: Any, node_name: Any,
-                           node_id: Any) -> bool:  # type: ignore[override]
-        return True
-
-
 class RefClient(Saml2Client):
     def parse_acs_post(self, saml_response_b64: str, *, outstanding: dict[str, str],
                        allow_unsolicited: bool, want_assertions_signed: bool,
@@ -251,8 +231,11 @@ class SPIdentity:
 class ClientCache:
     """Saml2Client objects per (IdP set, time slack); building one parses metadata (~ms)."""
 
-    def __init__(self, sp: SPIdentity) -> None:
+    def __init__(self, sp: SPIdentity, *, xmlsec1_subprocess: bool = False) -> None:
         self.sp = sp
+        # verify with one `xmlsec1` process per signature (pysaml2's own backend) instead of
+        # in-process (reference_sp/xmlsec_backend.py); for comparing the two
+        self.xmlsec1_subprocess = xmlsec1_subprocess
         self._lock = threading.Lock()
         self._clients: dict[tuple[Any, ...], RefClient] = {}
         self._xmlsec1 = shutil.which("xmlsec1") or "/usr/bin/xmlsec1"
@@ -302,7 +285,8 @@ class ClientCache:
                 conf.load(self.config_dict(metadatas, timeslack, trust_keyinfo))
                 c = RefClient(config=conf)
                 if type(c.sec.crypto) is CryptoBackendXmlSec1:
-                    c.sec.crypto.__class__ = _UnverifiedXmlSec1 if no_verify else _CachedVersionXmlSec1
+                    c.sec.crypto.__class__ = backend_class(subprocess=self.xmlsec1_subprocess,
+                                                           no_verify=no_verify)
                 if len(self._clients) > 64:
                     self._clients.clear()
                 self._clients[key] = c
