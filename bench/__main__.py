@@ -14,6 +14,9 @@
   (goal: ratio <= 1.0).
 - suite_workers: the whole http suite against the reference SP (redis_cloud) with 1 and 2 workers,
   wall time and ratio (goal: 2 workers >= 1.6x faster). `--quick` skips it.
+- sp_verify: the reference SP's signature check, in-process (python-xmlsec, the default) vs one
+  `xmlsec1` process per signature (SAMLCONF_SP_XMLSEC1=1), per signature and per FLOW-01 scenario,
+  measured interleaved in one run (goal: in-process at least 5x faster per signature).
 Prints one JSON line per benchmark, writes them all with the machine's facts to
 bench-results.json (or --out FILE), and exits 1 if a goal is missed.
 """
@@ -305,6 +308,81 @@ def bench_fastest_sp(rounds: int = 3, max_seconds: float = 90) -> dict:
             "samlconf_verdicts": dict(sorted(__import__("collections").Counter(verdicts.values()).items())),
             "goal": "<= 1.0 (samlconf per scenario no slower than one POST per case + one whoami)",
             "ok": ratio <= 1.0}
+def bench_sp_verify() -> dict:
+    """The SP's verification split: one Assertion signature checked by the reference SP's pysaml2
+    backend in-process vs through xmlsec1, and FLOW-01 per scenario with each (interleaved rounds,
+    so machine load hits both alike)."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from harness.engine import Engine
+    from harness.registry import get
+    from harness.runtime import Runtime
+    from harness.suite import resolve_target
+    from mock_idp.idp import MockIdP
+    from mock_idp.users import generate_user
+    from reference_sp.xmlsec_backend import backend_class
+
+    idp = MockIdP(base_url="http://127.0.0.1:9")
+    idp.register_sp(_sp_meta())
+    issued = idp.issue_response("urn:bench:sp", generate_user("redis_cloud", seed=4), sign_response=False)
+    node = "urn:oasis:names:tc:SAML:2.0:assertion:Assertion"
+    per_sig: dict[str, list[float]] = {"in_process": [], "xmlsec1": []}
+    with tempfile.TemporaryDirectory() as d:
+        cert = Path(d) / "idp.pem"
+        cert.write_bytes(idp.key.cert_pem)
+        backends = {"in_process": backend_class(subprocess=False, no_verify=False)("xmlsec1"),
+                    "xmlsec1": backend_class(subprocess=True, no_verify=False)("xmlsec1")}
+        for name, b in backends.items():  # warm up (xmlsec1 --version is asked once)
+            assert b.validate_signature(issued.xml, str(cert), "pem", node, issued.assertion_id)
+        t_end = time.perf_counter() + 8
+        for _ in range(40):
+            if time.perf_counter() > t_end:
+                break
+            for name, b in backends.items():
+                t0 = time.perf_counter()
+                b.validate_signature(issued.xml, str(cert), "pem", node, issued.assertion_id)
+                per_sig[name].append((time.perf_counter() - t0) * 1000)
+    flow: dict[str, list[float]] = {"in_process": [], "xmlsec1": []}
+    spec = get("FLOW-01")
+    old = os.environ.get("SAMLCONF_SP_XMLSEC1")
+    try:
+        runs = {}
+        for name, flag in (("in_process", "0"), ("xmlsec1", "1")):
+            os.environ["SAMLCONF_SP_XMLSEC1"] = flag  # read when the runtime builds the SP's config
+            rt = Runtime(resolve_target(None, "redis_cloud"), seed=7).__enter__()
+            engine = Engine(rt, ["http"])
+            engine.run_one(spec)  # warm up
+            runs[name] = (rt, engine)
+        t_end = time.perf_counter() + 20
+        for _ in range(20):
+            if time.perf_counter() > t_end:
+                break
+            for name, (rt, engine) in runs.items():
+                t0 = time.perf_counter()
+                engine.run_one(spec)
+                flow[name].append((time.perf_counter() - t0) * 1000)
+        for rt, engine in runs.values():
+            engine.close()
+            rt.__exit__(None, None, None)
+    finally:
+        if old is None:
+            os.environ.pop("SAMLCONF_SP_XMLSEC1", None)
+        else:
+            os.environ["SAMLCONF_SP_XMLSEC1"] = old
+
+    def med(xs: list[float]) -> float:
+        return round(sorted(xs)[len(xs) // 2], 2) if xs else float("nan")
+
+    speedup = med(per_sig["xmlsec1"]) / med(per_sig["in_process"])
+    return {"bench": "sp_verify", "rounds": len(per_sig["in_process"]),
+            "in_process_ms_per_signature": med(per_sig["in_process"]),
+            "xmlsec1_ms_per_signature": med(per_sig["xmlsec1"]),
+            "flow_rounds": len(flow["in_process"]),
+            "flow01_ms_in_process": med(flow["in_process"]), "flow01_ms_xmlsec1": med(flow["xmlsec1"]),
+            "flow01_ratio": round(med(flow["xmlsec1"]) / med(flow["in_process"]), 2),
+            "speedup_per_signature": round(speedup, 1), "goal": ">= 5x per signature", "ok": speedup >= 5}
 
 
 def machine() -> dict:
@@ -333,6 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     benches = [bench_idp_sign, bench_idp_mint_ratio, bench_idp_memory, bench_flow_http, bench_hop_split,
                bench_browser_vs_http, bench_fastest_sp]
+    benches.append(bench_sp_verify)
     if not args.quick:
         benches.append(bench_suite_workers)
     for bench in benches:

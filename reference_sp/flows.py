@@ -419,7 +419,9 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
             sm.get("Algorithm") not in KNOWN_SIG for sm in root.iter(f"{{{DS}}}SignatureMethod"))
         slack = LAX_SKEW if time_mut or sp.m("no_issue_instant_age") else 0 if sp.m("no_clock_skew") else SKEW
         client = sp.clients.client(metadatas, slack, trust_keyinfo=trust_keyinfo,
-                                   no_verify=sp.m("signature_not_verified") or unknown_alg)
+                                   no_verify=sp.m("signature_not_verified") or unknown_alg,
+                                   # the mutant keeps xmlsec1's choice: the first ds:Signature
+                                   first_signature=sp.m("signature_position_unchecked"))
         lax_irt = sp.m("ignores_in_response_to")
         allow_unsolicited = (not solicited) or lax_irt
         outstanding = {irt: "/"} if (solicited and irt and not lax_irt) else {}

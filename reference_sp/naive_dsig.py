@@ -1,6 +1,6 @@
 """A hand-rolled XML-signature check, for the reference SP's mutants only.
 
-The correct reference SP verifies with pysaml2 + xmlsec1. Several published SAML bypasses live in
+The correct reference SP verifies with pysaml2 + libxmlsec1 (reference_sp/xmlsec_backend.py). Several published SAML bypasses live in
 libraries that verify signatures with their own code (ruby-saml, xml-crypto, samlify, passport-saml):
 the digest and the SignatureValue are checked by two separate lookups, and the identity is read by
 a third. This module is such a verifier, careful by default (the Response's one Assertion, its own

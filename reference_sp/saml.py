@@ -1,8 +1,9 @@
 """SAML processing of the reference SP: pysaml2 first, our own strict checks second.
 
 The correct SP runs every Response through pysaml2's `Saml2Client` (signature verification with
-the IdP certificate from metadata only, signed assertions required, one assertion, status, time
-window, audience, destination, InResponseTo) and then through `check_assertion` below, which
+the IdP certificate from metadata only, in-process by libxmlsec1: reference_sp/xmlsec_backend.py;
+signed assertions required, one assertion, status, time window, audience, destination,
+InResponseTo) and then through `check_assertion` below, which
 re-checks on the *verified* assertion element what pysaml2 is lax about (a missing
 AudienceRestriction, Conditions or Destination, the bearer Recipient, SubjectConfirmationData
 InResponseTo, issuer binding, algorithms, duplicated attributes) and keeps the replay cache.
@@ -276,8 +277,9 @@ class ClientCache:
         }
 
     def client(self, metadatas: list[bytes], timeslack: int = SKEW,
-               trust_keyinfo: bool = False, no_verify: bool = False) -> RefClient:
-        key = (tuple(metadatas), timeslack, trust_keyinfo, no_verify)
+               trust_keyinfo: bool = False, no_verify: bool = False,
+               first_signature: bool = False) -> RefClient:
+        key = (tuple(metadatas), timeslack, trust_keyinfo, no_verify, first_signature)
         with self._lock:
             c = self._clients.get(key)
             if c is None:
@@ -287,6 +289,7 @@ class ClientCache:
                 if type(c.sec.crypto) is CryptoBackendXmlSec1:
                     c.sec.crypto.__class__ = backend_class(subprocess=self.xmlsec1_subprocess,
                                                            no_verify=no_verify)
+                    c.sec.crypto.first_signature = first_signature
                 if len(self._clients) > 64:
                     self._clients.clear()
                 self._clients[key] = c

@@ -20,7 +20,8 @@ What `xmlsec1 --verify --enabled-reference-uris empty,same-doc --enabled-key-dat
   retargeted copy passes pysaml2's checks (see tests/test_xmlsec_backend.py). Here the element must
   have exactly one ds:Signature child, that child must also be the first ds:Signature in it (what
   xmlsec1 would verify), and it is the one verified: what pysaml2 checked is what is verified.
-  `first_signature=True` gives xmlsec1's own choice back (for a mutant that needs it).
+  `first_signature=True` gives xmlsec1's own choice back: the `signature_position_unchecked` mutant
+  keeps it, so that it still signs the victim in with this shape, as it did through xmlsec1.
 - A message with a DOCTYPE (only mutants let one through: the correct SP refuses it before pysaml2)
   goes to the xmlsec1 process as before, whose parser loads DTDs and expands entities.
 Decryption and signing stay with xmlsec1 (pysaml2's CryptoBackendXmlSec1).
@@ -40,7 +41,8 @@ _DOCTYPE = re.compile(rb"<!DOCTYPE", re.I)
 
 
 def _parser() -> etree.XMLParser:
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+    # huge_tree as xmlsec1's parser (XML_PARSE_HUGE): the SP's size limit comes before pysaml2
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True,
                            remove_comments=False, remove_pis=False)
 
 
