@@ -17,7 +17,7 @@ What `xmlsec1 --verify --enabled-reference-uris empty,same-doc --enabled-key-dat
 - The signature verified: xmlsec1 takes the FIRST ds:Signature in document order inside the element,
   while pysaml2's object keeps the LAST ds:Signature child for its profile checks. Two direct
   ds:Signature children thus let a genuine signature (Reference to a parked copy) be verified while a
-  retargeted copy passes pysaml2's checks (see tests/test_xmlsec_backend.py). Here the element must
+  retargeted copy passes pysaml2's checks (see tests/test_reference_sp_saml.py). Here the element must
   have exactly one ds:Signature child, that child must also be the first ds:Signature in it (what
   xmlsec1 would verify), and it is the one verified: what pysaml2 checked is what is verified.
   `first_signature=True` gives xmlsec1's own choice back: the `signature_position_unchecked` mutant
