@@ -308,6 +308,8 @@ def bench_fastest_sp(rounds: int = 3, max_seconds: float = 90) -> dict:
             "samlconf_verdicts": dict(sorted(__import__("collections").Counter(verdicts.values()).items())),
             "goal": "<= 1.0 (samlconf per scenario no slower than one POST per case + one whoami)",
             "ok": ratio <= 1.0}
+
+
 def bench_sp_verify() -> dict:
     """The SP's verification split: one Assertion signature checked by the reference SP's pysaml2
     backend in-process vs through xmlsec1, and FLOW-01 per scenario with each (interleaved rounds,
