@@ -36,6 +36,7 @@ class SPPolicy:
     require_signed_response_from: str = "not declared"
     require_encrypted_assertions: bool | None = None
     requested_authn_context: str | None = None  # target file only ([sp.policy]; MAS-07)
+    requires_name_id: bool | None = None  # target file only ([sp.policy]; NID-01)
     signing_certs: tuple[str, ...] = ()  # base64 DER
     encryption_certs: tuple[str, ...] = ()  # KeyDescriptor use="encryption" or no use
     name_id_formats: tuple[str, ...] = ()
@@ -112,6 +113,7 @@ def read_policy(metadata_xml: bytes, target: "Target | None" = None, entity_id: 
         require_signed_response_from=rsr_from,
         require_encrypted_assertions=pol.require_encrypted_assertions if pol is not None else None,
         requested_authn_context=pol.requested_authn_context if pol is not None else None,
+        requires_name_id=pol.requires_name_id if pol is not None else None,
         signing_certs=tuple(info.signing_certs),
         encryption_certs=tuple(info.encryption_certs),
         name_id_formats=tuple(info.name_id_formats),

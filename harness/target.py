@@ -74,6 +74,8 @@ class SPPolicySection(_Strict):
     require_encrypted_assertions: bool | None = None
     # the AuthnContextClassRef the SP requests (RequestedAuthnContext, exact) and requires (MAS-07)
     requested_authn_context: str | None = None
+    # the SP refuses an Assertion whose Subject has no NameID (python3-saml wantNameId; NID-01)
+    requires_name_id: bool | None = None
 
 
 class SPSection(_Strict):

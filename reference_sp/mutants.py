@@ -436,6 +436,9 @@ _TABLE: tuple[Mutant, ...] = (
     Mutant("slo_request_no_expiry", "its LogoutRequest carries no NotOnOrAfter", ("SLO-16",)),
     Mutant("ignores_authn_context", "requests an authentication context (MFA, exact) but takes any "
            "AuthnContextClassRef the IdP asserts", ("MAS-07",)),
+    Mutant("nameid_optional", "signs a user in from the attributes when the Subject has no NameID, "
+           "although its target file declares [sp.policy] requires_name_id = true", ("NID-01",),
+           implies=("accepts_empty_nameid",)),
     Mutant("first_value_only", "reads only the first AttributeValue of every attribute (a second "
            "account mapping or tenant is dropped)", ("POS-09",)),
     Mutant("acs_not_bound_to_request", "with two ACS endpoints, takes a Response at either, whichever "

@@ -644,6 +644,8 @@ def check_assertion(root: etree._Element, a: etree._Element, opt: CheckOptions) 
     if subj is None:
         raise Rejected("the assertion has no Subject", "MAS-06")
     nid_el = subj.find(f"{{{SAML}}}NameID")
+    if nid_el is None and skip("nameid_optional"):  # the defect: the attributes alone identify the user
+        nid_el = etree.Element(f"{{{SAML}}}NameID")
     if nid_el is None:
         raise Rejected("the assertion has no NameID", "NID-01")
     name_id = text_of(nid_el, skip("nameid_comment_truncation"), first_node=fn, unescape=un).strip()

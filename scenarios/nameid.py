@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from harness.context import ScenarioContext
-from harness.registry import ACCEPT, scenario
+from harness.registry import ACCEPT, REJECT, scenario
 from harness.verdict import Observation
 
 from ._kit import fault, single_fault
@@ -111,3 +111,19 @@ single_fault("NID-10", "An EncryptedID (the NameID encrypted to the SP's key) is
              needs=("sp_initiated", "encryption_key"),
              refs=("Core 2.2.4 (EncryptedID)", "python3-saml NO_ENCRYPTED_NAMEID", "catalogue NID-10"),
              fix_hint="Decrypt saml:EncryptedID with the SP's encryption key and use the NameID inside it.")
+
+
+# --- NID-01 (policy) ---------------------------------------------------------------------------------
+def _nid_01(runtime: Any) -> Any:
+    """REJECT where the SP declares that it requires a NameID ([sp.policy] requires_name_id), else
+    ACCEPT as saml2int asks (a refusal is then `info`: the SP's policy, python3-saml's default)."""
+    return REJECT if runtime.sp_policy.requires_name_id else ACCEPT
+
+
+single_fault("NID-01", "A Subject without NameID: signs the user in by attributes (saml2int), or is refused "
+             "where the SP declares that it requires a NameID", ["nameid-missing"], category="nameid",
+             expect={"*": ACCEPT}, expect_when=_nid_01, level="MAY",
+             refs=("S2I SDP-SP13/SP14 (SPs MUST NOT require a NameID)", "python3-saml wantNameId / NO_NAMEID",
+                   "catalogue NID-01"),
+             fix_hint="Identify users by a stable attribute (subject-id, pairwise-id, or the profile's email "
+                      "attribute), so that an Assertion without NameID still signs the right user in.")

@@ -13,7 +13,6 @@ COVERED = ("XSW", "PDF", "CMT", "SIG", "KEY", "ALG", "ENC", "TIME", "XML",
 # Cases of the covered categories still to be written: an explicit, shrinking to-do list (an entry
 # that gains a scenario or a not-applicable reason must go).
 PENDING: dict[str, str] = {
-    "NID-01": "issue 11: policy case; needs the profile to state whether the SP keys accounts on NameID",
     "NID-03": "issue 11: applies when the SP's AuthnRequest names a NameIDPolicy Format (AREQ-07 shows it does not)",
     "IRT-08": "issue 11: needs the SP's request lifetime from the target file (waiting it out exceeds test budgets)",
     "RPL-04": "issue 11: needs a restart or second-instance hook in the target file",
