@@ -8,7 +8,8 @@
 - flow_http: FLOW-01 over the http driver against the embedded reference SP, per scenario
   (goal <= 250 ms; the SP's pysaml2 verification through xmlsec1 costs ~45 ms of it).
 - hop_split: where a scenario's time goes (SP, IdP, harness overhead per hop; goal <= 5 ms).
-- browser_vs_http: FLOW-01 in Chromium vs over http (goal: browser <= 2x http); skipped without Chromium.
+- browser_vs_http: FLOW-01 and AUD-01 (its own positive control) in Chromium vs over http, interleaved,
+  best round each (goal: browser <= 2x http); skipped without Chromium.
 - fastest_sp_vs_post_loop: per negative scenario against the fastest SP we have without the lab
   (tests/xmlsec_sp.py, strict) vs one pre-minted POST per case plus one whoami GET, same cases
   (goal: ratio <= 1.0).
@@ -181,7 +182,10 @@ def bench_hop_split() -> dict:
             "harness_ms_per_hop": round(overhead, 2), "goal": "<= 5 ms per hop", "ok": overhead <= 5}
 
 
-def bench_browser_vs_http() -> dict:
+def bench_browser_vs_http(rounds: int = 4, max_seconds: float = 120) -> dict:
+    """A positive (FLOW-01) and a negative scenario with its own positive control (AUD-01), in
+    Chromium and over http against the same reference SP, interleaved round by round; the best
+    round of each counts (a shared 2-core machine's neighbours make the rest noise)."""
     import os
     import shutil
 
@@ -193,17 +197,30 @@ def bench_browser_vs_http() -> dict:
     exe = os.environ.get("SAMLCONF_CHROMIUM") or shutil.which("chromium")
     if not exe:
         return {"bench": "browser_vs_http", "skipped": "no Chromium", "ok": True}
-    spec = get("FLOW-01")
-    out = {}
+    ids = ["FLOW-01", "AUD-01"]
+    best: dict[tuple[str, str], float] = {}
     with Runtime(resolve_target(None, "redis_cloud"), seed=6) as rt:
-        for driver in ("http", "browser"):
-            engine = Engine(rt, [driver], driver_options={"chromium": exe} if driver == "browser" else {})
-            engine.run_one(spec, driver)  # warm up (Chromium starts once per worker)
-            n, secs = bounded(lambda d=driver, e=engine: e.run_one(spec, d), max_count=20, max_seconds=30)
-            out[driver] = secs / n * 1000
+        engines = {d: Engine(rt, [d], driver_options={"chromium": exe} if d == "browser" else {})
+                   for d in ("http", "browser")}
+        for d, engine in engines.items():  # warm up (Chromium starts once per worker)
+            for sid in ids:
+                engine.run_one(get(sid), d)
+        deadline = time.perf_counter() + max_seconds
+        for _ in range(max(1, rounds)):
+            for d, engine in engines.items():
+                for sid in ids:
+                    t0 = time.perf_counter()
+                    engine.run_one(get(sid), d)
+                    best[(d, sid)] = min(best.get((d, sid), float("inf")), (time.perf_counter() - t0) * 1000)
+            if time.perf_counter() > deadline:
+                break
+        for engine in engines.values():
             engine.close()
-    ratio = out["browser"] / out["http"]
-    return {"bench": "browser_vs_http", "http_ms": round(out["http"], 1), "browser_ms": round(out["browser"], 1),
+    http = sum(best[("http", sid)] for sid in ids) / len(ids)
+    browser = sum(best[("browser", sid)] for sid in ids) / len(ids)
+    ratio = browser / http
+    return {"bench": "browser_vs_http", "scenarios": ids, "http_ms": round(http, 1), "browser_ms": round(browser, 1),
+            "per_scenario": {f"{sid}[{d}]": round(v, 1) for (d, sid), v in sorted(best.items())},
             "ratio": round(ratio, 2), "goal": "<= 2.0", "ok": ratio <= 2.0}
 
 
@@ -391,12 +408,20 @@ def machine() -> dict:
     import os
     import platform
 
-    return {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+    model = None
+    try:
+        model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo", encoding="utf-8")
+                      if line.startswith("model name")), None)
+    except OSError:
+        pass
+    return {"cpus": os.cpu_count(), "cpu_model": model, "platform": platform.platform(),
+            "python": platform.python_version(),
             "loadavg_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
 
 
 def main(argv: list[str] | None = None) -> int:
     import argparse
+    import os
     import resource
     from pathlib import Path
 
@@ -424,6 +449,8 @@ def main(argv: list[str] | None = None) -> int:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     results.append({"bench": "peak_rss", "mib": round(peak, 1)})
     print(json.dumps(results[-1]))
+    if hasattr(os, "getloadavg"):  # a loaded machine explains a missed goal; say how loaded it was
+        facts["loadavg_at_end"] = list(os.getloadavg())
     Path(args.out).write_text(json.dumps({"machine": facts, "results": results}, indent=2) + "\n")
     return 0 if ok else 1
 
