@@ -112,7 +112,10 @@ def run_parallel(target: Target, specs: Sequence[ScenarioSpec], drivers: Sequenc
         initargs=(target.model_dump_json(by_alias=True), tuple(mutants), seed, list(drivers),
                   dict(driver_options or {}), router.link("w").to_dict() if router else None, counter))
     try:
-        meta = pool.submit(_run_meta).result()
+        # One call per worker: the pool spawns a process per call while none is idle, so every
+        # worker starts its Runtime now, side by side, not the second only after the first is up.
+        started = [pool.submit(_run_meta) for _ in range(workers)]
+        meta = started[0].result()
         emit(RunStarted(target=target.name, profile=profile_name, drivers=list(drivers),
                         scenario_ids=[s.id for s in specs],
                         started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
