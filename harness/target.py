@@ -53,6 +53,7 @@ CAPABILITIES = (
     "require_encrypted_assertions",
     "force_authn",
     "requested_authn_context",
+    "restart",
 )
 
 
@@ -304,6 +305,7 @@ class Target(_Strict):
         have["bypass_users"] = hooked("add_bypass_user")
         have["domain_verification"] = hooked("verify_domain")
         have["delete_user"] = hooked("delete_user")
+        have["restart"] = hooked("restart")
         have["local_users"] = hooked("add_local_user", "password_login")
         have["tenant_admin"] = hooked("add_idp", "add_tenant")
         have["tenant_switch"] = hooked("switch_tenant")

@@ -452,3 +452,12 @@ def register_admin(app: Flask, sp: "RefSP") -> None:
             converted, kept = convert_users(c, acct, by["id"])
         return jsonify({"status": "linked", "account": acct, "idp_id": lr["idp_id"],
                         "converted": converted, "kept_local": kept})
+
+    # --- restart (RPL-04): what a process restart loses -----------------------------------------
+    @app.post("/admin/api/restart")
+    @admin
+    def restart() -> Response:
+        """Drop everything the SP process holds in memory (SAML clients, metadata, and under the
+        `replay_cache_in_memory` mutant its replay cache), as a restart does; the database stays."""
+        sp.restart()
+        return jsonify({"status": "restarted"})

@@ -189,7 +189,20 @@ class RefSP:
         # metadata an IdP configuration had before it was replaced (only the `keeps_old_idp_cert`
         # mutant ever uses it)
         self.retired_idp_metadata: dict[str, list[bytes]] = {}
+        # the `replay_cache_in_memory` mutant's replay cache (lost at a restart)
+        self.memory_replay: set[str] = set()
         self.seed()
+
+    def restart(self) -> None:
+        """What a process restart loses: every in-memory cache (the SQLite store stays)."""
+        with self._metadata_lock:
+            self._metadata_cache.clear()
+        self.clients = ClientCache(self.identity)
+        if self.request_clients is not self.clients:
+            self.request_clients = ClientCache(self.request_clients.sp)
+        else:
+            self.request_clients = self.clients
+        self.memory_replay.clear()
 
     # --- helpers -------------------------------------------------------------------------------
     def m(self, name: str) -> bool:

@@ -392,9 +392,13 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
                 raise Rejected(f"the sign-in required authentication {ctx['ac']!r}, the IdP asserted {got!r}",
                                "MAS-07")
         if not sp.m("no_replay_cache"):
-            if not sp.store.consume_ids([f"r|{expected_entity}|{v.response_id}",
-                                         f"a|{expected_entity}|{v.assertion_id}"],
-                                        v.not_on_or_after):
+            keys = [f"r|{expected_entity}|{v.response_id}", f"a|{expected_entity}|{v.assertion_id}"]
+            if sp.m("replay_cache_in_memory"):  # the defect: a per-process cache, gone at a restart
+                fresh = not (set(keys) & sp.memory_replay)
+                sp.memory_replay.update(keys)
+            else:
+                fresh = sp.store.consume_ids(keys, v.not_on_or_after)
+            if not fresh:
                 raise Rejected("this Response or Assertion was already used (replay)", "RPL-01")
         if ctx["solicited"] and irt in pend:
             pend.pop(irt)  # one response per request

@@ -439,6 +439,8 @@ _TABLE: tuple[Mutant, ...] = (
     Mutant("nameid_optional", "signs a user in from the attributes when the Subject has no NameID, "
            "although its target file declares [sp.policy] requires_name_id = true", ("NID-01",),
            implies=("accepts_empty_nameid",)),
+    Mutant("replay_cache_in_memory", "keeps its replay cache in process memory: a restart (or another "
+           "node) forgets the consumed IDs", ("RPL-04",)),
     Mutant("first_value_only", "reads only the first AttributeValue of every attribute (a second "
            "account mapping or tenant is dropped)", ("POS-09",)),
     Mutant("acs_not_bound_to_request", "with two ACS endpoints, takes a Response at either, whichever "

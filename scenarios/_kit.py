@@ -35,12 +35,15 @@ def victim_of(ctx: ScenarioContext) -> str:
 
 
 def second_login(ctx: ScenarioContext, user: Any, faults: Sequence[Any], *, flow: str = "sp",
-                 store_check: bool = False) -> Observation:
-    """Sign `user` in once, validly; then, in a fresh session, again with `faults` (replays and
-    re-logins). If the first, valid login fails, the outcome is inconclusive, never a pass."""
+                 store_check: bool = False, between: Callable[[], None] | None = None) -> Observation:
+    """Sign `user` in once, validly; then (after `between()`, e.g. an SP restart), in a fresh session,
+    again with `faults` (replays and re-logins). If the first, valid login fails, the outcome is
+    inconclusive, never a pass."""
     login(ctx, user, (), flow)
     if ctx.whoami() is None:
         return Observation(signed_in=None, intended=None, observable=False, note="the first login failed")
+    if between is not None:
+        between()
     ctx.restart()
     login(ctx, user, faults, flow)
     return ctx.observe(user, store_check=store_check)

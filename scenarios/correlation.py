@@ -131,6 +131,23 @@ def rpl_05(ctx: ScenarioContext) -> Observation:
     return second_login(ctx, ctx.new_user(), [fault("replay")], flow="idp")
 
 
+@scenario("RPL-04", "A replay after the SP restarts is refused: the replay cache outlives a restart",
+          category="replay", refs=("Prof 4.1.4.5 MUST (IDs remembered until NotOnOrAfter)", "catalogue RPL-04"),
+          needs=("sp_initiated", "restart"), expect=REJECT,
+          fix_hint="Keep consumed IDs in shared, persistent storage (a database or a shared cache) for at least "
+                   "NotOnOrAfter plus the skew, so that neither a restart nor another node forgets them.")
+def rpl_04(ctx: ScenarioContext) -> Observation:
+    """A valid login; the target's `restart` hook; then the replay only a replay cache stops: the
+    unsolicited Response again where the SP takes IdP-initiated SSO (RPL-05), else a fresh
+    Response re-using the consumed Assertion ID (RPL-02)."""
+    idp = ctx.runtime.accepts_unsolicited
+    obs = second_login(ctx, ctx.new_user(), [fault("replay" if idp else "assertion-id-reuse")],
+                       flow="idp" if idp else "sp", between=lambda: ctx.runtime.call_hook("restart"))
+    obs.note = "; ".join(x for x in (obs.note, "replayed after the target's restart hook: "
+                                     + ("the unsolicited Response" if idp else "the consumed Assertion ID")) if x)
+    return obs
+
+
 # --- IRT-03, IRT-04, IRT-06: request state bound to the browser, used once ---------------------------
 def _pending_request(ctx: ScenarioContext, user: Any) -> str | None:
     """Start an SP-initiated login in the current session but stop at the IdP (no plan: the IdP shows

@@ -838,6 +838,7 @@ CASES: dict[str, tuple[str, Probe, Any, Any]] = {
     "slo_request_no_expiry": (RC, p_scenario("SLO-16"), "pass", "fail"),
     "ignores_authn_context": (RC, p_scenario("MAS-07"), "not-tested", "fail"),  # the mutant requests MFA
     "nameid_optional": (RC, p_fault("nameid-missing"), False, True),
+    "replay_cache_in_memory": (RC, p_scenario("RPL-04"), "pass", "fail"),
     "first_value_only": (RF, p_scenario("POS-09", "redflag"), "pass", "fail"),
     "acs_not_bound_to_request": (RC, p_scenario("DST-10"), "not-tested", "info"),  # the mutant publishes 2 ACS
     "lax_nameid": (RC, p_fault("name-qualifier"), False, True),
