@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 from harness.context import ScenarioContext
+from harness.errors import TargetError
 from harness.registry import REJECT, scenario
 from harness.verdict import Observation
 
@@ -76,7 +77,18 @@ def xml_09(ctx: ScenarioContext) -> Observation:
     user = ctx.new_user()
     fetched = watch_fetches(ctx)
     start = time.monotonic()
-    login(ctx, user, [fault("xslt-dos")], "sp")
+    try:
+        login(ctx, user, [fault("xslt-dos")], "sp")
+    except TargetError as exc:
+        if "within the timeout" not in str(exc):
+            raise
+        # the DoS itself: the SP is still computing 2^27 template calls (or died) when the read
+        # timeout ends; nothing else can be observed of it now, and that is the finding
+        took = time.monotonic() - start
+        obs = Observation(signed_in=None, intended=ctx.email_of(user))
+        obs.note = f"the n=4 probe was refused unfetched; the n=27 template got no answer in {took:.0f} s"
+        return obs.check("the SP answered the exponential XSLT transform (bounded CPU)", False,
+                         f"no answer within the read timeout ({took:.0f} s): it ran the transform")
     took = time.monotonic() - start
     obs = fetched(ctx.observe(user))
     obs.note = f"the n=4 probe was refused unfetched; the n=27 template's round trip took {took:.1f} s"
