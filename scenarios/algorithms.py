@@ -5,7 +5,7 @@ from harness.context import ScenarioContext
 from harness.registry import ACCEPT, REJECT, scenario
 from harness.verdict import Observation
 
-from ._kit import each_variant, fault, single_fault
+from ._kit import each_variant, fault, login, single_fault
 
 ALLOW = ("Allow-list the algorithms (rsa-sha256 or stronger, ecdsa-sha256; sha256+ digests; exclusive "
          "c14n) before verifying; never fall back to 'no verification' for an algorithm you do not know.")
@@ -60,12 +60,21 @@ single_fault("XML-10", "An XPath transform (not(ancestor-or-self::ds:Signature))
 
 @scenario("ALG-04", "A real DSA-SHA1 signature, by a DSA key the SP's IdP metadata publishes, is refused",
           category="signature", refs=("SAML2Int SDP-ALG01", "python3-saml deprecated algorithms", "catalogue ALG-04"),
-          needs=("sp_initiated", "idp_admin"), expect=REJECT, fix_hint=ALLOW)
+          needs=("sp_initiated",), expect=REJECT, fix_hint=ALLOW)
 def alg_04(ctx: ScenarioContext) -> Observation:
-    """The IdP's metadata is switched to a DSA-1024 key (the size dsa-sha1 is defined for), and the IdP
-    signs with it: a generic verifier finds a valid signature, only an algorithm allow-list refuses it.
-    An SP that refuses the DSA key at configuration passes."""
+    """With the `add_idp` hook (idp_admin): the IdP's metadata is switched to a DSA-1024 key (the size
+    dsa-sha1 is defined for) and the IdP signs with it: a generic verifier finds a valid signature, only
+    an algorithm allow-list refuses it; an SP that refuses the DSA key at configuration passes.
+    Without the hook, the weaker shape: the SignatureMethod relabelled dsa-sha1 after signing."""
     from .idp_metadata import login_with_new_idp_key
+
+    if not ctx.has("idp_admin"):
+        user = ctx.new_user()
+        login(ctx, user, [fault("signature-method", uri=DS + "dsa-sha1")], "sp")
+        obs = ctx.observe(user)
+        obs.note = ("no add_idp hook: SignatureMethod relabelled dsa-sha1 after signing (a real DSA "
+                    "signature needs the IdP metadata changed)")
+        return obs
 
     obs = login_with_new_idp_key(ctx, "dsa", "dsa-sha1", "a DSA key")
     obs.note = "; ".join(x for x in (obs.note, "IdP metadata with a DSA-1024 key; Response and Assertion "
