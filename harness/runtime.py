@@ -22,6 +22,9 @@ from .profiles import Profile, load_profile
 from .serving import LoopbackServer
 from .target import REFSP_TOKEN_VAR, Target, expand_env
 
+# IRT-08 waits out the SP's declared request lifetime: only up to this many seconds
+MAX_LIFETIME_WAIT = 120
+
 
 
 def json_path(data: Any, path: str | None) -> Any:
@@ -173,6 +176,7 @@ class Runtime:
             sign_authn_requests=bool(self.target.embedded and self.target.embedded.sign_authn_requests),
             second_acs=bool(self.target.embedded and self.target.embedded.second_acs),
             request_authn_context=self._embedded_authn_context(),
+            request_lifetime=self._embedded_request_lifetime(),
         )
         from mock_idp.keys import KeyTrustError
 
@@ -203,6 +207,18 @@ class Runtime:
         if ac and pol.requested_authn_context is None:
             self.target.sp.policy = pol.model_copy(update={"requested_authn_context": ac})
         return ac
+
+    def _embedded_request_lifetime(self) -> int:
+        """The reference SP's pending-request lifetime (`[embedded] request_lifetime_seconds`; 5 s
+        under the `pending_requests_never_expire` mutant, which then ignores it), declared as its
+        [sp.policy] request_lifetime_seconds too."""
+        emb = self.target.embedded
+        life = (emb.request_lifetime_seconds if emb else None) or \
+            (5 if "pending_requests_never_expire" in self.mutants else None)
+        pol = self.target.sp.policy
+        if life and pol.request_lifetime_seconds is None:
+            self.target.sp.policy = pol.model_copy(update={"request_lifetime_seconds": life})
+        return life or 600
 
     def _spawn_sp(self, cfg: Any) -> None:
         """`samlconf sp serve --config FILE` as a child process; ready when its metadata answers."""
@@ -329,13 +345,17 @@ class Runtime:
             have["require_encrypted_assertions"] = None if pol.requires_encrypted_assertions else (
                 "the SP does not declare that it requires encrypted Assertions (set [sp.policy] "
                 "require_encrypted_assertions = true if it does)")
+            life = pol.request_lifetime_seconds
+            have["request_lifetime"] = None if life and life <= MAX_LIFETIME_WAIT else (
+                f"the SP's request lifetime, {life} s, is longer than samlconf waits ({MAX_LIFETIME_WAIT} s)" if life
+                else "the target file does not state the SP's request lifetime ([sp.policy] request_lifetime_seconds)")
             have["requested_authn_context"] = None if pol.requested_authn_context else (
                 "the SP does not declare an authentication context it requires (set [sp.policy] "
                 "requested_authn_context = \"CLASS\" if it does)")
         else:
             have["want_assertions_signed"] = have["encryption_key"] = have["require_signed_response"] = \
                 have["authn_requests_signed"] = have["multiple_acs"] = have["require_encrypted_assertions"] = \
-                have["requested_authn_context"] = \
+                have["requested_authn_context"] = have["request_lifetime"] = \
                 "the SP's metadata was not read"
         for cap in self.target.capabilities_off:
             have[cap] = "switched off in the target file (capabilities_off)"

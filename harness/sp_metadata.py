@@ -37,6 +37,7 @@ class SPPolicy:
     require_encrypted_assertions: bool | None = None
     requested_authn_context: str | None = None  # target file only ([sp.policy]; MAS-07)
     requires_name_id: bool | None = None  # target file only ([sp.policy]; NID-01)
+    request_lifetime_seconds: int | None = None  # target file only ([sp.policy]; IRT-08)
     signing_certs: tuple[str, ...] = ()  # base64 DER
     encryption_certs: tuple[str, ...] = ()  # KeyDescriptor use="encryption" or no use
     name_id_formats: tuple[str, ...] = ()
@@ -114,6 +115,7 @@ def read_policy(metadata_xml: bytes, target: "Target | None" = None, entity_id: 
         require_encrypted_assertions=pol.require_encrypted_assertions if pol is not None else None,
         requested_authn_context=pol.requested_authn_context if pol is not None else None,
         requires_name_id=pol.requires_name_id if pol is not None else None,
+        request_lifetime_seconds=pol.request_lifetime_seconds if pol is not None else None,
         signing_certs=tuple(info.signing_certs),
         encryption_certs=tuple(info.encryption_certs),
         name_id_formats=tuple(info.name_id_formats),

@@ -54,6 +54,7 @@ CAPABILITIES = (
     "force_authn",
     "requested_authn_context",
     "restart",
+    "request_lifetime",
 )
 
 
@@ -77,6 +78,8 @@ class SPPolicySection(_Strict):
     requested_authn_context: str | None = None
     # the SP refuses an Assertion whose Subject has no NameID (python3-saml wantNameId; NID-01)
     requires_name_id: bool | None = None
+    # seconds the SP keeps an AuthnRequest pending; a Response after that is refused (IRT-08)
+    request_lifetime_seconds: int | None = Field(default=None, ge=1, le=86400)
 
 
 class SPSection(_Strict):
@@ -199,6 +202,9 @@ class EmbeddedSection(_Strict):
     second_acs: bool = False
     # the reference SP requests this AuthnContextClassRef (exact) and refuses another (MAS-07)
     request_authn_context: str | None = None
+    # seconds the reference SP keeps an AuthnRequest pending, also declared as its
+    # [sp.policy] request_lifetime_seconds (IRT-08; 600 when unset, undeclared)
+    request_lifetime_seconds: int | None = Field(default=None, ge=1, le=86400)
 
 
 class Target(_Strict):

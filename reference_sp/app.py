@@ -82,6 +82,8 @@ class SPConfig:
     second_acs: bool = False
     # request this AuthnContextClassRef (RequestedAuthnContext, exact) and refuse any other (MAS-07)
     request_authn_context: str | None = None
+    # seconds an AuthnRequest stays pending (its Response refused after that: IRT-08)
+    request_lifetime: int = 600
     # verify signatures through one `xmlsec1` process each (pysaml2's own backend, the old path)
     # instead of in-process with python-xmlsec; env SAMLCONF_SP_XMLSEC1=1 (for comparisons)
     xmlsec1_subprocess: bool = field(default_factory=lambda: os.environ.get("SAMLCONF_SP_XMLSEC1") == "1")
@@ -203,6 +205,11 @@ class RefSP:
         else:
             self.request_clients = self.clients
         self.memory_replay.clear()
+
+    @property
+    def request_lifetime(self) -> float:
+        """How long an AuthnRequest stays pending (the `pending_requests_never_expire` mutant: a year)."""
+        return 365 * 86400 if self.m("pending_requests_never_expire") else self.cfg.request_lifetime
 
     # --- helpers -------------------------------------------------------------------------------
     def m(self, name: str) -> bool:

@@ -100,10 +100,11 @@ def _throwaway_cert(n: int, e: int) -> str:
 _CERTS: dict[tuple[int, int], str] = {}
 
 
-def _pending() -> dict[str, dict[str, Any]]:
+def _pending(lifetime: float = 600) -> dict[str, dict[str, Any]]:
+    """The AuthnRequests this browser has pending, younger than `lifetime` seconds (IRT-08)."""
     p = session.get("pending") or {}
     now = time.time()
-    return {k: v for k, v in p.items() if isinstance(v, dict) and v.get("t", 0) > now - 600}
+    return {k: v for k, v in p.items() if isinstance(v, dict) and v.get("t", 0) > now - lifetime}
 
 
 def register_flows(app: Flask, sp: "RefSP") -> None:
@@ -193,7 +194,7 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
                 entityid=info.entity_id, relay_state=relay_out,
                 binding=BINDING_HTTP_POST if post else BINDING_HTTP_REDIRECT, **ids, **_request_signing(sp),
                 **({"force_authn": "true"} if force else {}), **_requested_context(cfg.request_authn_context))
-        pend = _pending()
+        pend = _pending(sp.request_lifetime)
         if len(pend) >= MAX_PENDING:
             for k in sorted(pend, key=lambda k: pend[k]["t"])[: len(pend) - MAX_PENDING + 1]:
                 pend.pop(k)
@@ -281,7 +282,7 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
             check_keyinfo_dates(root)
         if root.tag != f"{{{SAMLP}}}Response":
             raise Rejected(f"expected a samlp:Response, got {root.tag}", "BND-01")
-        pend = _pending()
+        pend = _pending(sp.request_lifetime)
         irt = root.get("InResponseTo")
         ctx: dict[str, Any] = {"solicited": False, "tenant": None, "next": None}
         if irt is not None:

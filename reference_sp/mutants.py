@@ -441,6 +441,8 @@ _TABLE: tuple[Mutant, ...] = (
            implies=("accepts_empty_nameid",)),
     Mutant("replay_cache_in_memory", "keeps its replay cache in process memory: a restart (or another "
            "node) forgets the consumed IDs", ("RPL-04",)),
+    Mutant("pending_requests_never_expire", "keeps AuthnRequests pending for good: a Response to a "
+           "request older than its declared lifetime is still taken", ("IRT-08",)),
     Mutant("first_value_only", "reads only the first AttributeValue of every attribute (a second "
            "account mapping or tenant is dropped)", ("POS-09",)),
     Mutant("acs_not_bound_to_request", "with two ACS endpoints, takes a Response at either, whichever "

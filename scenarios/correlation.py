@@ -222,6 +222,31 @@ single_fault("IRT-06", "A solicited-looking Response (InResponseTo set) posted w
              flow="idp", needs=("idp_initiated",), fix_hint=IRT_HINT)
 
 
+@scenario("IRT-08", "A Response to an AuthnRequest older than the SP's declared request lifetime is refused",
+          category="correlation", refs=("Prof 4.1.4.3 (InResponseTo: a request the SP still holds)",
+                                        "catalogue IRT-08"),
+          needs=("sp_initiated", "request_lifetime"), expect=REJECT, level="SHOULD",
+          fix_hint="Expire pending AuthnRequests after the lifetime the SP states, and refuse a Response to "
+                   "an expired one.")
+def irt_08(ctx: ScenarioContext) -> Observation:
+    """An SP-initiated login stopped at the IdP; the SP's declared request lifetime waited out (plus
+    two seconds); then a fresh, valid Response to that request, in the same browser."""
+    import time
+
+    lifetime = ctx.runtime.sp_policy.request_lifetime_seconds or 0
+    user = ctx.new_user()
+    rid = _pending_request(ctx, user)
+    if not rid:
+        return Observation(signed_in=None, intended=None, observable=False,
+                           note="no AuthnRequest from the SP was seen in the hops")
+    time.sleep(min(lifetime + 2, 122))
+    _post(ctx, ctx.idp.issue_response(ctx.runtime.sp_entity_id, user, in_response_to=rid))
+    obs = _only(ctx, user)
+    obs.note = (obs.note + "; " if obs.note else "") + \
+        f"Response to AuthnRequest {rid} posted {lifetime + 2} s after it (declared lifetime {lifetime} s)"
+    return obs
+
+
 # --- RPL-03, RPL-06 ---------------------------------------------------------------------------------
 @scenario("RPL-03", "The same Response posted twice at once (two browsers) signs in at most one of them",
           category="replay", refs=("Prof 4.1.4.5 MUST", "W2T LoginBearerReplay (concurrent)", "catalogue RPL-03"),

@@ -93,17 +93,19 @@ def test_every_scenario_is_broken_by_some_mutant():
 
 def test_reference_sp_with_its_options_on_passes_what_they_enable(run):
     """AREQ-09/10 run only when the SP's metadata says AuthnRequestsSigned="true", DST-10 only with
-    two ACS endpoints, MAS-07 only where the SP requires an authentication context (none of them in
-    the bundled targets): the reference SP with `sign_authn_requests`, `second_acs` and
-    `request_authn_context` passes them, and the other request and ACS checks."""
+    two ACS endpoints, MAS-07 only where the SP requires an authentication context, IRT-08 only with a
+    short declared request lifetime (none of them in the bundled targets): the reference SP with
+    `sign_authn_requests`, `second_acs`, `request_authn_context` and `request_lifetime_seconds` passes
+    them, and the other request and ACS checks."""
     from harness.suite import resolve_target
 
     target = resolve_target(None, "redflag")
     assert target.embedded is not None
     target.embedded.sign_authn_requests = target.embedded.second_acs = True
     target.embedded.request_authn_context = "https://refeds.org/profile/mfa"
+    target.embedded.request_lifetime_seconds = 4
     ids = ("AREQ-09", "AREQ-10", "AREQ-01", "AREQ-05", "AREQ-06", "AREQ-11", "FLOW-05", "DST-10", "DST-01",
-           "MAS-07", "POS-01")
+           "MAS-07", "POS-01", "IRT-08")
     results = run("redflag", ids, target=target)
     assert {k: r.verdict for k, r in results.items()} == dict.fromkeys(ids, "pass"), \
         [(k, r.reason) for k, r in results.items()]
