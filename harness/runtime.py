@@ -177,6 +177,7 @@ class Runtime:
             second_acs=bool(self.target.embedded and self.target.embedded.second_acs),
             request_authn_context=self._embedded_authn_context(),
             request_lifetime=self._embedded_request_lifetime(),
+            request_name_id_format=self._embedded_name_id_format(),
         )
         from mock_idp.keys import KeyTrustError
 
@@ -207,6 +208,18 @@ class Runtime:
         if ac and pol.requested_authn_context is None:
             self.target.sp.policy = pol.model_copy(update={"requested_authn_context": ac})
         return ac
+
+    def _embedded_name_id_format(self) -> str | None:
+        """The NameID Format the reference SP asks for (`[embedded] request_name_id_format`, or
+        persistent under the `ignores_name_id_policy` mutant), declared as [sp.policy] name_id_format."""
+        emb = self.target.embedded
+        fmt = (emb.request_name_id_format if emb else None) or \
+            ("urn:oasis:names:tc:SAML:2.0:nameid-format:persistent" if "ignores_name_id_policy" in self.mutants
+             else None)
+        pol = self.target.sp.policy
+        if fmt and pol.name_id_format is None:
+            self.target.sp.policy = pol.model_copy(update={"name_id_format": fmt})
+        return fmt
 
     def _embedded_request_lifetime(self) -> int:
         """The reference SP's pending-request lifetime (`[embedded] request_lifetime_seconds`; 5 s
@@ -349,13 +362,15 @@ class Runtime:
             have["request_lifetime"] = None if life and life <= MAX_LIFETIME_WAIT else (
                 f"the SP's request lifetime, {life} s, is longer than samlconf waits ({MAX_LIFETIME_WAIT} s)" if life
                 else "the target file does not state the SP's request lifetime ([sp.policy] request_lifetime_seconds)")
+            have["name_id_policy_format"] = None if pol.name_id_format else (
+                "the SP does not declare a NameIDPolicy Format it asks for ([sp.policy] name_id_format)")
             have["requested_authn_context"] = None if pol.requested_authn_context else (
                 "the SP does not declare an authentication context it requires (set [sp.policy] "
                 "requested_authn_context = \"CLASS\" if it does)")
         else:
             have["want_assertions_signed"] = have["encryption_key"] = have["require_signed_response"] = \
                 have["authn_requests_signed"] = have["multiple_acs"] = have["require_encrypted_assertions"] = \
-                have["requested_authn_context"] = have["request_lifetime"] = \
+                have["requested_authn_context"] = have["request_lifetime"] = have["name_id_policy_format"] = \
                 "the SP's metadata was not read"
         for cap in self.target.capabilities_off:
             have[cap] = "switched off in the target file (capabilities_off)"

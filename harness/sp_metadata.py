@@ -38,6 +38,7 @@ class SPPolicy:
     requested_authn_context: str | None = None  # target file only ([sp.policy]; MAS-07)
     requires_name_id: bool | None = None  # target file only ([sp.policy]; NID-01)
     request_lifetime_seconds: int | None = None  # target file only ([sp.policy]; IRT-08)
+    name_id_format: str | None = None  # target file only ([sp.policy]; NID-03): NameIDPolicy Format
     signing_certs: tuple[str, ...] = ()  # base64 DER
     encryption_certs: tuple[str, ...] = ()  # KeyDescriptor use="encryption" or no use
     name_id_formats: tuple[str, ...] = ()
@@ -116,6 +117,7 @@ def read_policy(metadata_xml: bytes, target: "Target | None" = None, entity_id: 
         requested_authn_context=pol.requested_authn_context if pol is not None else None,
         requires_name_id=pol.requires_name_id if pol is not None else None,
         request_lifetime_seconds=pol.request_lifetime_seconds if pol is not None else None,
+        name_id_format=pol.name_id_format if pol is not None else None,
         signing_certs=tuple(info.signing_certs),
         encryption_certs=tuple(info.encryption_certs),
         name_id_formats=tuple(info.name_id_formats),

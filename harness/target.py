@@ -55,6 +55,7 @@ CAPABILITIES = (
     "requested_authn_context",
     "restart",
     "request_lifetime",
+    "name_id_policy_format",
 )
 
 
@@ -80,6 +81,8 @@ class SPPolicySection(_Strict):
     requires_name_id: bool | None = None
     # seconds the SP keeps an AuthnRequest pending; a Response after that is refused (IRT-08)
     request_lifetime_seconds: int | None = Field(default=None, ge=1, le=86400)
+    # the NameID Format the SP asks for (NameIDPolicy Format) and requires in the Response (NID-03)
+    name_id_format: str | None = None
 
 
 class SPSection(_Strict):
@@ -202,6 +205,8 @@ class EmbeddedSection(_Strict):
     second_acs: bool = False
     # the reference SP requests this AuthnContextClassRef (exact) and refuses another (MAS-07)
     request_authn_context: str | None = None
+    # the reference SP asks for this NameID Format (NameIDPolicy) and refuses another (NID-03)
+    request_name_id_format: str | None = None
     # seconds the reference SP keeps an AuthnRequest pending, also declared as its
     # [sp.policy] request_lifetime_seconds (IRT-08; 600 when unset, undeclared)
     request_lifetime_seconds: int | None = Field(default=None, ge=1, le=86400)

@@ -84,6 +84,8 @@ class SPConfig:
     request_authn_context: str | None = None
     # seconds an AuthnRequest stays pending (its Response refused after that: IRT-08)
     request_lifetime: int = 600
+    # ask for this NameID Format (NameIDPolicy) and refuse a NameID of another Format (NID-03)
+    request_name_id_format: str | None = None
     # verify signatures through one `xmlsec1` process each (pysaml2's own backend, the old path)
     # instead of in-process with python-xmlsec; env SAMLCONF_SP_XMLSEC1=1 (for comparisons)
     xmlsec1_subprocess: bool = field(default_factory=lambda: os.environ.get("SAMLCONF_SP_XMLSEC1") == "1")

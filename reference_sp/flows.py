@@ -193,7 +193,8 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
             req_id, binfo = client.prepare_for_authenticate(
                 entityid=info.entity_id, relay_state=relay_out,
                 binding=BINDING_HTTP_POST if post else BINDING_HTTP_REDIRECT, **ids, **_request_signing(sp),
-                **({"force_authn": "true"} if force else {}), **_requested_context(cfg.request_authn_context))
+                **({"force_authn": "true"} if force else {}), **_requested_context(cfg.request_authn_context),
+                **({"nameid_format": cfg.request_name_id_format} if cfg.request_name_id_format else {}))
         pend = _pending(sp.request_lifetime)
         if len(pend) >= MAX_PENDING:
             for k in sorted(pend, key=lambda k: pend[k]["t"])[: len(pend) - MAX_PENDING + 1]:
@@ -201,6 +202,7 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
         pend[req_id] = {"idp": idp_id, "tenant": tenant, "next": nxt, "rs": handle, "t": time.time(),
                         "acs": cfg.acs_url,  # the AuthnRequest names the first ACS (DST-10)
                         "ac": cfg.request_authn_context,  # and the authentication it requires (MAS-07)
+                        "nif": cfg.request_name_id_format,  # and the NameID Format it asked for (NID-03)
                         **({"force_authn": True} if force else {})}
         session["pending"] = pend
         if sp.m("session_fixation") and not session.get("sid"):
@@ -291,7 +293,7 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
                 if p.get("acs", here) != here and not sp.m("acs_not_bound_to_request"):
                     raise Rejected(f"the sign-in asked for its Response at {p['acs']}, not at {here}", "DST-10")
                 ctx.update(solicited=True, idp_id=p["idp"], tenant=p.get("tenant"),
-                           next=p.get("next"), rs=p.get("rs"), ac=p.get("ac"),
+                           next=p.get("next"), rs=p.get("rs"), ac=p.get("ac"), nif=p.get("nif"),
                            force_authn=p["t"] if p.get("force_authn") else None)
             elif not sp.m("ignores_in_response_to"):
                 raise Rejected(f"InResponseTo {irt!r} does not match a sign-in started in this "
@@ -386,6 +388,9 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
             skew=0 if sp.m("no_clock_skew") else SKEW))
         if ctx.get("force_authn") and not sp.m("ignores_force_authn"):
             check_fresh_authn(a, ctx["force_authn"])
+        if ctx.get("nif") and v.name_id_format != ctx["nif"] and not sp.m("ignores_name_id_policy"):
+            raise Rejected(f"the sign-in asked for a {ctx['nif']} NameID, the IdP sent {v.name_id_format!r}",
+                           "NID-03")
         if ctx.get("ac") and not sp.m("ignores_authn_context"):
             got = (a.findtext(f"{{{SAML}}}AuthnStatement/{{{SAML}}}AuthnContext/{{{SAML}}}AuthnContextClassRef")
                    or "").strip()

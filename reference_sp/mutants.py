@@ -443,6 +443,8 @@ _TABLE: tuple[Mutant, ...] = (
            "node) forgets the consumed IDs", ("RPL-04",)),
     Mutant("pending_requests_never_expire", "keeps AuthnRequests pending for good: a Response to a "
            "request older than its declared lifetime is still taken", ("IRT-08",)),
+    Mutant("ignores_name_id_policy", "asks for a persistent NameID (NameIDPolicy Format) but takes a NameID "
+           "of any Format", ("NID-03",)),
     Mutant("first_value_only", "reads only the first AttributeValue of every attribute (a second "
            "account mapping or tenant is dropped)", ("POS-09",)),
     Mutant("acs_not_bound_to_request", "with two ACS endpoints, takes a Response at either, whichever "

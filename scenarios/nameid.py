@@ -127,3 +127,24 @@ single_fault("NID-01", "A Subject without NameID: signs the user in by attribute
                    "catalogue NID-01"),
              fix_hint="Identify users by a stable attribute (subject-id, pairwise-id, or the profile's email "
                       "attribute), so that an Assertion without NameID still signs the right user in.")
+
+
+# --- NID-03 ------------------------------------------------------------------------------------------
+@scenario("NID-03", "A NameID of another Format than the AuthnRequest's NameIDPolicy asked for is refused",
+          category="nameid", refs=("Core 3.4.1.1 (the Format MUST be identical to the NameIDPolicy Format)",
+                                   "catalogue NID-03"),
+          needs=("sp_initiated", "name_id_policy_format"), expect=REJECT,
+          fix_hint="Compare the NameID's Format with the NameIDPolicy Format the request asked for; refuse another.")
+def nid_03(ctx: ScenarioContext) -> Observation:
+    asked = ctx.runtime.sp_policy.name_id_format
+    email = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
+    user = ctx.new_user()
+    if asked == email:
+        faults = [fault("nameid-format", format="persistent"),
+                  fault("nameid-value", value=f"_nid03{ctx.runtime.next_seed():08d}")]
+    else:
+        faults = [fault("nameid-format", format="email"), fault("nameid-value", value=ctx.email_of(user))]
+    ctx.sp_login(user, faults)
+    obs = ctx.observe(user, store_check=False)
+    obs.note = f"asked for {asked}; sent {'a persistent' if asked == email else 'an emailAddress'} NameID"
+    return obs

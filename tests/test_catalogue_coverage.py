@@ -13,7 +13,6 @@ COVERED = ("XSW", "PDF", "CMT", "SIG", "KEY", "ALG", "ENC", "TIME", "XML",
 # Cases of the covered categories still to be written: an explicit, shrinking to-do list (an entry
 # that gains a scenario or a not-applicable reason must go).
 PENDING: dict[str, str] = {
-    "NID-03": "issue 11: applies when the SP's AuthnRequest names a NameIDPolicy Format (AREQ-07 shows it does not)",
     "SES-02": "issue 11: login CSRF via an unsolicited Response into a signed-in browser",
     "SES-03": "issue 11: session switch A -> B without merged attributes",
     # issue 11 (contracts): applicable, not written yet

@@ -104,8 +104,9 @@ def test_reference_sp_with_its_options_on_passes_what_they_enable(run):
     target.embedded.sign_authn_requests = target.embedded.second_acs = True
     target.embedded.request_authn_context = "https://refeds.org/profile/mfa"
     target.embedded.request_lifetime_seconds = 4
+    target.embedded.request_name_id_format = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
     ids = ("AREQ-09", "AREQ-10", "AREQ-01", "AREQ-05", "AREQ-06", "AREQ-11", "FLOW-05", "DST-10", "DST-01",
-           "MAS-07", "POS-01", "IRT-08")
+           "MAS-07", "POS-01", "IRT-08", "NID-03")
     results = run("redflag", ids, target=target)
     assert {k: r.verdict for k, r in results.items()} == dict.fromkeys(ids, "pass"), \
         [(k, r.reason) for k, r in results.items()]

@@ -840,6 +840,7 @@ CASES: dict[str, tuple[str, Probe, Any, Any]] = {
     "nameid_optional": (RC, p_fault("nameid-missing"), False, True),
     "replay_cache_in_memory": (RC, p_scenario("RPL-04"), "pass", "fail"),
     "pending_requests_never_expire": (RC, p_scenario("IRT-08"), "not-tested", "warn"),  # it declares 5 s
+    "ignores_name_id_policy": (RC, p_scenario("NID-03"), "not-tested", "fail"),  # it asks for persistent
     "first_value_only": (RF, p_scenario("POS-09", "redflag"), "pass", "fail"),
     "acs_not_bound_to_request": (RC, p_scenario("DST-10"), "not-tested", "info"),  # the mutant publishes 2 ACS
     "lax_nameid": (RC, p_fault("name-qualifier"), False, True),
