@@ -40,7 +40,7 @@ from .saml import (
     verify_signature_element,
     verify_with_cert,
 )
-from . import naive_dsig
+from . import defects, naive_dsig
 from .store import check_password
 
 # naive_dsig.Defects field -> the mutant that switches it on
@@ -54,6 +54,9 @@ NAIVE_MUTANTS = {
     "reference_any_element": "reference_not_checked",
     "processes_references": "processes_references",
 }
+
+# mutants whose SP decrypts the EncryptedAssertion itself, before any library sees the message
+DECRYPT_FIRST = ("decrypt_then_first_assertion", "defaults_encryption_method", "decrypted_plaintext_entities")
 
 if TYPE_CHECKING:
     from .app import RefSP
@@ -264,6 +267,8 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
 
     def consume(b64: str, relay: str | None, here: str | None = None) -> tuple[Verified, dict[str, Any]]:
         here = here or cfg.acs_url  # the ACS endpoint this Response was posted to
+        if sp.m("no_depth_limit"):
+            defects.recursive_parse(b64)
         if sp.m("resolves_external_entities"):
             _parse_resolving_entities(b64)
         if sp.m("expands_entities"):
@@ -349,6 +354,9 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
                 expected_entity = other["entity_id"]
         if sp.m("ignores_key_use"):
             metadatas = [_without_key_use(m) for m in metadatas]
+        if root.find(f"{{{SAML}}}EncryptedAssertion") is not None and any(sp.m(n) for n in DECRYPT_FIRST):
+            root = _decrypt_first(root, metadatas)
+            b64 = base64.b64encode(etree.tostring(root)).decode()
         a: Any
         if roots is not None:  # the `multiple_roots` defect
             naive_dsig.verify_root_signature(roots[0], metadatas)
@@ -363,6 +371,9 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
                 raise Rejected("no Assertion", "MAS-01")
         elif sp.m("xsw_first_assertion"):
             a = _lax_signature(root, metadatas)
+        elif sp.m("decrypt_then_first_assertion"):
+            a = defects.any_signed_copy(root, [c for m in metadatas for c in idp_info(m).signing_certs],
+                                        verify_with_cert)
         elif sp.m("generic_xmldsig"):
             a = _generic_xmldsig(root, metadatas)
         elif sp.m("hmac_key_confusion") and any("hmac" in (sm.get("Algorithm") or "")
@@ -370,7 +381,7 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
             a = _hmac_with_idp_key(root, metadatas)
         elif sp.m("digest_not_checked"):
             a = _signedinfo_only(root, metadatas)
-        elif sp.m("lax_timestamps") or sp.m("ignores_unknown_conditions"):
+        elif sp.m("lax_timestamps") or sp.m("ignores_unknown_conditions") or sp.m("subject_optional"):
             a = _own_assertion_signature(root, metadatas)
         elif sp.m("xsw_response_signature") and \
                 (a := _lax_response_signature(root, metadatas)) is not None:
@@ -462,8 +473,13 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
         except Rejected:
             raise
         except Exception as e:  # pysaml2 raises many types; each is a refusal
+            if sp.m("saml_errors_unhandled"):
+                raise defects.unhandled(e) from None
             msg = str(e).splitlines()[0][:300] if str(e) else ""
             raise Rejected(f"SAML validation failed: {type(e).__name__}: {msg}", "SAML") from None
+        if resp is not None and getattr(resp, "assertion", None) is None and sp.m("saml_errors_unhandled"):
+            # the defect: the assertion pysaml2 could not decrypt is read anyway (session_info())
+            raise defects.unhandled(AttributeError("'NoneType' object has no attribute 'subject'"))
         if resp is None or getattr(resp, "assertion", None) is None:
             raise Rejected("SAML validation failed: the Response did not verify", "SAML")
         if root.find(f"{{{SAML}}}EncryptedAssertion") is not None and sp.m("no_encrypted_assertions"):
@@ -492,6 +508,13 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
             if ours != theirs:
                 raise Rejected("NameID reads differently in the verified assertion", "CMT-01")
         return a
+
+    def _decrypt_first(root: Any, metadatas: list[bytes]) -> Any:
+        """The mutants of an SP that decrypts the EncryptedAssertion itself (reference_sp/defects.py)."""
+        certs = [c for m in metadatas for c in idp_info(m).signing_certs]
+        return defects.decrypt_first(
+            root, sp.identity.enc_key_file.read_bytes(), lambda r: any(verify_with_cert(r, r, c) for c in certs),
+            default_method=sp.m("defaults_encryption_method"), expand_entities=sp.m("decrypted_plaintext_entities"))
 
     def _naive_defects() -> "naive_dsig.Defects | None":
         """The hand-rolled verification of the naive-signature mutants (one defect each)."""
@@ -962,21 +985,11 @@ def _parse_resolving_entities(b64: str) -> None:
     entity resolver that fetches http(s) URLs (as apps that register a resolver do). The fetch is
     the finding; the message then goes through the normal checks."""
     import base64
-    import urllib.request
 
     from lxml import etree
 
-    class _Fetching(etree.Resolver):
-        def resolve(self, url: str, pubid: Any, context: Any) -> Any:
-            if url.startswith(("http://", "https://")):
-                with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - the defect itself
-                    return self.resolve_string(resp.read(65536), context)
-            return None
-
-    parser = etree.XMLParser(resolve_entities=True, no_network=False, load_dtd=True, huge_tree=False)
-    parser.resolvers.add(_Fetching())
     try:
-        etree.fromstring(base64.b64decode("".join(b64.split()), validate=False), parser)
+        etree.fromstring(base64.b64decode("".join(b64.split()), validate=False), defects.fetching_parser())
     except Exception:  # noqa: BLE001 - the normal checks report what is wrong with the message
         pass
 

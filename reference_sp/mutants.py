@@ -133,7 +133,7 @@ _TABLE: tuple[Mutant, ...] = (
     Mutant("authn_statement_optional", "accepts an Assertion without AuthnStatement",
            ("MAS-04",)),
     Mutant("ignores_status", "reads the Assertion whatever the Response's StatusCode says (an "
-           "error status, an illegal one or none at all)", ("STA-02", "STA-03", "STA-04")),
+           "error status, an illegal one or none at all)", ("STA-01", "STA-02", "STA-03", "STA-04")),
     Mutant("reflects_status_message", "shows the IdP's StatusMessage on the refusal page as is "
            "(reflected XSS)", ("STA-05",)),
     Mutant("no_encrypted_assertions", "refuses every EncryptedAssertion", ("POS-05",)),
@@ -374,6 +374,29 @@ _TABLE: tuple[Mutant, ...] = (
            "generic XML-DSig allows: a non-same-document URI fetched over http (pysaml2 < 4.6.0 SSRF), "
            "every XSLT Transform run with network reads (libxmlsec1 with no transform allow-list)",
            ("XML-08", "XML-09", "XML-11")),
+    # --- issue 10: decrypting by hand, graceful refusals, shape (reference_sp/defects.py) ----------
+    Mutant("decrypt_then_first_assertion", "decrypts the EncryptedAssertion itself, then takes a signature "
+           "as good when it verifies over some Assertion with the ID its Reference names (the copy in "
+           "ds:Object will do) and reads the first Assertion in document order, not the verified node "
+           "(signature wrapping inside the encrypted assertion, CVE-2024-9487 area)",
+           ("ENC-03", "XSW-08"), implies=("signature_position_unchecked", "ignores_duplicate_ids")),
+    Mutant("defaults_encryption_method", "decrypts an EncryptedData without EncryptionMethod by guessing "
+           "the algorithm (AES-CBC of the unwrapped key's size, a decrypter's default method) instead "
+           "of refusing it", ("ENC-09",)),
+    Mutant("decrypted_plaintext_entities", "parses the decrypted plaintext with a default parser (DTD "
+           "loaded, entities expanded, http(s) fetched) instead of the hardened one it uses on the "
+           "message", ("ENC-10",)),
+    Mutant("saml_errors_unhandled", "lets pysaml2's exceptions (an error status) escape the ACS and "
+           "reads the assertion pysaml2 could not decrypt without checking it is there "
+           "(session_info() on None): a server error (500) instead of a meaningful refusal page",
+           ("POS-10", "STA-01", "ENC-04", "ENC-09")),
+    Mutant("subject_optional", "takes an Assertion without Subject, the user named by its email "
+           "attribute, with no bearer confirmation asked for (ruby-saml's skip_subject_confirmation "
+           "with the identity read from an attribute; no schema validation requiring the Subject)",
+           ("MAS-06",)),
+    Mutant("no_depth_limit", "parses the message with no depth limit and builds its objects "
+           "recursively (pysaml2's class builder on ElementTree): a deeply nested document overflows "
+           "the stack into a server error (500)", ("XML-14",)),
     # --- the SP's own AuthnRequest (the mock IdP inspects it) ----------------------------------
     Mutant("authn_request_by_post", "sends every AuthnRequest by HTTP-POST, never by HTTP-Redirect",
            ("AREQ-01",)),

@@ -62,6 +62,19 @@ def watch_fetches(ctx: ScenarioContext) -> Callable[[Observation], Observation]:
     return check
 
 
+def no_server_error(ctx: ScenarioContext) -> Callable[[Observation], Observation]:
+    """Start counting the SP's 5xx answers; the returned function adds the check that there were
+    none (the catalogue's "reject gracefully": a refusal, not a crash). It counts whether or not
+    anyone was signed in."""
+    before = len(ctx.server_errors)
+
+    def check(obs: Observation) -> Observation:
+        new = ctx.server_errors[before:]
+        return obs.check("the SP refused gracefully (no server error)", not new, "; ".join(new)[:300], always=True)
+
+    return check
+
+
 def single_fault(
     id: str,
     title: str,
@@ -77,17 +90,20 @@ def single_fault(
     expect_when: Callable[[Any], Outcome | None] | None = None,
     policy: Callable[[ScenarioContext], str | None] | None = None,
     note: Callable[[ScenarioContext], str] | None = None,
+    graceful: bool = False,
 ) -> None:
     """Register a scenario: a fresh user logs in with exactly these faults; judge by the SP's state.
     `expect_when(runtime)` lets the SP's declared facts set the expectation; `policy(ctx)` names the
-    SP's declared policy that makes a refusal `info` (None: no such policy); `note(ctx)` adds evidence."""
+    SP's declared policy that makes a refusal `info` (None: no such policy); `note(ctx)` adds evidence;
+    `graceful`: a server error (5xx) is a finding too (the catalogue's "reject gracefully")."""
 
     def run(ctx: ScenarioContext) -> Observation:
         user = ctx.new_user()
         fs = faults(ctx) if callable(faults) else [fault(f) for f in faults]
         fetched = watch_fetches(ctx)
+        crashed = no_server_error(ctx) if graceful else (lambda o: o)
         login(ctx, user, fs, flow)
-        obs = fetched(ctx.observe(user))
+        obs = crashed(fetched(ctx.observe(user)))
         if policy is not None:
             obs.policy = policy(ctx)
         if note is not None:
@@ -159,18 +175,19 @@ def wrapped_variants(ctx: ScenarioContext, faults_for: Callable[[str | None], Se
 
 
 def each_variant(ctx: ScenarioContext, variants: Sequence[tuple[str, Callable[[], Sequence[Any]]]], *,
-                 flow: str = "sp") -> Observation:
+                 flow: str = "sp", graceful: bool = False) -> Observation:
     """One case in several shapes, each a fresh user in a fresh session (with the fetch watch):
     the first shape that signs someone in (or fails a check) is the finding; else the last
-    observation, its note naming every shape tried."""
+    observation, its note naming every shape tried. `graceful`: a 5xx is a finding too."""
     obs: Observation | None = None
     for i, (what, faults_of) in enumerate(variants):
         if i:
             ctx.restart()
         user = ctx.new_user()
         fetched = watch_fetches(ctx)
+        crashed = no_server_error(ctx) if graceful else (lambda o: o)
         login(ctx, user, faults_of(), flow)
-        obs = fetched(ctx.observe(user))
+        obs = crashed(fetched(ctx.observe(user)))
         obs.note = what
         if obs.accepted or not all(c.ok for c in obs.checks):
             return obs

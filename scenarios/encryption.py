@@ -41,11 +41,20 @@ single_fault("ENC-08", "An EncryptedData Type other than #Element is refused",
              refs=("Core 6.1 (Type, if present, MUST be #Element)", "catalogue ENC-08 (policy)"),
              fix_hint="Refuse EncryptedData whose Type is present and not xmlenc#Element.")
 single_fault("ENC-04", "An EncryptedAssertion for another SP's key is refused without a 5xx",
-             ["encrypted-wrong-key"], category="encryption", needs=NEEDS,
-             refs=("catalogue ENC-04",), fix_hint="Refuse what you cannot decrypt, with a clear error.")
-single_fault("ENC-10", "A DOCTYPE inside the encrypted plaintext is refused", ["encrypted-dtd"],
-             category="encryption", needs=NEEDS, refs=("catalogue ENC-10", "catalogue XML-01"),
-             fix_hint="Parse the decrypted plaintext with the same hardened parser (no DTD, no entities).")
+             ["encrypted-wrong-key"], category="encryption", needs=NEEDS, graceful=True,
+             refs=("catalogue ENC-04",), fix_hint="Refuse what you cannot decrypt, with a clear error, never a 5xx.")
+
+
+@scenario("ENC-10", "A DOCTYPE inside the encrypted plaintext (an internal entity; an external one at a watched URL) "
+          "is refused and never fetched", category="encryption", needs=NEEDS, expect=REJECT,
+          refs=("catalogue ENC-10", "catalogue XML-01", "catalogue XML-02"),
+          fix_hint="Parse the decrypted plaintext with the same hardened parser (no DTD, no entities, no network).")
+def enc_10(ctx: ScenarioContext) -> Observation:
+    """The signed Assertion is unchanged: a parser that takes the DOCTYPE signs the user in (and
+    the external variant makes it fetch the IdP's watched URL)."""
+    return each_variant(ctx, [(f"decrypted plaintext with a DOCTYPE ({what} entity)",
+                               lambda e=entity: [fault("encrypted-dtd", entity=e)])
+                              for entity, what in (("internal", "an internal"), ("external", "an external parameter"))])
 single_fault("ENC-11", "An EncryptedAttribute (unsupported) is refused", ["encrypted-attribute"],
              category="encryption", needs=NEEDS,
              refs=("python3-saml ENCRYPTED_ATTRIBUTES", "SAML2Int SDP-IDP11", "catalogue ENC-11"),
@@ -62,13 +71,17 @@ def enc_03(ctx: ScenarioContext) -> Observation:
                             else [fault("encrypted-xsw", victim="")])
 
 
-@scenario("ENC-09", "EncryptedData without KeyInfo, or without EncryptionMethod, is refused", category="encryption",
+@scenario("ENC-09", "EncryptedData without KeyInfo, or without EncryptionMethod, is refused gracefully", category="encryption",
           refs=("python3-saml KEYINFO_NOT_FOUND_IN_ENCRYPTED_DATA", "catalogue ENC-09"), needs=NEEDS,
           expect=REJECT,
           fix_hint="Refuse EncryptedData missing its KeyInfo or EncryptionMethod; never guess an algorithm.")
 def enc_09(ctx: ScenarioContext) -> Observation:
-    return each_variant(ctx, [(f"EncryptedData without {what}", lambda p=part: [fault("encrypted-missing", part=p)])
-                              for part, what in (("keyinfo", "KeyInfo"), ("method", "EncryptionMethod"))])
+    """Without EncryptionMethod the content is AES-CBC (a decrypter's usual default): an SP that
+    guesses the algorithm decrypts it; without KeyInfo no one can. Both refused, with no 5xx."""
+    shapes = (("keyinfo", "aes256-gcm", "KeyInfo"), ("method", "aes256-cbc", "EncryptionMethod (content AES-256-CBC)"))
+    return each_variant(ctx, [(f"EncryptedData without {what}",
+                               lambda p=part, b=block: [fault("encrypted-missing", part=p, block=b)])
+                              for part, block, what in shapes], graceful=True)
 
 
 single_fault("ENC-01", "Where the SP requires encrypted Assertions, a plaintext (signed) Assertion is refused",

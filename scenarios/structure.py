@@ -1,11 +1,13 @@
 """XML, STA, MAS, NID, ATTR: parser tricks, statuses, assertion shape and attributes."""
 from __future__ import annotations
 
+from typing import Any
+
 from harness.context import ScenarioContext
 from harness.registry import ACCEPT, REJECT, scenario
 from harness.verdict import Observation
 
-from ._kit import fault, single_fault
+from ._kit import each_variant, fault, single_fault
 
 single_fault("XML-01", "A message carrying a DOCTYPE is refused", ["dtd-harmless"], category="xml",
              refs=("SAML2Int SDP-G03", "catalogue XML-01"),
@@ -13,9 +15,27 @@ single_fault("XML-01", "A message carrying a DOCTYPE is refused", ["dtd-harmless
 single_fault("XML-02", "An external entity pointing at a watched loopback URL is refused and never fetched",
              ["xxe-external"], category="xml", refs=("catalogue XML-02", "catalogue XML-04", "CVE-2016-10149"),
              fix_hint="Parse with DTDs and external entities disabled; never fetch anything named in a message.")
-single_fault("STA-01", "A non-Success status signs nobody in", ["status"], category="status",
-             refs=("Core 3.2.2.2", "catalogue STA-01", "catalogue POS-10"),
-             fix_hint="Check the top-level StatusCode before anything else; show a meaningful error.")
+STATUS = "urn:oasis:names:tc:SAML:2.0:status:"
+# the three non-Success top-level codes (Core 3.2.2.2), each with a second-level code
+STA01_CODES = (("Requester", "RequestDenied"), ("Responder", "NoPassive"), ("VersionMismatch", "RequestVersionTooHigh"))
+
+
+@scenario("STA-01", "A non-Success top-level status (Requester, Responder, VersionMismatch) signs nobody in, "
+          "gracefully, also when the Response carries a signed Assertion", category="status",
+          refs=("Core 3.2.2.2", "Prof 4.1.4.2", "catalogue STA-01", "catalogue POS-10"),
+          needs=("sp_initiated",), expect=REJECT,
+          fix_hint="Check the top-level StatusCode before anything else: anything but Success signs nobody in, "
+                   "whatever the Response carries; show a meaningful error, never a server error.")
+def sta_01(ctx: ScenarioContext) -> Observation:
+    """The catalogue's case (each code, no Assertion: no session, no 5xx), then each code with the
+    IdP's genuinely signed Assertion for the user: the status check itself, not merely the lack of
+    an assertion, must refuse it."""
+    def status(code: str, sub: str, with_assertion: bool) -> Any:
+        return lambda: [fault("status", code=STATUS + code, subcode=STATUS + sub, with_assertion=with_assertion)]
+
+    return each_variant(ctx, [(f"{code}/{sub}" + (" with a signed Assertion" if with_a else ", no Assertion"),
+                               status(code, sub, with_a))
+                              for with_a in (False, True) for code, sub in STA01_CODES], graceful=True)
 single_fault("MAS-01", "A Success Response with zero assertions signs nobody in", ["zero-assertions"],
              category="assertion", refs=("Prof 4.1.4.2", "catalogue MAS-01"),
              fix_hint="Require exactly one Assertion.")

@@ -120,8 +120,9 @@ def xml_13(ctx: ScenarioContext) -> Observation:
 
 
 single_fault("XML-14", "A document nested 100 000 elements deep is refused gracefully", ["deep-nesting(depth=100000)"],
-             category="xml", refs=("catalogue XML-14", "Oblique Security 2026 (OOM DoS)"),
-             fix_hint="Limit nesting depth and element/attribute counts in the parser (libxml2 without huge_tree).")
+             category="xml", refs=("catalogue XML-14", "Oblique Security 2026 (OOM DoS)"), graceful=True,
+             fix_hint="Limit nesting depth and element/attribute counts in the parser (libxml2 without huge_tree); "
+                      "refuse with a clear error, never a server error.")
 
 
 @scenario("XML-15", "The same message in UTF-16 with a BOM never yields another identity", category="xml",

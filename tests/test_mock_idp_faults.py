@@ -1277,3 +1277,21 @@ def test_resign_shapes_are_real_signatures(idp) -> None:
         ctx.key = xmlsec.Key.from_memory(idp.key.cert_pem, xmlsec.constants.KeyDataFormatCertPem)
         ctx.register_id(a, "ID")
         ctx.verify(a.find("ds:Signature", NS))
+
+
+def test_encryption_faults_for_the_decrypting_mutants(idp, keys) -> None:
+    """ENC-09's CBC shape without EncryptionMethod decrypts only when an SP guesses AES-CBC; ENC-10's
+    external shape names the IdP's watched URL inside the ciphertext (reference_sp/defects.py)."""
+    from reference_sp.defects import decrypt_first
+    from reference_sp.saml import Rejected
+
+    g, _ = issue(idp, faults.get("encrypted-missing", part="method", block="aes256-cbc"))
+    with pytest.raises(Rejected):
+        decrypt_first(g, keys[1].key_pem, lambda r: True)
+    plain = decrypt_first(g, keys[1].key_pem, lambda r: True, default_method=True)
+    assert plain.find("saml:Assertion/saml:Subject/saml:NameID", NS).text == NAMEID
+    assert plain.find("ds:Signature", NS) is None and plain.find("saml:EncryptedAssertion", NS) is None
+    g, r = issue(idp, faults.get("encrypted-dtd", entity="external"))
+    with pytest.raises(Rejected, match="DOCTYPE"):  # the hardened parser on the plaintext
+        decrypt_first(g, keys[1].key_pem, lambda r: True)
+    assert "/oob/" in r.notes["oob_url"]

@@ -35,20 +35,11 @@ def lab_proven() -> set[str]:
 UNCOVERED: dict[str, str] = {
     # --- cannot: the fault leaves nothing to sign in with -------------------------------------
     "MAS-01": "the Response has no Assertion: no identity any defect could sign in",
-    "STA-01": "the `status` fault sends no Assertion either (scenarios/structure.py could use "
-              "with_assertion=True to test the status check itself)",
     # --- cannot (sanely): pysaml2 refuses it unconditionally before our own checks ------------
-    "MAS-06": "pysaml2's schema validation requires a Subject in an Assertion with an AuthnStatement",
     # ISS-03 (pysaml2 needs the Assertion's Issuer to find the key) is proven on the node-saml lab twins,
     # which check no Assertion Issuer (lab/truth.toml node-saml-*.accepts-wrong-assertion-issuer)
-    "POS-10": "the `status` fault sends no Assertion: no identity any defect could sign in (as STA-01)",
-    "XML-14": "pysaml2 builds its objects recursively and refuses 100 000-deep documents whatever our parser does",
     "XML-15": "libxml2 and pysaml2 decode UTF-16 consistently; no mutant decodes the two paths differently yet",
     # --- cannot: nothing to sign in with -------------------------------------------------------
-    "ENC-04": "encrypted to another key: no SP can decrypt it, so no defect signs anyone in",
-    "ENC-09": "without KeyInfo or EncryptionMethod xmlsec cannot decrypt (no defaulting SP to mimic)",
-    "ENC-10": "pysaml2 (defusedxml) and xmlsec refuse an entity declaration in the decrypted plaintext",
-    "ENC-03": "the XSW8 shape inside the EncryptedAssertion: no mutant decrypts and then reads the wrong copy yet",
 }
 
 

@@ -888,6 +888,13 @@ CASES: dict[str, tuple[str, Probe, Any, Any]] = {
     "processes_references": (RC, p_reference_uri_fetch, False, True),
     "ignores_force_authn": (RC, p_force_authn_stale, False, True),
     "requires_encrypted_assertions": (RC, p_fault("sig-assertion-only"), True, False),
+    # issue 10: decrypting by hand, graceful refusals, shape (reference_sp/defects.py)
+    "decrypt_then_first_assertion": (RC, p_victim("encrypted-xsw"), None, "victim@example.com"),
+    "defaults_encryption_method": (RC, p_fault("encrypted-missing(part=method,block=aes256-cbc)"), False, True),
+    "decrypted_plaintext_entities": (RC, p_fault("encrypted-dtd"), False, True),
+    "saml_errors_unhandled": (RC, p_scenario("POS-10"), "pass", "fail"),
+    "subject_optional": (RC, p_fault("subject-missing"), False, True),
+    "no_depth_limit": (RC, p_scenario("XML-14"), "pass", "fail"),
 }
 
 

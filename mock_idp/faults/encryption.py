@@ -73,9 +73,9 @@ def _enc_type(type: str) -> Fault:
     return Fault("", "", signing=_with_encryption(), encrypted=signed)
 
 
-@register_factory("encrypted-missing", "EncryptedData without its KeyInfo (part=keyinfo) or its EncryptionMethod (part=method)",
-                  ("ENC-09",), part="keyinfo")
-def _enc_missing(part: str) -> Fault:
+@register_factory("encrypted-missing", "EncryptedData without its KeyInfo (part=keyinfo) or its EncryptionMethod (part=method), "
+                  "content encrypted with `block`", ("ENC-09",), part="keyinfo", block="aes256-gcm")
+def _enc_missing(part: str, block: str) -> Fault:
     if part not in ("keyinfo", "method"):
         raise ValueError("part must be keyinfo or method")
 
@@ -85,7 +85,7 @@ def _enc_missing(part: str) -> Fault:
         el = next(c for c in ed if c.tag == tag)
         ed.remove(el)
 
-    return Fault("", "", signing=_with_encryption(), encrypted=signed)
+    return Fault("", "", signing=_with_encryption(block=block), encrypted=signed)
 
 
 def _second_enc_key(root: etree._Element, ctx: FaultContext) -> None:
@@ -120,8 +120,26 @@ def _enc_corrupt(block: str, offset: int) -> Fault:
     return Fault("", "", signing=_with_encryption(block=block), encrypted=signed)
 
 
-register(Fault("encrypted-dtd", "The encrypted plaintext starts with a DOCTYPE declaring an entity",
-               ("ENC-10",), signing=_with_encryption(plaintext_prefix=b'<!DOCTYPE saml:Assertion [<!ENTITY x "y">]>')))
+@register_factory("encrypted-dtd", "The encrypted plaintext starts with a DOCTYPE: an internal entity declared "
+                  "(entity=internal), or an external parameter entity at a loopback URL the IdP watches, referenced "
+                  "in the internal subset (entity=external: a fetch by the SP is recorded); the signed Assertion "
+                  "itself unchanged", ("ENC-10", "XML-02"), entity="internal")
+def _enc_dtd(entity: str) -> Fault:
+    if entity not in ("internal", "external"):
+        raise ValueError("entity must be internal or external")
+
+    def signing(s: SigningOptions, ctx: FaultContext) -> None:
+        if entity == "internal":
+            prefix = b'<!DOCTYPE saml:Assertion [<!ENTITY x "y">]>'
+        else:
+            import secrets
+
+            url = ctx.idp.oob_url(ctx.notes.setdefault("oob_token", secrets.token_hex(8)), "xxe")
+            ctx.notes["oob_url"] = url
+            prefix = f'<!DOCTYPE saml:Assertion [<!ENTITY % xxe SYSTEM "{url}"> %xxe;]>'.encode()
+        _with_encryption(plaintext_prefix=prefix)(s, ctx)
+
+    return Fault("", "", signing=signing)
 
 
 @register_factory("encrypted-attribute", "One Attribute sent as EncryptedAttribute (to the SP's encryption cert)",
