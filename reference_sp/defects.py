@@ -10,6 +10,8 @@ of the correct processing in `saml.py` and `flows.py`, which call them only when
   attribute (`subject_optional`).
 - `recursive_parse`: the message parsed with no depth limit and walked recursively
   (`no_depth_limit`).
+- `without_valid_until`: IdP metadata used past its validUntil (`ignores_metadata_valid_until`).
+- `unhandled`: what an exception nobody catches becomes (`saml_errors_unhandled`).
 """
 from __future__ import annotations
 
@@ -183,6 +185,18 @@ def subject_from_attributes(a: etree._Element, acs_url: str, in_response_to: str
     if cond is not None and cond.get("NotOnOrAfter"):
         scd.set("NotOnOrAfter", cond.get("NotOnOrAfter"))
     return subj
+
+
+def without_valid_until(md: bytes) -> bytes:
+    """The `ignores_metadata_valid_until` defect: IdP metadata used whatever its validUntil says
+    (the attribute dropped before the SAML library sees it)."""
+    from .saml import parse_xml
+
+    r = parse_xml(md)
+    for el in r.iter():
+        if isinstance(el.tag, str):
+            el.attrib.pop("validUntil", None)
+    return etree.tostring(r)
 
 
 def unhandled(e: BaseException) -> Exception:

@@ -397,6 +397,9 @@ _TABLE: tuple[Mutant, ...] = (
     Mutant("no_depth_limit", "parses the message with no depth limit and builds its objects "
            "recursively (pysaml2's class builder on ElementTree): a deeply nested document overflows "
            "the stack into a server error (500)", ("XML-14",)),
+    Mutant("ignores_metadata_valid_until", "imports IdP metadata without regard to its validUntil and "
+           "keeps using it after that date (the expired metadata's key still verifies sign-ins)",
+           ("KEY-09B",)),
     # --- the SP's own AuthnRequest (the mock IdP inspects it) ----------------------------------
     Mutant("authn_request_by_post", "sends every AuthnRequest by HTTP-POST, never by HTTP-Redirect",
            ("AREQ-01",)),

@@ -118,3 +118,28 @@ def key_07(ctx: ScenarioContext) -> Observation:
     obs = ctx.observe(user)
     obs.note = f"Issuer {other_entity} (trusted, with its own key), signed with this run's IdP key"
     return obs
+
+
+@scenario("KEY-09B", "IdP metadata whose validUntil has passed is not used: its key signs nobody in",
+          category="signature",
+          refs=("SAML Metadata 2.3.1 (validUntil: the expiration time of the metadata and everything in it)",
+                "SAML2Int SDP-MD03 (catalogue META-03: validUntil within the threshold)",
+                "catalogue KEY-09 (metadata trust: the metadata is the key's carrier)"),
+          needs=NEEDS, expect=REJECT, level="SHOULD",
+          fix_hint="Under metadata trust the metadata's validUntil is the key's expiry: refuse expired IdP metadata "
+                   "at configuration, or refuse the sign-ins its keys verify; refresh the metadata instead.")
+def key_09b(ctx: ScenarioContext) -> Observation:
+    """KEY-09's metadata-trust reading: the certificate's own dates do not count (KEY-09), the
+    metadata's validUntil does. A refusal at configuration (a 4xx from the hook) is a pass too."""
+    from datetime import datetime, timedelta, timezone
+
+    expired = datetime.now(timezone.utc) - timedelta(days=1)
+    with trusted_idp_metadata(ctx, ctx.idp.metadata_xml(valid_until=expired).decode()) as (status, _):
+        if status >= 400:
+            return Observation(signed_in=None, intended=None,
+                               note=f"the SP refused the expired metadata at configuration (HTTP {status})")
+        user = ctx.new_user()
+        ctx.sp_login(user)
+        obs = ctx.observe(user)
+    obs.note = f"the SP took IdP metadata with validUntil {expired:%Y-%m-%dT%H:%M:%SZ}; a valid login signed with its key"
+    return obs

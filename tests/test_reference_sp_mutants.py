@@ -895,6 +895,7 @@ CASES: dict[str, tuple[str, Probe, Any, Any]] = {
     "saml_errors_unhandled": (RC, p_scenario("POS-10"), "pass", "fail"),
     "subject_optional": (RC, p_fault("subject-missing"), False, True),
     "no_depth_limit": (RC, p_scenario("XML-14"), "pass", "fail"),
+    "ignores_metadata_valid_until": (RC, p_scenario("KEY-09B"), "pass", "warn"),
 }
 
 
