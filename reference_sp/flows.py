@@ -320,6 +320,10 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
                 if idp_id and sp.idp(idp_id) is None:
                     raise Rejected(f"RelayState names an unknown SAML configuration {idp_id!r}",
                                    "RC-RELAYSTATE")
+                if idp_id and sp.m("relaystate_selects_tenant"):
+                    # the defect: verified as the Issuer's configuration (below), provisioned
+                    # into the configuration the RelayState names
+                    ctx["relay_idp_id"], idp_id = idp_id, None
             if not idp_id:
                 iss = root.find(f"{{{SAML}}}Assertion/{{{SAML}}}Issuer")
                 if iss is None:
@@ -420,6 +424,8 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
         if ctx["solicited"] and irt in pend:
             pend.pop(irt)  # one response per request
             session["pending"] = pend
+        if ctx.get("relay_idp_id"):  # the `relaystate_selects_tenant` defect
+            ctx["idp_id"] = ctx.pop("relay_idp_id")
         return v, ctx
 
     def _pysaml2(b64: str, root: Any, metadatas: list[bytes], solicited: bool,
@@ -806,6 +812,21 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
     def sign_in(v: Verified, ctx: dict[str, Any], result: ProvisionResult, relay: str | None) -> Response:
         old = session.get("sid")
         pend = session.get("pending")
+        prev = sp.store.session(old) if old else None
+        if prev is not None and prev["user_id"] and prev["user_id"] != result.user_id \
+                and not ctx.get("solicited") and not sp.m("unsolicited_replaces_session"):
+            # SES-02 (login CSRF): an unsolicited Response for another user never silently
+            # replaces the session this browser already has; the user signs out first
+            who = (sp.me(prev["user_id"]) or {}).get("email", "another user")
+            return error_page("Already signed in", f"You are signed in as {who}. An unsolicited "
+                              "sign-in for another user was not taken: sign out first.", 409, "SES-02")
+        if prev is not None and prev["user_id"] and prev["user_id"] != result.user_id \
+                and sp.m("session_switch_merges"):
+            # the defect: the earlier user's accounts/tenants are carried over to the new one
+            with sp.store.tx() as c:
+                c.execute("INSERT OR IGNORE INTO memberships (user_id, scope_id, role) SELECT ?, "
+                          "scope_id, role FROM memberships WHERE user_id = ?",
+                          (result.user_id, prev["user_id"]))
         if sp.m("session_fixation") and old:
             sid = old
         else:

@@ -475,6 +475,19 @@ _TABLE: tuple[Mutant, ...] = (
            "account mapping or tenant is dropped)", ("POS-09",)),
     Mutant("acs_not_bound_to_request", "with two ACS endpoints, takes a Response at either, whichever "
            "one its AuthnRequest named", ("DST-10",)),
+    # --- sessions, attribute bounds, tenants (issue 11) -------------------------------------------
+    Mutant("unsolicited_replaces_session", "an unsolicited (IdP-initiated) Response for another user "
+           "silently replaces the session the browser already has (login CSRF)", ("SES-02",), _RC),
+    Mutant("session_switch_merges", "a sign-in over another user's session carries that user's "
+           "accounts/tenants over to the new user", ("SES-03",)),
+    Mutant("unbounded_attribute_values", "reads and stores attribute values of any length and "
+           "number (no bound: a 10 KB first name is kept whole)", ("ATTR-12",)),
+    Mutant("users_keyed_by_name_id", "finds a returning user by NameID alone, whichever IdP "
+           "asserted it: a persistent NameID from another configuration's IdP signs in (and "
+           "updates) the first IdP's user", ("TEN-04",)),
+    Mutant("relaystate_selects_tenant", "in IdP-initiated sign-on, verifies the Response as its "
+           "Issuer's configuration but provisions into the configuration the RelayState's ?idpId= "
+           "names (tenant chosen from user-controlled input)", ("TEN-07",), _RC),
 )
 
 # the signed-AuthnRequest mutants: the SP publishes AuthnRequestsSigned="true" with any of them on

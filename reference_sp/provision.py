@@ -17,6 +17,10 @@ if TYPE_CHECKING:
     from .app import RefSP
 
 ACCOUNT_RE = re.compile(r"^[0-9]{1,20}$")
+# ATTR-12: bounded attribute handling. Producers limit strings to 256 characters (S2I SDP-G02);
+# the SP refuses a value longer than this, or more values of one attribute than this.
+MAX_VALUE_CHARS = 4096
+MAX_VALUES = 1000
 
 
 @dataclass
@@ -58,7 +62,21 @@ def _valid_email(email: str) -> bool:
     return bool(re.fullmatch(r"[^@\s<>()\",;]+@[A-Za-z0-9.-]+\.[A-Za-z0-9-]+", email))
 
 
+def _check_bounds(sp: "RefSP", attrs: dict[str, list[str]]) -> None:
+    if sp.m("unbounded_attribute_values"):
+        return  # the defect: values of any size and number are read and stored
+    for name, vals in attrs.items():
+        if len(vals) > MAX_VALUES:
+            raise Rejected(f"the attribute {name[:64]!r} has {len(vals)} values (at most {MAX_VALUES})",
+                           "ATTR-12")
+        longest = max((len(x) for x in vals), default=0)
+        if longest > MAX_VALUE_CHARS:
+            raise Rejected(f"a value of the attribute {name[:64]!r} has {longest} characters (at most "
+                           f"{MAX_VALUE_CHARS})", "ATTR-12")
+
+
 def provision(sp: "RefSP", v: Verified, idp_id: str, tenant: str | None) -> ProvisionResult:
+    _check_bounds(sp, v.attributes)
     if not v.attributes and sp.m("attribute_statement_optional") and _valid_email(v.name_id):
         # the defect: no attributes at all signs the NameID in, as a user without accounts/roles
         return _finish(sp, v, idp_id, v.name_id, "", "", {})
@@ -73,7 +91,13 @@ def _upsert_user(sp: "RefSP", c: Any, v: Verified, idp_id: str, email: str, firs
                  username: str | None = None, role: str | None = None) -> int:
     now = time.time()
     row = c.execute("SELECT * FROM users WHERE email = ?", (email.lower(),)).fetchone()
-    if row is not None and row["kind"] == "saml" and row["idp_id"] and row["idp_id"] != idp_id \
+    by_name_id = sp.m("users_keyed_by_name_id") and c.execute(
+        "SELECT * FROM users WHERE name_id = ? AND kind = 'saml'", (v.name_id,)).fetchone()
+    if by_name_id:
+        # the defect (TEN-04): a returning user is found by NameID alone, whichever IdP asserted
+        # it (no IdP/NameQualifier namespace), and taken as that IdP's user
+        row = by_name_id
+    elif row is not None and row["kind"] == "saml" and row["idp_id"] and row["idp_id"] != idp_id \
             and not sp.m("jit_overwrites_other_idp_user"):
         # ATTR-14: a SAML user belongs to the IdP that provisioned them; another configuration's
         # IdP asserting the same email neither signs them in nor updates them

@@ -288,6 +288,52 @@ def attr_14(ctx: ScenarioContext) -> Observation:
     return obs
 
 
+@scenario(
+    "ATTR-12",
+    "Oversized attributes (a 10 KB value; 10 000 values) are bounded or refused, never stored whole "
+    "or answered with a server error",
+    category="attributes",
+    refs=("catalogue ATTR-12", "S2I SDP-G02 (producers limit strings to 256 characters)",
+          "OWASP ASVS 5.1.3 (input length validation)"),
+    needs=("sp_initiated",),
+    expect=ACCEPT,
+    level="SHOULD",
+    fix_hint="Bound what an assertion may carry before storing it: refuse (or truncate) attribute "
+             "values beyond a sane length and attributes with too many values; never fail with a 5xx.",
+)
+def attr_12(ctx: ScenarioContext) -> Observation:
+    first = ctx.profile.attributes.first_name or "FirstName"
+    big = "A" * 10240
+    user = ctx.new_user().with_attributes(**{first: [big]})
+    ctx.sp_login(user)
+    obs = ctx.observe(user, store_check=False)
+    obs.refusal_ok = "refusing an oversized attribute is the catalogue's REJECT"
+    obs.note = f"(a) {first} of {len(big)} characters: " + ("refused" if not obs.accepted else "signed in")
+    if obs.accepted:
+        rec = (ctx.find_user(ctx.email_of(user)) or {}) if ctx.has("user_inspection") else {}
+        kept = rec.get("first_name", _me(ctx).get("first_name"))
+        if kept is None:
+            return unobservable("(a) signed in, but neither the user store nor whoami shows the first name")
+        obs.check(f"the {len(big)}-character {first} is bounded, not kept whole", len(str(kept)) < len(big),
+                  f"the SP kept {len(str(kept))} characters of it")
+        if not all(c.ok for c in obs.checks):
+            return obs
+    ctx.restart()
+    other = ctx.new_user().with_attributes(samlconfBulk=[f"v{i}" for i in range(10000)])
+    ctx.sp_login(other)
+    b = ctx.observe(other, store_check=False)
+    obs.note += f"; (b) 10 000 values of an extra attribute: {'signed in' if b.accepted else 'refused'}"
+    errors = ctx.server_errors
+    obs.check("no server error (5xx) for oversized attributes", not errors, "; ".join(errors[:2]), always=True)
+    if ctx.whoami() is None:
+        ctx.restart()
+        ok = ctx.new_user()
+        ctx.sp_login(ok)
+        obs.check("the SP still signs a valid user in afterwards", ctx.whoami() == ctx.email_of(ok),
+                  f"whoami after a valid login: {ctx.whoami()!r}", always=True)
+    return obs
+
+
 # --- TEN -------------------------------------------------------------------------------------------
 @scenario(
     "TEN-01",

@@ -198,3 +198,109 @@ def prov_delete(ctx: ScenarioContext) -> Observation:
     obs = ctx.observe(user)  # expected REJECT: nobody signed in, and no such user in the store
     obs.note = "after deleting the signed-in user"
     return obs
+
+
+# --- SES-02: login CSRF via an unsolicited Response ---------------------------------------------
+@scenario(
+    "SES-02",
+    "An attacker's own unsolicited Response posted into a signed-in browser never silently replaces "
+    "the session there (login CSRF)",
+    category="session",
+    refs=("catalogue SES-02", "catalogue IRT-05",
+          "OWASP SAML cheat sheet ('lack of login CSRF protection'; IdP-initiated SSO: 'general "
+          "security recommendation is to not support')"),
+    needs=("sp_initiated",),
+    expect=REJECT,
+    level="SHOULD",
+    fix_hint="Refuse unsolicited Responses (SP-initiated only), or, where IdP-initiated sign-on is "
+             "supported, never let one replace an existing session of another user: ask the user "
+             "to confirm (an interstitial) or to sign out first.",
+)
+def ses_02(ctx: ScenarioContext) -> Observation:
+    """The victim signs in; then the attacker's own valid, genuinely signed unsolicited Response
+    arrives in the same browser (a third-party page auto-posting it to the ACS). Where the SP
+    refuses IdP-initiated sign-on the catalogue expects REJECT (IRT-05); where it takes it, the
+    attacker's identity must not silently take the victim's session over. The attacker signed in
+    is the finding; the victim kept (or signed out) is not."""
+    victim = ctx.new_user()
+    mine = ctx.email_of(victim)
+    ctx.sp_login(victim)
+    if ctx.whoami() != mine:
+        return unobservable("the victim's own sign-in did not work")
+    attacker = ctx.new_user()
+    page = ctx.idp_login(attacker)
+    obs = ctx.observe(attacker, store_check=False)
+    if obs.signed_in == mine:
+        obs.signed_in = None  # the victim's session was kept: the attacker's Response was not taken
+        obs.note = f"the victim {mine} is still signed in; the unsolicited Response for " \
+                   f"{ctx.email_of(attacker)} ended at {getattr(page, 'url', '?')}"
+    elif obs.signed_in is None:
+        obs.note = "nobody is signed in: the victim's session ended, the attacker's Response was not taken"
+    else:
+        obs.note = f"after the attacker's unsolicited Response the browser of {mine} shows {obs.signed_in}"
+    return obs
+
+
+# --- SES-03: session switch A -> B -------------------------------------------------------------
+def _grants(ctx: ScenarioContext) -> tuple[Any, Any]:
+    """(accounts or tenants, role) that whoami shows for this session."""
+    me = ctx.whoami_data()
+    me = me if isinstance(me, dict) else {}
+    if ctx.profile.attributes.account_mapping:
+        return dict(me.get("accounts") or {}), None
+    return sorted(me.get("tenants") or []), me.get("role")
+
+
+def _two_grants(ctx: ScenarioContext) -> tuple[dict[str, Any], dict[str, Any], Any, Any]:
+    """User overrides for A (more, and higher, grants) and B (fewer, lower), and what B must get."""
+    data = ctx.target.testdata
+    if ctx.profile.attributes.account_mapping:
+        roles = list(ctx.profile.accounts.roles) if ctx.profile.accounts else ["owner", "viewer"]
+        a = [f"{acc}={roles[0]}" for acc in data.accounts]
+        b = [f"{data.accounts[0]}={roles[-1]}"]
+        return {"accounts": a}, {"accounts": b}, {data.accounts[0]: roles[-1]}, None
+    vocab = list(ctx.profile.roles.vocabulary) if ctx.profile.roles else []
+    return ({"tenants": list(data.tenants), "role": vocab[0]}, {"tenants": [data.tenants[0]], "role": vocab[-1]},
+            [data.tenants[0]], vocab[-1])
+
+
+@scenario(
+    "SES-03",
+    "A sign-in as user B in a browser signed in as user A is a clean switch (or refused): nothing of "
+    "A's accounts, tenants or role is merged into B's session",
+    category="session",
+    refs=("catalogue SES-03 (session integrity: clean switch or reject)",
+          "OWASP ASVS 3.2.1 (new session token on authentication)"),
+    needs=("sp_initiated", "role_rule"),
+    expect=ACCEPT,
+    fix_hint="At every sign-in, discard the previous session and everything cached in it; build the "
+             "new session only from the new assertion (and the store's record of that user).",
+)
+def ses_03(ctx: ScenarioContext) -> Observation:
+    over_a, over_b, want, want_role = _two_grants(ctx)
+    a, b = ctx.new_user(**over_a), ctx.new_user(**over_b)
+    ea, eb = ctx.email_of(a), ctx.email_of(b)
+    ctx.sp_login(a)
+    if ctx.whoami() != ea:
+        return unobservable("user A's own sign-in did not work")
+    grants_a = _grants(ctx)
+    ctx.sp_login(b)  # same browser, A still signed in
+    obs = ctx.observe(b)
+    got, role = _grants(ctx)
+    if obs.signed_in == ea:
+        obs.signed_in = None  # A kept: the switch was refused
+        obs.refusal_ok = "the SP kept A's session and refused the switch (the catalogue's 'reject')"
+        obs.check("A's session unchanged", _grants(ctx) == grants_a, f"A now has {got}, role {role!r}",
+                  always=True)
+        obs.note = f"A ({ea}) is still signed in after B's Response"
+        return obs
+    if obs.signed_in == eb:
+        obs.check("B has exactly B's grants, nothing of A's", got == want,
+                  f"B ({eb}) asserted {want}, the session shows {got}; A ({ea}) had {grants_a[0]}")
+        if want_role is not None:
+            obs.check("B has B's role, not A's", role == want_role,
+                      f"B asserted {want_role!r}, the session shows {role!r}; A had {grants_a[1]!r}")
+    if obs.signed_in is None:
+        obs.refusal_ok = "refusing B's sign-in merges nothing (the catalogue's 'reject')"
+    obs.note = f"A ({ea}) with {grants_a[0]}, then B ({eb}) asserting {want} in the same browser"
+    return obs

@@ -13,11 +13,7 @@ COVERED = ("XSW", "PDF", "CMT", "SIG", "KEY", "ALG", "ENC", "TIME", "XML",
 # Cases of the covered categories still to be written: an explicit, shrinking to-do list (an entry
 # that gains a scenario or a not-applicable reason must go).
 PENDING: dict[str, str] = {
-    "SES-02": "issue 11: login CSRF via an unsolicited Response into a signed-in browser",
-    "SES-03": "issue 11: session switch A -> B without merged attributes",
     # issue 11 (contracts): applicable, not written yet
-    "ATTR-12": "issue 11: oversized values need a reference-SP defect (unbounded storage or a hang) to "
-               "prove the scenario can fail; the 512 KB message limit bounds them today",
     "TEN-04": "issue 11: identifier collision across IdPs; both bundled contracts key users by the "
               "email attribute (ATTR-14 covers one email from two IdPs), a NameID-keyed SP needs it",
     "TEN-05": "issue 11: shibmd:Scope checks; neither bundled contract reads a scoped attribute "
