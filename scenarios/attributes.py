@@ -473,3 +473,140 @@ def ten_08(ctx: ScenarioContext) -> Observation:
     obs = ctx.observe(user)
     obs.note = f"tenantid '*' at ?saml={at}"
     return obs
+
+
+# --- TEN-04 / TEN-07: a second SAML configuration that signs users in ------------------------------
+class _OtherConfig:
+    """A second SAML configuration (IdP) at the SP with something of its own to grant: under an
+    account-mapping contract a verified domain and a SAML-enabled account, under a tenant contract a
+    tenant. `login(user)` signs a user in through it (the run's IdP naming that IdP's entityID as
+    Issuer: same key, another binding); `user(**kw)` is a user it may sign in."""
+
+    def __init__(self, ctx: ScenarioContext) -> None:
+        self.ctx = ctx
+        self.id, self.entity = _second_idp(ctx)
+        n = ctx.runtime.next_seed()
+        self.mapping = bool(ctx.profile.attributes.account_mapping)
+        if self.mapping:
+            self.domain = f"b{n}.{ctx.target.testdata.other_domain}"
+            added = need_ok(ctx, "add_domain", domain=self.domain, idp_id=self.id)
+            ctx.runtime.dns_zone.set_txt(self.domain, [str(added.get("txt_record") or "")
+                                                       if isinstance(added, dict) else ""])
+            need_ok(ctx, "verify_domain", domain=self.domain)
+            self.scope = new_account_id(ctx)
+            need_ok(ctx, "add_account", account=self.scope, saml_active=True, idp_id=self.id)
+        else:
+            self.scope = f"foreign{n}"
+            need_ok(ctx, "add_tenant", tenant=self.scope, idp_id=self.id)
+
+    def user(self, **kw: Any) -> Any:
+        if self.mapping:
+            return self.ctx.new_user(domain=self.domain, accounts=[f"{self.scope}=viewer"], **kw)
+        return self.ctx.new_user(tenants=[self.scope], **kw)
+
+    def relay(self) -> str:
+        from .contract_redis_cloud import _console_relay
+
+        return _console_relay(self.ctx, self.id)
+
+    def login(self, user: Any, *, issuer: str | None = None, relay: str | None = None) -> Any:
+        faults = [fault("issuer-wrong", issuer=issuer or self.entity)] if (issuer or self.entity) \
+            != self.ctx.idp.entity_id else []
+        if self.mapping:
+            return self.ctx.idp_login(user, faults, relay_state=relay or self.relay())
+        return self.ctx.sp_login(user, faults, tenant=self.scope)
+
+    def granted(self) -> list[str]:
+        me = _me(self.ctx)
+        return sorted((me.get("accounts") or {}) if self.mapping else (me.get("tenants") or []))
+
+
+def _other_config_missing(ctx: ScenarioContext) -> str | None:
+    if ctx.profile.attributes.account_mapping:
+        for cap in ("idp_initiated", "domain_verification", "dns_zone"):
+            if not ctx.has(cap):
+                return f"a second configuration under {ctx.profile.name} signs in IdP-initiated through a " \
+                       f"verified domain: {ctx.runtime.capabilities().get(cap)}"
+        return None if "add_account" in ctx.target.hooks else "the target has no add_account hook"
+    return None if "add_tenant" in ctx.target.hooks else "the target has no add_tenant hook"
+
+
+def _record(ctx: ScenarioContext, email: str) -> dict[str, Any]:
+    rec = (ctx.find_user(email) or {}) if ctx.has("user_inspection") else {}
+    return {k: rec.get(k) for k in ("first_name", "last_name", "role", "accounts", "tenants", "idp_id")}
+
+
+@scenario(
+    "TEN-04",
+    "The same persistent NameID from two IdPs (configurations) keys two distinct users: the second "
+    "IdP neither signs in nor changes the first IdP's user",
+    category="tenants",
+    refs=("catalogue TEN-04", "S2I SDP-SP16 ('MUST prevent unintended identifier collisions in the "
+          "values asserted by different IdPs')", "Core 8.3.7 (persistent identifiers are "
+          "qualified by the IdP: NameQualifier)", "catalogue ATTR-14 (the same email from two IdPs)"),
+    needs=("sp_initiated", "idp_admin", "role_rule"),
+    expect=ACCEPT,
+    fix_hint="Key SAML users by (IdP entityID, NameID), or by an identifier the IdP is authorized "
+             "for; never look a user up by the NameID value alone.",
+)
+def ten_04(ctx: ScenarioContext) -> Observation:
+    why = _other_config_missing(ctx)
+    if why:
+        return unobservable(why)
+    name_id = f"samlconf-persistent-{ctx.runtime.next_seed()}"
+    first = ctx.new_user(name_id=name_id, name_id_format="persistent")
+    ea = ctx.email_of(first)
+    ctx.sp_login(first)
+    if ctx.whoami() != ea:
+        return unobservable("the first IdP's user could not sign in with a persistent NameID")
+    before = _record(ctx, ea)
+    other = _OtherConfig(ctx)
+    ctx.restart()
+    second = other.user(name_id=name_id, name_id_format="persistent")
+    eb = ctx.email_of(second)
+    other.login(second)
+    obs = ctx.observe(second, store_check=False)
+    obs.refusal_ok = "refusing the second IdP's user merges no account either"
+    after = _record(ctx, ea)
+    obs.check(f"the first IdP's user {ea} is unchanged", after == before, f"before {before}, after {after}",
+              always=True)
+    obs.note = f"NameID {name_id!r} (persistent) from {ctx.idp.entity_id} for {ea}, then from " \
+               f"{other.entity} (configuration {other.id}) for {eb}"
+    return obs
+
+
+@scenario(
+    "TEN-07",
+    "An IdP-initiated Response signed by one configuration's IdP, its RelayState naming another "
+    "configuration, never signs in under that other configuration",
+    category="tenants",
+    refs=("catalogue TEN-07", "OWASP SAML cheat sheet (IdP-initiated SSO: unsolicited responses)",
+          "seed redis_cloud: 'set the RelayState parameter to the following URL: "
+          "https://cloud.redis.io/#/login/?idpId='"),
+    needs=("idp_initiated", "idp_admin", "account_mapping", "domain_verification", "dns_zone"),
+    expect=ACCEPT,
+    fix_hint="Derive the configuration (tenant) from the IdP that signed the Response (its Issuer "
+             "and key) and the ACS it was posted to; a RelayState naming a configuration may only "
+             "narrow that down: refuse a Response whose signer is not that configuration's IdP.",
+)
+def ten_07(ctx: ScenarioContext) -> Observation:
+    why = _other_config_missing(ctx)
+    if why:
+        return unobservable(why)
+    other = _OtherConfig(ctx)
+    good = other.user()
+    other.login(good)  # its own IdP, its own RelayState: the configuration works
+    if ctx.whoami() != ctx.email_of(good):
+        return unobservable(f"configuration {other.id}'s own IdP could not sign its user in")
+    ctx.restart()
+    user = other.user()
+    relay = other.relay() + f"&tenant={other.id}"
+    other.login(user, issuer=ctx.idp.entity_id, relay=relay)  # signed by this run's IdP, not B's
+    obs = ctx.observe(user, store_check=False)
+    obs.refusal_ok = "refusing the Response signs nobody in under the other configuration"
+    got = other.granted() if obs.accepted else []
+    obs.check(f"nothing of configuration {other.id} granted", other.scope not in got,
+              f"granted {got}", always=True)
+    obs.note = f"Response from {ctx.idp.entity_id} with RelayState {relay!r} naming configuration " \
+               f"{other.id} ({other.entity})"
+    return obs

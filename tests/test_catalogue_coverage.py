@@ -14,11 +14,9 @@ COVERED = ("XSW", "PDF", "CMT", "SIG", "KEY", "ALG", "ENC", "TIME", "XML",
 # that gains a scenario or a not-applicable reason must go).
 PENDING: dict[str, str] = {
     # issue 11 (contracts): applicable, not written yet
-    "TEN-04": "issue 11: identifier collision across IdPs; both bundled contracts key users by the "
               "email attribute (ATTR-14 covers one email from two IdPs), a NameID-keyed SP needs it",
     "TEN-05": "issue 11: shibmd:Scope checks; neither bundled contract reads a scoped attribute "
               "(subject-id), so there is no reference-SP rule to break yet",
-    "TEN-07": "issue 11: tenant chosen from RelayState in IdP-initiated SSO; RC-RELAYSTATE checks "
               "the seed's ?idpId= form, the cross-configuration variant is still to write",
 }
 
