@@ -291,7 +291,8 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
             raise Rejected(f"expected a samlp:Response, got {root.tag}", "BND-01")
         pend = _pending(sp.request_lifetime)
         irt = root.get("InResponseTo")
-        ctx: dict[str, Any] = {"solicited": False, "tenant": None, "next": None}
+        ctx: dict[str, Any] = {"solicited": False, "tenant": None, "next": None,
+                               "unsolicited": irt is None}
         if irt is not None:
             p = pend.get(irt)
             if p is not None:
@@ -814,7 +815,7 @@ def register_flows(app: Flask, sp: "RefSP") -> None:
         pend = session.get("pending")
         prev = sp.store.session(old) if old else None
         if prev is not None and prev["user_id"] and prev["user_id"] != result.user_id \
-                and not ctx.get("solicited") and not sp.m("unsolicited_replaces_session"):
+                and ctx.get("unsolicited") and not sp.m("unsolicited_replaces_session"):
             # SES-02 (login CSRF): an unsolicited Response for another user never silently
             # replaces the session this browser already has; the user signs out first
             who = (sp.me(prev["user_id"]) or {}).get("email", "another user")

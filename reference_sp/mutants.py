@@ -336,7 +336,9 @@ _TABLE: tuple[Mutant, ...] = (
            ("XML-13",)),
     Mutant("expands_entities", "parses the message with its DTD and expands entities (internal, "
            "file and network; no amplification guard), then verifies and reads the expanded "
-           "document", ("XML-03", "XML-05", "XML-06")),
+           "document (and, as an SP without that guard would, bounds no attribute value: the "
+           "expansion reaches the user store)", ("XML-03", "XML-05", "XML-06"),
+           implies=("unbounded_attribute_values",)),
     Mutant("processes_xinclude", "runs XInclude processing (network allowed) on the message before "
            "the normal checks", ("XML-07",)),
     Mutant("trusts_encrypted_assertion", "takes an encrypted Assertion as authentic without a "

@@ -14,10 +14,8 @@ COVERED = ("XSW", "PDF", "CMT", "SIG", "KEY", "ALG", "ENC", "TIME", "XML",
 # that gains a scenario or a not-applicable reason must go).
 PENDING: dict[str, str] = {
     # issue 11 (contracts): applicable, not written yet
-              "email attribute (ATTR-14 covers one email from two IdPs), a NameID-keyed SP needs it",
     "TEN-05": "issue 11: shibmd:Scope checks; neither bundled contract reads a scoped attribute "
               "(subject-id), so there is no reference-SP rule to break yet",
-              "the seed's ?idpId= form, the cross-configuration variant is still to write",
 }
 
 CASES = {c.id: c for c in load()}
