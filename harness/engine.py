@@ -22,6 +22,7 @@ from .events import (
 )
 from .registry import ACCEPT, REJECT, ScenarioSpec
 from .runtime import Runtime
+from .sp_metadata import expectation_source
 from .verdict import Observation, Verdict, decide
 
 
@@ -272,7 +273,7 @@ class Engine:
             reason=reason, duration=round(time.perf_counter() - start, 4), driver=driver_name,
             profile=profile, expected=expected.value, level=spec.level.value, refs=spec.refs,
             hops=hops, control=control_note, fix_hint=spec.fix_hint, artifacts=artifacts, sent=sent,
-            findings=findings,
+            findings=findings, expected_from=expectation_source(spec, self.runtime, observation),
         )
         if shared and verdict is Verdict.PASS and observation is not None and not observation.accepted:
             self._pending.setdefault(key, []).append((spec, result))  # waits for the control after it

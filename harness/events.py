@@ -51,6 +51,8 @@ class ScenarioResult:
     sent: list[dict[str, Any]] = field(default_factory=list)
     # robustness findings of their own next to the verdict (e.g. "the SP answered 500 to bad input")
     findings: list[str] = field(default_factory=list)
+    # where `expected` came from: "profile NAME", or the SP's declared policy (metadata / [sp.policy])
+    expected_from: str = ""
 
     @property
     def key(self) -> str:

@@ -11,7 +11,7 @@ states; the target file wins.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
 
@@ -67,6 +67,60 @@ class SPPolicy:
         if not self.require_signed_response:
             return "the SP does not declare that it requires a signed Response"
         return f"the SP requires a signed samlp:Response ({self.require_signed_response_from})"
+
+
+    def declared(self, keys: "tuple[str, ...] | list[str]" = ()) -> list[str]:
+        """The declared policies named by `keys` (all when empty), each with where it came from:
+        the SP's metadata or the target file's `[sp.policy]` (and what that overrides)."""
+        want = set(keys or POLICY_CAPABILITIES)
+        out: list[str] = []
+        if "want_assertions_signed" in want and self.want_assertions_signed is not None:
+            out.append(f"WantAssertionsSigned={str(self.want_assertions_signed).lower()} "
+                       f"({self.want_assertions_signed_from})")
+            out += [n for n in self.notes if "want_assertions_signed" in n]
+        if "require_signed_response" in want and self.require_signed_response is not None:
+            out.append(f"require_signed_response={str(self.require_signed_response).lower()} "
+                       f"({self.require_signed_response_from})")
+        if "encryption_key" in want and self.encryption_certs:
+            out.append(f"{len(self.encryption_certs)} encryption key(s) (metadata: KeyDescriptor)")
+        return out
+
+
+# capabilities that come from what the SP declares (harness/runtime.py: Runtime.capabilities)
+POLICY_CAPABILITIES = ("want_assertions_signed", "require_signed_response", "encryption_key")
+
+
+class _Undeclared:
+    """A runtime whose SP declares nothing: to tell whether a scenario's `expect_when` follows
+    the SP's declared policy (the answer changes) or something else (the profile, the target)."""
+
+    def __init__(self, runtime: Any) -> None:
+        self._runtime = runtime
+        self.sp_policy = SPPolicy(entity_id=runtime.sp_policy.entity_id)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._runtime, name)
+
+
+def expectation_source(spec: Any, runtime: Any, observation: Any = None) -> str:
+    """Where a verdict's expectation came from, for the reports: `profile NAME`, or the SP's
+    declared policy (metadata or `[sp.policy]`) when the scenario runs only because of it (its
+    `needs`), its `expect_when` follows it, or the observation names it (`Observation.policy`)."""
+    profile = f"profile {runtime.profile.name}"
+    pol = getattr(runtime, "sp_policy", None)
+    if pol is None:
+        return profile
+    keys = [c for c in spec.needs if c in POLICY_CAPABILITIES]
+    decided = False
+    if spec.expect_when is not None:
+        try:
+            decided = spec.expect_when(runtime) != spec.expect_when(_Undeclared(runtime))
+        except Exception:  # noqa: BLE001 - evidence only: never let it break a verdict
+            decided = False
+    if not (keys or decided or getattr(observation, "policy", None)):
+        return profile
+    items = pol.declared(() if decided or not keys else keys)
+    return "the SP's declared policy: " + "; ".join(items) if items else profile
 
 
 def _tri(value: str | None) -> bool | None:

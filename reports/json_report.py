@@ -39,6 +39,7 @@ def result_dict(r: ScenarioResult, base: Path | None = None) -> dict[str, Any]:
         "driver": r.driver,
         "verdict": r.verdict,
         "expected": r.expected,
+        "expected_from": r.expected_from or f"profile {r.profile}",
         "level": r.level,
         "duration": r.duration,
         "evidence": r.reason,

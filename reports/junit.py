@@ -56,9 +56,12 @@ class JUnitWriter:
                 ET.SubElement(case, "skipped", {"message": r.reason})
             else:
                 ET.SubElement(case, "system-out").text = "\n".join([r.reason, *r.findings])
-            if r.findings:
+            policy = r.expected_from if r.expected_from.startswith("the SP's declared policy") else ""
+            if r.findings or policy:
                 props = ET.Element("properties")
                 case.insert(0, props)
+                if policy:  # the expectation came from the SP's metadata or [sp.policy], not the profile
+                    ET.SubElement(props, "property", {"name": "expected_from", "value": policy})
                 for f in r.findings:
                     ET.SubElement(props, "property", {"name": "finding", "value": f})
         ET.indent(suite)
@@ -66,7 +69,8 @@ class JUnitWriter:
 
 
 def _detail(r: ScenarioResult) -> str:
-    lines = [r.reason, f"expected: {r.expected} ({r.level}); refs: {', '.join(r.refs)}"]
+    lines = [r.reason, f"expected: {r.expected} ({r.level}) from {r.expected_from or 'profile ' + r.profile}; "
+                       f"refs: {', '.join(r.refs)}"]
     if r.control:
         lines.append(f"positive control: {r.control}")
     lines += [f"finding: {f}" for f in r.findings]

@@ -168,3 +168,31 @@ def test_declared_refusal_of_unsolicited_responses_is_checked_not_assumed():
             engine.close()
     assert {k: (r.expected, r.verdict) for k, r in got.items()} == {
         "IRT-05": ("reject", "fail"), "FLOW-02": ("reject", "fail"), "RPL-05": ("reject", "not-tested")}
+
+
+def test_reports_say_when_the_expectation_came_from_the_sp_policy(tmp_path: Path):
+    """JSON, JUnit and HTML name the source of a verdict's expectation: the SP's declared policy (here
+    `[sp.policy]` over metadata that says nothing) for SIG-03 and POS-04, the profile for FLOW-01."""
+    import json
+    from xml.etree import ElementTree as ET
+
+    from harness.cli import main
+    from harness.target import TARGET_DIR
+
+    text = (TARGET_DIR / "reference_generic.toml").read_text(encoding="utf-8")
+    text = text.replace("[embedded]\n", '[embedded]\nwant_assertions_signed = "absent"\n', 1)
+    text = text.replace("[sp]\n", "[sp]\npolicy = { want_assertions_signed = true }\n", 1)
+    (tmp_path / "t.toml").write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    argv = ["run", "--target", str(tmp_path / "t.toml"), "--report-dir", str(out), "--seed", "3"]
+    for sid in ("SIG-03", "POS-04", "FLOW-01"):
+        argv += ["--scenario", sid]
+    assert main(argv) == 0
+    got = {s["id"]: s["expected_from"] for s in json.loads((out / "samlconf-results.json").read_text())["scenarios"]}
+    override = "target file: [sp.policy] want_assertions_signed"
+    assert override in got["SIG-03"] and override in got["POS-04"], got
+    assert got["FLOW-01"] == "profile generic", got
+    props = {c.get("name").split()[0]: [p.get("value") for p in c.iter("property") if p.get("name") == "expected_from"]
+             for c in ET.parse(out / "samlconf-junit.xml").iter("testcase")}
+    assert override in props["SIG-03"][0] and not props["FLOW-01"], props
+    assert override in (out / "samlconf-report.html").read_text(encoding="utf-8")
