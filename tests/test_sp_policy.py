@@ -181,7 +181,8 @@ def test_reports_say_when_the_expectation_came_from_the_sp_policy(tmp_path: Path
 
     text = (TARGET_DIR / "reference_generic.toml").read_text(encoding="utf-8")
     text = text.replace("[embedded]\n", '[embedded]\nwant_assertions_signed = "absent"\n', 1)
-    text = text.replace("[sp]\n", "[sp]\npolicy = { want_assertions_signed = true }\n", 1)
+    text = text.replace("[sp.policy]\n", "[sp.policy]\nwant_assertions_signed = true\n", 1) \
+        if "[sp.policy]\n" in text else text + "\n[sp.policy]\nwant_assertions_signed = true\n"
     (tmp_path / "t.toml").write_text(text, encoding="utf-8")
     out = tmp_path / "out"
     argv = ["run", "--target", str(tmp_path / "t.toml"), "--report-dir", str(out), "--seed", "3"]
