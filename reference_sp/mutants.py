@@ -391,7 +391,7 @@ _TABLE: tuple[Mutant, ...] = (
     Mutant("saml_errors_unhandled", "lets pysaml2's exceptions (an error status) escape the ACS and "
            "reads the assertion pysaml2 could not decrypt without checking it is there "
            "(session_info() on None): a server error (500) instead of a meaningful refusal page",
-           ("POS-10", "STA-01", "ENC-04", "ENC-09")),
+           ("POS-10", "ENC-04", "ENC-09")),
     Mutant("subject_optional", "takes an Assertion without Subject, the user named by its email "
            "attribute, with no bearer confirmation asked for (ruby-saml's skip_subject_confirmation "
            "with the identity read from an attribute; no schema validation requiring the Subject)",

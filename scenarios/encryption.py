@@ -41,7 +41,7 @@ single_fault("ENC-08", "An EncryptedData Type other than #Element is refused",
              refs=("Core 6.1 (Type, if present, MUST be #Element)", "catalogue ENC-08 (policy)"),
              fix_hint="Refuse EncryptedData whose Type is present and not xmlenc#Element.")
 single_fault("ENC-04", "An EncryptedAssertion for another SP's key is refused without a 5xx",
-             ["encrypted-wrong-key"], category="encryption", needs=NEEDS, graceful=True,
+             ["encrypted-wrong-key"], category="encryption", needs=NEEDS, graceful=True, level="SHOULD",
              refs=("catalogue ENC-04",), fix_hint="Refuse what you cannot decrypt, with a clear error, never a 5xx.")
 
 
@@ -73,7 +73,7 @@ def enc_03(ctx: ScenarioContext) -> Observation:
 
 @scenario("ENC-09", "EncryptedData without KeyInfo, or without EncryptionMethod, is refused gracefully", category="encryption",
           refs=("python3-saml KEYINFO_NOT_FOUND_IN_ENCRYPTED_DATA", "catalogue ENC-09"), needs=NEEDS,
-          expect=REJECT,
+          expect=REJECT, level="SHOULD",
           fix_hint="Refuse EncryptedData missing its KeyInfo or EncryptionMethod; never guess an algorithm.")
 def enc_09(ctx: ScenarioContext) -> Observation:
     """Without EncryptionMethod the content is AES-CBC (a decrypter's usual default): an SP that

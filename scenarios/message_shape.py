@@ -38,7 +38,8 @@ single_fault("STA-04", "An illegal top-level StatusCode (a second-level code) wi
              fix_hint=STA_HINT)
 single_fault("POS-10", "An error status (Responder/AuthnFailed, no assertion) signs nobody in, gracefully",
              ["status"], category="status", refs=("S2I SDP-SP11", "Core 3.2.2.2", "catalogue POS-10"),
-             fix_hint=STA_HINT + " Show the user a meaningful error, never a server error.", graceful=True)
+             fix_hint=STA_HINT + " Show the user a meaningful error, never a server error.", graceful=True,
+             level="SHOULD")
 
 STA05_MARK = "<script>alert('samlconf-sta05')</script>"
 

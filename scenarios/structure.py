@@ -21,13 +21,13 @@ STA01_CODES = (("Requester", "RequestDenied"), ("Responder", "NoPassive"), ("Ver
 
 
 @scenario("STA-01", "A non-Success top-level status (Requester, Responder, VersionMismatch) signs nobody in, "
-          "gracefully, also when the Response carries a signed Assertion", category="status",
+          "also when the Response carries a signed Assertion", category="status",
           refs=("Core 3.2.2.2", "Prof 4.1.4.2", "catalogue STA-01", "catalogue POS-10"),
           needs=("sp_initiated",), expect=REJECT,
           fix_hint="Check the top-level StatusCode before anything else: anything but Success signs nobody in, "
                    "whatever the Response carries; show a meaningful error, never a server error.")
 def sta_01(ctx: ScenarioContext) -> Observation:
-    """The catalogue's case (each code, no Assertion: no session, no 5xx), then each code with the
+    """The catalogue's case (each code, no Assertion: no session), then each code with the
     IdP's genuinely signed Assertion for the user: the status check itself, not merely the lack of
     an assertion, must refuse it."""
     def status(code: str, sub: str, with_assertion: bool) -> Any:
@@ -35,7 +35,7 @@ def sta_01(ctx: ScenarioContext) -> Observation:
 
     return each_variant(ctx, [(f"{code}/{sub}" + (" with a signed Assertion" if with_a else ", no Assertion"),
                                status(code, sub, with_a))
-                              for with_a in (False, True) for code, sub in STA01_CODES], graceful=True)
+                              for with_a in (False, True) for code, sub in STA01_CODES])
 single_fault("MAS-01", "A Success Response with zero assertions signs nobody in", ["zero-assertions"],
              category="assertion", refs=("Prof 4.1.4.2", "catalogue MAS-01"),
              fix_hint="Require exactly one Assertion.")

@@ -120,7 +120,7 @@ def xml_13(ctx: ScenarioContext) -> Observation:
 
 
 single_fault("XML-14", "A document nested 100 000 elements deep is refused gracefully", ["deep-nesting(depth=100000)"],
-             category="xml", refs=("catalogue XML-14", "Oblique Security 2026 (OOM DoS)"), graceful=True,
+             category="xml", refs=("catalogue XML-14", "Oblique Security 2026 (OOM DoS)"), graceful=True, level="SHOULD",
              fix_hint="Limit nesting depth and element/attribute counts in the parser (libxml2 without huge_tree); "
                       "refuse with a clear error, never a server error.")
 

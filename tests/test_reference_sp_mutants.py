@@ -892,9 +892,9 @@ CASES: dict[str, tuple[str, Probe, Any, Any]] = {
     "decrypt_then_first_assertion": (RC, p_victim("encrypted-xsw"), None, "victim@example.com"),
     "defaults_encryption_method": (RC, p_fault("encrypted-missing(part=method,block=aes256-cbc)"), False, True),
     "decrypted_plaintext_entities": (RC, p_fault("encrypted-dtd"), False, True),
-    "saml_errors_unhandled": (RC, p_scenario("POS-10"), "pass", "fail"),
+    "saml_errors_unhandled": (RC, p_scenario("POS-10"), "pass", "warn"),
     "subject_optional": (RC, p_fault("subject-missing"), False, True),
-    "no_depth_limit": (RC, p_scenario("XML-14"), "pass", "fail"),
+    "no_depth_limit": (RC, p_scenario("XML-14"), "pass", "warn"),
     "ignores_metadata_valid_until": (RC, p_scenario("KEY-09B"), "pass", "warn"),
 }
 
