@@ -896,6 +896,12 @@ CASES: dict[str, tuple[str, Probe, Any, Any]] = {
     "subject_optional": (RC, p_fault("subject-missing"), False, True),
     "no_depth_limit": (RC, p_scenario("XML-14"), "pass", "warn"),
     "ignores_metadata_valid_until": (RC, p_scenario("KEY-09B"), "pass", "warn"),
+    # issue 11: sessions, attribute bounds, tenants (each needs the full round trip)
+    "unsolicited_replaces_session": (RC, p_scenario("SES-02"), "pass", "warn"),
+    "session_switch_merges": (RC, p_scenario("SES-03"), "pass", "fail"),
+    "unbounded_attribute_values": (RC, p_scenario("ATTR-12"), "pass", "warn"),
+    "users_keyed_by_name_id": (RC, p_scenario("TEN-04"), "pass", "fail"),
+    "relaystate_selects_tenant": (RC, p_scenario("TEN-07"), "pass", "fail"),
 }
 
 
