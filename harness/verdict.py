@@ -28,10 +28,13 @@ UNKNOWN = "<signed in, identity unknown>"
 
 @dataclass
 class Check:
-    """One fact about the SP's state that an ACCEPT scenario requires (e.g. 'user was provisioned')."""
+    """One fact about the SP's state that an ACCEPT scenario requires (e.g. 'user was provisioned').
+
+    ok=None: the SP does not show the fact (e.g. its whoami answer has no such field): it cannot be
+    judged, so the verdict is inconclusive, never a failure of the SP."""
 
     name: str
-    ok: bool
+    ok: bool | None
     detail: str = ""
     always: bool = False  # still counts when the SP refuses an expected-ACCEPT login (e.g. "never off-site")
 
@@ -74,7 +77,7 @@ class Observation:
     def identity_known(self) -> bool:
         return self.signed_in is not None and self.signed_in != UNKNOWN
 
-    def check(self, name: str, ok: bool, detail: str = "", *, always: bool = False) -> "Observation":
+    def check(self, name: str, ok: bool | None, detail: str = "", *, always: bool = False) -> "Observation":
         self.checks.append(Check(name, ok, detail, always))
         return self
 
@@ -110,7 +113,8 @@ def decide(
         return Verdict.INCONCLUSIVE, why
     bad = _FAILING[level]
     obs = observation
-    failed = [c for c in obs.checks if not c.ok]
+    failed = [c for c in obs.checks if c.ok is False]
+    unseen = [c for c in obs.checks if c.ok is None]
     if expected is Outcome.ACCEPT:
         if not obs.accepted:
             still = [c for c in failed if c.always]  # e.g. "never off-site": a refusal does not hide it
@@ -131,6 +135,10 @@ def decide(
         if failed:
             c = failed[0]
             return bad, f"{c.name}: {c.detail}" if c.detail else c.name
+        if unseen:
+            c = unseen[0]
+            return Verdict.INCONCLUSIVE, (f"signed in as {obs.signed_in!r}, but the SP does not show whether "
+                                          f"{c.name}" + (f" ({c.detail})" if c.detail else ""))
         return Verdict.PASS, f"signed in as {obs.signed_in!r}" + "".join(
             f"; {c.name}" for c in obs.checks
         )
@@ -150,6 +158,11 @@ def decide(
                         c = failed[0]
                         return bad, f"SP signed in the genuinely signed identity {who!r}, but {c.name}" + \
                             (f" ({c.detail})" if c.detail else "")
+                    if unseen:
+                        c = unseen[0]
+                        return Verdict.INCONCLUSIVE, (f"SP signed in the genuinely signed identity {who!r}, but "
+                                                      f"does not show whether {c.name}"
+                                                      + (f" ({c.detail})" if c.detail else ""))
                     return Verdict.PASS, (f"SP signed in the genuinely signed identity {who!r}, "
                                           f"never {obs.intended!r}{note}")
                 lax = Verdict.INFO if level is Level.MAY else Verdict.WARN

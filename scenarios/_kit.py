@@ -194,3 +194,35 @@ def each_variant(ctx: ScenarioContext, variants: Sequence[tuple[str, Callable[[]
     assert obs is not None, "each_variant needs at least one variant"
     obs.note = "every shape refused: " + "; ".join(w for w, _ in variants)
     return obs
+
+
+# What a check reads from an SP that does not show it: the check is unseen (ok=None, inconclusive),
+# never failed. An SP nobody here wrote shows what it likes in its whoami answer.
+NOT_SHOWN: Any = type("NotShown", (), {"__repr__": lambda self: "<not shown>"})()
+
+
+def shown(data: Any, key: str, *, containing: Sequence[str] = ()) -> Any:
+    """The value the SP's whoami JSON shows at `key`; else, when `containing` is given, the first value
+    anywhere in the answer (a string, or the list holding it) that contains one of those strings, e.g.
+    an SP that shows `{"givenName": ["Doe, John"]}`; else NOT_SHOWN."""
+    if isinstance(data, dict) and key in data:
+        return data[key]
+
+    def walk(node: Any, depth: int = 0) -> Any:
+        if depth > 8:
+            return NOT_SHOWN
+        if isinstance(node, str):
+            return node if any(c in node for c in containing) else NOT_SHOWN
+        if isinstance(node, list):
+            for item in node:
+                if walk(item, depth + 1) is not NOT_SHOWN:
+                    return node if isinstance(item, str) else walk(item, depth + 1)
+            return NOT_SHOWN
+        if isinstance(node, dict):
+            for v in node.values():
+                hit = walk(v, depth + 1)
+                if hit is not NOT_SHOWN:
+                    return hit
+        return NOT_SHOWN
+
+    return walk(data) if containing else NOT_SHOWN

@@ -15,7 +15,7 @@ from harness.context import ScenarioContext
 from harness.registry import ACCEPT, REJECT, scenario
 from harness.verdict import Observation
 
-from ._kit import fault, single_fault
+from ._kit import NOT_SHOWN, fault, shown, single_fault
 from .contract_redflag import _other_idp_metadata
 from .session import need_ok, new_account_id, unobservable
 
@@ -118,9 +118,13 @@ def attr_07(ctx: ScenarioContext) -> Observation:
     user = ctx.new_user().with_attributes(**{first: ["Doe, John"]})
     ctx.sp_login(user)
     obs = ctx.observe(user)
-    got = _me(ctx).get("first_name")
-    obs.check("the first name is kept as one value", got == "Doe, John",
-              f"sent {first}='Doe, John', the SP stored {got!r}")
+    got = shown(_me(ctx), "first_name", containing=("Doe", "John"))
+    if got is NOT_SHOWN:
+        return obs.check("the first name is kept as one value", None,
+                         f"sent {first}='Doe, John'; the whoami answer has no 'first_name' field and no "
+                         "value naming Doe or John")
+    obs.check("the first name is kept as one value", got in ("Doe, John", ["Doe, John"]),
+              f"sent {first}='Doe, John', the SP shows {got!r}")
     return obs
 
 

@@ -158,3 +158,25 @@ def test_worse_picks_the_takeover_over_lax_parsing_over_refusal():
     assert worse(REJECT, Level.MUST, refused, lax) is lax
     assert worse(REJECT, Level.MUST, lax, takeover) is takeover
     assert worse(REJECT, Level.MUST, refused, refused) is refused
+
+
+def test_a_fact_the_sp_does_not_show_is_inconclusive_never_a_failure():
+    from harness.verdict import Observation
+
+    obs = Observation(signed_in="a@x", intended="a@x").check("name kept whole", None, "no such field")
+    v, why = decide(ACCEPT, Level.MUST, obs)
+    assert v is Verdict.INCONCLUSIVE and "does not show" in why
+    obs.check("other fact", False, "wrong")  # a fact seen and wrong still fails
+    assert decide(ACCEPT, Level.MUST, obs)[0] is Verdict.FAIL
+    refused = Observation(signed_in=None, intended="a@x").check("name kept whole", None)
+    assert decide(REJECT, Level.MUST, refused)[0] is Verdict.PASS
+
+
+def test_shown_finds_a_value_wherever_the_sp_shows_it():
+    from scenarios._kit import NOT_SHOWN, shown
+
+    assert shown({"first_name": None}, "first_name", containing=("Doe",)) is None
+    assert shown({"attributes": {"givenName": ["Doe, John"]}}, "first_name", containing=("Doe",)) == ["Doe, John"]
+    assert shown({"givenName": ["Doe", "John"]}, "first_name", containing=("Doe",)) == ["Doe", "John"]
+    assert shown({"email": "a@x"}, "first_name", containing=("Doe",)) is NOT_SHOWN
+    assert shown({"email": "a@x"}, "first_name") is NOT_SHOWN
