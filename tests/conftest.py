@@ -1,7 +1,8 @@
-"""Shared helpers for samlconf's own tests: run scenarios against the embedded reference SP."""
+"""Shared helpers for samlconf's own tests: run scenarios against the embedded reference SP (or any
+target), and the module-scoped redis_cloud IdP + reference SP pair most reference-SP tests use."""
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Any, Callable, Iterable
 
 import pytest
 
@@ -12,22 +13,58 @@ from harness.runtime import Runtime
 from harness.suite import resolve_target
 
 
-def run_scenarios(profile: str, ids: Iterable[str], *, mutants: Iterable[str] = (),
-                  drivers: Iterable[str] = ("http",), target=None, **driver_options) -> dict[str, ScenarioResult]:
-    """Run scenarios against the bundled reference SP (optionally a mutant, or a changed `target`
-    model of it); results by id[driver]."""
-    target = target or resolve_target(None, profile)
-    with Runtime(target, mutants=tuple(mutants), seed=1234) as rt:
-        engine = Engine(rt, list(drivers), driver_options=driver_options)
+def run_target(target: Any, ids: Iterable[str], *, mutants: Iterable[str] = (),
+               drivers: Iterable[str] = ("http",), seed: int = 1234,
+               tweak: Callable[[Runtime], Any] | None = None,
+               inspect: Callable[[Runtime], Any] | None = None,
+               **driver_options) -> tuple[list[ScenarioResult], Any]:
+    """Run scenarios (each on every driver) against `target` in one Runtime: `tweak(rt)` before the
+    first, `inspect(rt)` after the last (its value is returned with the results)."""
+    drivers = list(drivers)
+    with Runtime(target, mutants=tuple(mutants), seed=seed) as rt:
+        if tweak is not None:
+            tweak(rt)
+        engine = Engine(rt, drivers, driver_options=driver_options)
         try:
             for sid in ids:
                 for d in drivers:
                     engine.run_one(get(sid), d)
         finally:
             engine.close()
-    return {f"{r.id}[{r.driver}]" if len(list(drivers)) > 1 else r.id: r for r in engine.results}
+        seen = inspect(rt) if inspect is not None else None
+    return engine.results, seen
+
+
+def run_scenarios(profile: str, ids: Iterable[str], *, mutants: Iterable[str] = (),
+                  drivers: Iterable[str] = ("http",), target=None, **driver_options) -> dict[str, ScenarioResult]:
+    """Run scenarios against the bundled reference SP (optionally a mutant, or a changed `target`
+    model of it); results by id[driver]."""
+    drivers = list(drivers)
+    results, _ = run_target(target or resolve_target(None, profile), ids, mutants=mutants, drivers=drivers,
+                            **driver_options)
+    return {f"{r.id}[{r.driver}]" if len(drivers) > 1 else r.id: r for r in results}
 
 
 @pytest.fixture
 def run():
     return run_scenarios
+
+
+@pytest.fixture(scope="module")
+def idp():
+    """A redis_cloud mock IdP for the module (a module needing another profile defines its own)."""
+    from reference_sp.testing import IdPUnderTest
+
+    i = IdPUnderTest.start(profile="redis_cloud")
+    yield i
+    i.stop()
+
+
+@pytest.fixture(scope="module")
+def sp(idp, tmp_path_factory):
+    """The correct reference SP (redis_cloud) trusting `idp`, with its own database, for the module."""
+    from reference_sp.testing import SPUnderTest
+
+    s = SPUnderTest.start(idp, "redis_cloud", db_dir=tmp_path_factory.mktemp("sp"))
+    yield s
+    s.stop()

@@ -9,11 +9,10 @@ from pathlib import Path
 import pytest
 
 from harness.context import shows_session
-from harness.engine import Engine
-from harness.registry import get
-from harness.runtime import Runtime, json_path
+from harness.runtime import json_path
 from harness.serving import LoopbackServer
 from harness.target import load_target
+from tests.conftest import run_target
 from tests.xmlsec_sp import create_app
 
 def target(tmp_path: Path, base: str, whoami: str, profile: str = "generic") -> Path:
@@ -52,15 +51,9 @@ def lax_transient_sp():
 
 
 def run(path: Path, ids: list[str]) -> dict:
-    with Runtime(load_target(path), seed=99) as rt:
-        engine = Engine(rt, ["http"])
-        try:
-            for sid in ids:
-                engine.run_one(get(sid), "http")
-        finally:
-            engine.close()
-        issued = [i.name_id for i in rt.idp.issued]
-    return {r.id: r for r in engine.results} | {"_issued": issued}
+    results, issued = run_target(load_target(path), ids, seed=99,
+                                 inspect=lambda rt: [i.name_id for i in rt.idp.issued])
+    return {r.id: r for r in results} | {"_issued": issued}
 
 
 def test_transient_name_id_is_matched_against_what_the_idp_issued(tmp_path, transient_sp):

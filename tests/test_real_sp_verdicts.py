@@ -16,12 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.engine import Engine
 from harness.events import ScenarioResult
-from harness.registry import get
-from harness.runtime import Runtime
 from harness.serving import LoopbackServer
 from harness.target import load_target
+from tests.conftest import run_target
 from tests.xmlsec_sp import TARGET_TOML, create_app
 
 REFUSALS = ["SIG-01", "SIG-02", "SIG-05", "SIG-06", "SIG-09", "KEY-02", "AUD-01", "TIME-01", "DST-01",
@@ -45,16 +43,9 @@ def target_path(tmp_path: Path, servers, mode: str) -> Path:
 
 
 def run(tmp_path: Path, servers, mode: str, ids: list[str], drivers=("http",), **options) -> dict[str, ScenarioResult]:
-    target = load_target(target_path(tmp_path, servers, mode))
-    with Runtime(target, seed=4321) as rt:
-        engine = Engine(rt, list(drivers), driver_options=options)
-        try:
-            for sid in ids:
-                for d in drivers:
-                    engine.run_one(get(sid), d)
-        finally:
-            engine.close()
-    return {r.id: r for r in engine.results}
+    results, _ = run_target(load_target(target_path(tmp_path, servers, mode)), ids, drivers=drivers,
+                            seed=4321, **options)
+    return {r.id: r for r in results}
 
 
 def test_500_refusals_pass_with_a_robustness_finding(tmp_path, servers):

@@ -7,23 +7,9 @@ import pytest
 from lxml import etree
 
 from mock_idp.users import generate_user
-from reference_sp.testing import IdPUnderTest, SPUnderTest
+from reference_sp.testing import SPUnderTest
 
 MD = "urn:oasis:names:tc:SAML:2.0:metadata"
-
-
-@pytest.fixture(scope="module")
-def idp():
-    i = IdPUnderTest.start(profile="redis_cloud")
-    yield i
-    i.stop()
-
-
-@pytest.fixture(scope="module")
-def sp(idp, tmp_path_factory):
-    s = SPUnderTest.start(idp, "redis_cloud", db_dir=tmp_path_factory.mktemp("sp"))
-    yield s
-    s.stop()
 
 
 @pytest.fixture(scope="module")

@@ -55,13 +55,6 @@ def dns():
 
 
 @pytest.fixture(scope="module")
-def idp():
-    i = IdPUnderTest.start(profile="redis_cloud")
-    yield i
-    i.stop()
-
-
-@pytest.fixture(scope="module")
 def idp2():
     i = IdPUnderTest.start("urn:samlconf:acme-idp", profile="redis_cloud")
     yield i

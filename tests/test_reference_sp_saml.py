@@ -10,24 +10,10 @@ import pytest
 from lxml import etree
 
 from mock_idp.users import generate_user
-from reference_sp.testing import IdPUnderTest, SPUnderTest
+from reference_sp.testing import SPUnderTest
 from reference_sp.xmlsec_backend import InProcessXmlSec
 
 _seed = iter(range(2000, 9000))
-
-
-@pytest.fixture(scope="module")
-def idp():
-    i = IdPUnderTest.start(profile="redis_cloud")
-    yield i
-    i.stop()
-
-
-@pytest.fixture(scope="module")
-def sp(idp, tmp_path_factory):
-    s = SPUnderTest.start(idp, "redis_cloud", db_dir=tmp_path_factory.mktemp("sp"))
-    yield s
-    s.stop()
 
 
 def fresh_user():

@@ -7,21 +7,6 @@ import httpx
 import pytest
 
 from mock_idp.keys import KeyTrustError, load_or_create
-from reference_sp.testing import IdPUnderTest, SPUnderTest
-
-
-@pytest.fixture(scope="module")
-def idp():
-    i = IdPUnderTest.start(profile="redis_cloud")
-    yield i
-    i.stop()
-
-
-@pytest.fixture(scope="module")
-def sp(idp, tmp_path_factory):
-    s = SPUnderTest.start(idp, "redis_cloud", db_dir=tmp_path_factory.mktemp("sp"))
-    yield s
-    s.stop()
 
 
 def admin(sp, method: str, path: str, body) -> httpx.Response:

@@ -12,11 +12,10 @@ from typing import Any, Callable, Iterable
 
 import pytest
 
-from harness.engine import Engine
 from harness.events import ScenarioResult
-from harness.registry import get
 from harness.runtime import Runtime
 from harness.suite import resolve_target
+from tests.conftest import run_target
 
 IDS = ("POS-11", "SLO-01", "SLO-11", "FLOW-03")
 
@@ -24,16 +23,8 @@ IDS = ("POS-11", "SLO-01", "SLO-11", "FLOW-03")
 def run_slo(profile: str, ids: Iterable[str], *, mutants: Iterable[str] = (), logout_url: str = "/logout",
             tweak: Callable[[Runtime], Any] | None = None) -> dict[str, ScenarioResult]:
     target = resolve_target(None, profile).model_copy(update={"logout_url": logout_url})
-    with Runtime(target, mutants=tuple(mutants), seed=4321) as rt:
-        if tweak is not None:
-            tweak(rt)
-        engine = Engine(rt, ["http"])
-        try:
-            for sid in ids:
-                engine.run_one(get(sid), "http")
-        finally:
-            engine.close()
-    return {r.id: r for r in engine.results}
+    results, _ = run_target(target, ids, mutants=mutants, seed=4321, tweak=tweak)
+    return {r.id: r for r in results}
 
 
 @pytest.mark.parametrize("profile", ["redis_cloud", "redflag"])

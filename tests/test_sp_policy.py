@@ -18,6 +18,7 @@ from harness.runtime import Runtime
 from harness.sp_metadata import read_policy
 from harness.suite import resolve_target
 from harness.target import load_target
+from tests.conftest import run_target
 
 IDS = ("SIG-03", "POS-03", "POS-04")
 
@@ -27,14 +28,8 @@ def run(was: str, mutants: tuple[str, ...] = (), policy: dict | None = None, ids
     embedded = target.embedded.model_copy(update={"want_assertions_signed": was})
     sp = target.sp.model_copy(update={"policy": target.sp.policy.model_copy(update=policy or {})})
     target = target.model_copy(update={"embedded": embedded, "sp": sp})
-    with Runtime(target, mutants=mutants, seed=77) as rt:
-        engine = Engine(rt, ["http"])
-        try:
-            for sid in ids:
-                engine.run_one(get(sid), "http")
-        finally:
-            engine.close()
-    return {r.id: r.verdict for r in engine.results}
+    results, _ = run_target(target, ids, mutants=mutants, seed=77)
+    return {r.id: r.verdict for r in results}
 
 
 # (metadata WantAssertionsSigned, SP accepts a response-only signature?) -> SIG-03, POS-03, POS-04
