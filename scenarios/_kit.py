@@ -75,6 +75,12 @@ def no_server_error(ctx: ScenarioContext) -> Callable[[Observation], Observation
     return check
 
 
+def me(ctx: ScenarioContext) -> dict[str, Any]:
+    """The target's whoami answer as a dict ({} when it is none)."""
+    data = ctx.whoami_data()
+    return data if isinstance(data, dict) else {}
+
+
 def single_fault(
     id: str,
     title: str,
@@ -172,6 +178,20 @@ def wrapped_variants(ctx: ScenarioContext, faults_for: Callable[[str | None], Se
     chosen = worse(ctx.expected, ctx.level, b, a)
     chosen.note = f"variant (a) unchanged values: {outcome_text(a)}; variant (b) victim {victim}: {outcome_text(b)}"
     return chosen
+
+
+def first_accepted(ctx: ScenarioContext, cases: Iterable[Any],
+                   attempt: Callable[[Any], Observation]) -> Observation:
+    """Try one case after another, each in a fresh session (`attempt(case)` signs in and observes):
+    the first that signs someone in is the finding; when every one is refused, the last observation."""
+    obs: Observation | None = None
+    for case in cases:
+        ctx.restart()
+        obs = attempt(case)
+        if obs.accepted:
+            return obs
+    assert obs is not None, "first_accepted needs at least one case"
+    return obs
 
 
 def each_variant(ctx: ScenarioContext, variants: Sequence[tuple[str, Callable[[], Sequence[Any]]]], *,

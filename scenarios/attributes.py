@@ -15,21 +15,23 @@ from harness.context import ScenarioContext
 from harness.registry import ACCEPT, REJECT, scenario
 from harness.verdict import Observation
 
-from ._kit import NOT_SHOWN, fault, shown, single_fault
+from ._kit import NOT_SHOWN, fault, first_accepted, me, shown, single_fault
 from .contract_redflag import _other_idp_metadata
 from .session import need_ok, new_account_id, unobservable
 
 XSS = "<img src=x onerror=alert(1)>"
 
 
-def _me(ctx: ScenarioContext) -> dict[str, Any]:
-    data = ctx.whoami_data()
-    return data if isinstance(data, dict) else {}
-
-
 def _role_attr(ctx: ScenarioContext) -> str:
     """The attribute that carries the role: `role`, or the account mapping."""
     return ctx.profile.attributes.role or ctx.profile.attributes.account_mapping or "role"
+
+
+def _top_role(ctx: ScenarioContext) -> str:
+    """The most privileged role of the profile's vocabulary (or of its account roles)."""
+    if ctx.profile.attributes.role:
+        return ctx.profile.roles.vocabulary[0] if ctx.profile.roles else "Administrator"
+    return ctx.profile.accounts.roles[0] if ctx.profile.accounts else "owner"
 
 
 def _role_value(ctx: ScenarioContext, role: str) -> str:
@@ -118,7 +120,7 @@ def attr_07(ctx: ScenarioContext) -> Observation:
     user = ctx.new_user().with_attributes(**{first: ["Doe, John"]})
     ctx.sp_login(user)
     obs = ctx.observe(user)
-    got = shown(_me(ctx), "first_name", containing=("Doe", "John"))
+    got = shown(me(ctx), "first_name", containing=("Doe", "John"))
     if got is NOT_SHOWN:
         return obs.check("the first name is kept as one value", None,
                          f"sent {first}='Doe, John'; the whoami answer has no 'first_name' field and no "
@@ -142,19 +144,17 @@ def attr_07(ctx: ScenarioContext) -> Observation:
 def attr_08(ctx: ScenarioContext) -> Observation:
     vocab = list(ctx.profile.roles.vocabulary) if ctx.profile.roles else []
     low, high = vocab[-1], vocab[0]
-    obs: Observation | None = None
-    for values in ([low, high], [high, low]):
-        ctx.restart()
+
+    def attempt(values: list[str]) -> Observation:
         user = _with_role(ctx, values)
         ctx.sp_login(user)
         obs = ctx.observe(user)
         obs.note = f"role values {values}"
         if obs.accepted:
-            got = _me(ctx).get("role")
-            obs.note += f" gave the role {got!r}"
-            return obs
-    assert obs is not None
-    return obs
+            obs.note += f" gave the role {me(ctx).get('role')!r}"
+        return obs
+
+    return first_accepted(ctx, ([low, high], [high, low]), attempt)
 
 
 @scenario(
@@ -169,23 +169,18 @@ def attr_08(ctx: ScenarioContext) -> Observation:
              "else.",
 )
 def attr_09(ctx: ScenarioContext) -> Observation:
-    if ctx.profile.attributes.role:
-        top = ctx.profile.roles.vocabulary[0] if ctx.profile.roles else "Administrator"
-    else:
-        top = ctx.profile.accounts.roles[0] if ctx.profile.accounts else "owner"
+    top = _top_role(ctx)
     variants = [top.upper() if top != top.upper() else top.lower(), top.swapcase(), top + "\u200b",
                 "*", "super" + top.replace(" ", "").lower()]
-    obs: Observation | None = None
-    for v in variants:
-        ctx.restart()
+
+    def attempt(v: str) -> Observation:
         user = _with_role(ctx, [_role_value(ctx, v)])
         ctx.sp_login(user)
         obs = ctx.observe(user)
         obs.note = f"role value {ascii(_role_value(ctx, v))}"
-        if obs.accepted:
-            return obs
-    assert obs is not None
-    return obs
+        return obs
+
+    return first_accepted(ctx, variants, attempt)
 
 
 @scenario(
@@ -199,10 +194,7 @@ def attr_09(ctx: ScenarioContext) -> Observation:
              "element content.",
 )
 def attr_10(ctx: ScenarioContext) -> Observation:
-    if ctx.profile.attributes.role:
-        top = ctx.profile.roles.vocabulary[0] if ctx.profile.roles else "Administrator"
-    else:
-        top = ctx.profile.accounts.roles[0] if ctx.profile.accounts else "owner"
+    top = _top_role(ctx)
     user = ctx.new_user()
     value = _role_value(ctx, top)
     ctx.sp_login(user, [fault("attr-complex-value", name=_role_attr(ctx), value=value)])
@@ -223,18 +215,17 @@ def attr_10(ctx: ScenarioContext) -> Observation:
 )
 def attr_11(ctx: ScenarioContext) -> Observation:
     name = ctx.profile.attributes.tenant or ctx.profile.attributes.account_mapping or "role"
-    obs: Observation | None = None
-    for f in ("attr-empty", "attr-nil"):
-        ctx.restart()
+
+    def attempt(f: str) -> Observation:
         user = ctx.new_user()
         ctx.sp_login(user, [fault(f, name=name)])
         obs = ctx.observe(user)
         obs.note = f"{name}: {f}"
         if obs.accepted:
-            obs.note += f"; granted {_me(ctx).get('tenants') or _me(ctx).get('accounts')}"
-            return obs
-    assert obs is not None
-    return obs
+            obs.note += f"; granted {me(ctx).get('tenants') or me(ctx).get('accounts')}"
+        return obs
+
+    return first_accepted(ctx, ("attr-empty", "attr-nil"), attempt)
 
 
 @scenario(
@@ -413,7 +404,7 @@ def ten_03(ctx: ScenarioContext) -> Observation:
         need_ok(ctx, "add_tenant", tenant=other, idp_id=idp_id)
         user = ctx.new_user(tenants=[own, other])
         ctx.sp_login(user, tenant=own)
-        got = sorted(_me(ctx).get("tenants") or [])
+        got = sorted(me(ctx).get("tenants") or [])
     else:
         if "add_account" not in ctx.target.hooks:
             return unobservable("the target has no add_account hook")
@@ -422,7 +413,7 @@ def ten_03(ctx: ScenarioContext) -> Observation:
         need_ok(ctx, "add_account", account=other, saml_active=True, idp_id=idp_id)
         user = ctx.new_user(accounts=[f"{own}=viewer", f"{other}=owner"])
         ctx.sp_login(user)
-        got = sorted((_me(ctx).get("accounts") or {}).keys())
+        got = sorted((me(ctx).get("accounts") or {}).keys())
     obs = ctx.observe(user, store_check=False)
     obs.check(f"{other} (bound to IdP {idp_id}) not granted", other not in got, f"granted {got}")
     obs.check(f"{own} (this IdP's) granted", own in got, f"granted {got}")
@@ -448,19 +439,17 @@ def ten_06(ctx: ScenarioContext) -> Observation:
     tricks = [f"victim{n}@{good}@evil.example", f'"victim{n}@{good}"@evil.example',
               f"victim{n}@{good}.", f"victim{n}@{good}.evil.example",
               f"=?utf-8?q?victim{n}=40{good}?=@evil.example"]
-    obs: Observation | None = None
-    for email in tricks:
-        ctx.restart()
+
+    def attempt(email: str) -> Observation:
         # the trick is in the Email attribute (the contract's user key); the NameID stays a plain
         # address, so that an SP's NameID syntax check is not what refuses it
         user = ctx.new_user(email=email, name_id=f"victim{n}@evil.example")
         ctx.idp_login(user)
         obs = ctx.observe(user, store_check=False)
         obs.note = f"Email {email!r}"
-        if obs.accepted:
-            return obs
-    assert obs is not None
-    return obs
+        return obs
+
+    return first_accepted(ctx, tricks, attempt)
 
 
 @scenario(

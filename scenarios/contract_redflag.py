@@ -5,12 +5,11 @@ and is vacuous (the valid baseline, with a note) elsewhere.
 """
 from __future__ import annotations
 
-from typing import Any
-
 from harness.context import ScenarioContext
 from harness.registry import ACCEPT, REJECT, scenario
 from harness.verdict import Observation
 
+from ._kit import me
 from .session import need_ok, new_password, unobservable, password_sign_in
 
 SEED = "seed redflag"
@@ -20,11 +19,6 @@ def _tenants(ctx: ScenarioContext) -> list[str] | None:
     if ctx.profile.tenants is None or not ctx.profile.attributes.tenant:
         return None
     return list(ctx.target.testdata.tenants)
-
-
-def _me(ctx: ScenarioContext) -> dict[str, Any]:
-    data = ctx.whoami_data()
-    return data if isinstance(data, dict) else {}
 
 
 def _two_tenants(ctx: ScenarioContext) -> tuple[str, str] | Observation:
@@ -55,12 +49,12 @@ def rf_multi_tenant(ctx: ScenarioContext) -> Observation:
     user = ctx.new_user(tenants=[a, b])
     ctx.sp_login(user, tenant=b)  # the second tenant's own login URL
     obs = ctx.observe(user)
-    me = _me(ctx)
-    got = sorted(me.get("tenants") or [])
+    shown = me(ctx)
+    got = sorted(shown.get("tenants") or [])
     obs.check("every listed tenant granted", got == sorted([a, b]),
               f"tenantid '{a},{b}' gave the tenants {got}")
-    obs.check("signed in to the tenant whose URL was used", me.get("current_tenant") in (b, None),
-              f"current tenant {me.get('current_tenant')!r}, login URL was for {b!r}")
+    obs.check("signed in to the tenant whose URL was used", shown.get("current_tenant") in (b, None),
+              f"current tenant {shown.get('current_tenant')!r}, login URL was for {b!r}")
     return obs
 
 
@@ -82,12 +76,12 @@ def rf_reprovision(ctx: ScenarioContext) -> Observation:
     a, b = pair
     user = ctx.new_user(tenants=[a, b])
     ctx.sp_login(user, tenant=a)
-    first = sorted(_me(ctx).get("tenants") or [])
+    first = sorted(me(ctx).get("tenants") or [])
     ctx.restart()
     later = user.with_attributes(**{ctx.profile.attributes.tenant: [a]})
     ctx.sp_login(later, tenant=a)
     obs = ctx.observe(later)
-    got = sorted(_me(ctx).get("tenants") or [])
+    got = sorted(me(ctx).get("tenants") or [])
     obs.check("first login granted both tenants", first == sorted([a, b]),
               f"tenantid '{a},{b}' gave {first}")
     obs.check(f"tenant {b} removed at the next login", got == [a],
@@ -117,7 +111,7 @@ def rf_role_alias(ctx: ScenarioContext) -> Observation:
     user = ctx.new_user(role=alias)
     ctx.sp_login(user)
     obs = ctx.observe(user)
-    got = _me(ctx).get("role")
+    got = me(ctx).get("role")
     obs.check(f"{alias} is read as {role!r}", got == role, f"the SP stored the role {got!r}")
     return obs
 
@@ -189,7 +183,7 @@ def rf_one_idp(ctx: ScenarioContext) -> Observation:
     user = ctx.new_user(tenants=[ts[0], foreign])
     ctx.sp_login(user, tenant=ts[0])
     obs = ctx.observe(user)
-    got = sorted(_me(ctx).get("tenants") or [])
+    got = sorted(me(ctx).get("tenants") or [])
     obs.refusal_ok = "refusing the whole login grants no tenant of another IdP either"
     obs.check(f"tenant {foreign} of another IdP not granted", foreign not in got,
               f"the run's IdP granted {got}, including {foreign} (bound to IdP {idp_id})", always=True)
@@ -237,7 +231,7 @@ def rf_tenant_url(ctx: ScenarioContext) -> Observation:
     user = ctx.new_user(tenants=[a, b])
     ctx.sp_login(user, tenant=b)
     obs = ctx.observe(user)
-    cur = _me(ctx).get("current_tenant")
+    cur = me(ctx).get("current_tenant")
     obs.check(f"current tenant is {b}, whose URL was used", cur == b,
               f"signed in through ?saml={b} (tenantid '{a},{b}'), current tenant {cur!r}")
     return obs
@@ -292,13 +286,13 @@ def rf_switch(ctx: ScenarioContext) -> Observation:
     both = ctx.new_user(tenants=[a, b])
     ctx.sp_login(both, tenant=a)
     _switch(ctx, b)
-    switched = _me(ctx).get("current_tenant")
+    switched = me(ctx).get("current_tenant")
     ctx.restart()
     one = ctx.new_user(tenants=[a])
     ctx.sp_login(one, tenant=a)
     _switch(ctx, b)
     obs = ctx.observe(one)
-    cur = _me(ctx).get("current_tenant")
+    cur = me(ctx).get("current_tenant")
     obs.check(f"a user granted {a} and {b} switches to {b}", switched == b,
               f"current tenant after switching: {switched!r}")
     obs.check(f"a user granted only {a} cannot switch to {b}", cur == a,
@@ -327,12 +321,12 @@ def rf_tenant_added(ctx: ScenarioContext) -> Observation:
     a, b = pair
     user = ctx.new_user(tenants=[a])
     ctx.sp_login(user, tenant=a)
-    first = sorted(_me(ctx).get("tenants") or [])
+    first = sorted(me(ctx).get("tenants") or [])
     ctx.restart()
     later = user.with_attributes(**{ctx.profile.attributes.tenant: [f"{a},{b}"]})
     ctx.sp_login(later, tenant=a)
     obs = ctx.observe(later)
-    got = sorted(_me(ctx).get("tenants") or [])
+    got = sorted(me(ctx).get("tenants") or [])
     obs.check("first login granted one tenant", first == [a], f"first login: {first}")
     obs.check(f"tenant {b} granted at the next login", got == sorted([a, b]),
               f"the second login sent tenantid '{a},{b}'; the user has {got}")
@@ -357,12 +351,12 @@ def rf_role_changed(ctx: ScenarioContext) -> Observation:
     r1, r2 = vocab[-1], vocab[-2]
     user = ctx.new_user(role=r1)
     ctx.sp_login(user)
-    first = _me(ctx).get("role")
+    first = me(ctx).get("role")
     ctx.restart()
     later = user.with_attributes(**{ctx.profile.attributes.role: [r2]})
     ctx.sp_login(later)
     obs = ctx.observe(later)
-    got = _me(ctx).get("role")
+    got = me(ctx).get("role")
     obs.check(f"first login gave {r1!r}", first == r1, f"first login: {first!r}")
     obs.check(f"the role is {r2!r} after the change", got == r2,
               f"the second login sent role {r2!r}; the SP has {got!r}")

@@ -14,7 +14,7 @@ from harness.context import ScenarioContext
 from harness.registry import ACCEPT, REJECT, scenario
 from harness.verdict import Observation
 
-from .slo import SLO_HINT, control, logout_request, messages, sign_in
+from .slo import SLO_HINT, control, logout_outcome, logout_request, messages, sign_in
 
 NEEDS = ("sp_initiated", "slo")
 STATUS = "urn:oasis:names:tc:SAML:2.0:status:"
@@ -97,10 +97,8 @@ def slo_06(ctx: ScenarioContext) -> Observation:
     before = len(ctx.hops)
     msg = ctx.idp.logout_request(ctx.runtime.sp_entity_id, other, **{**who.name_knobs(),
                                                                    "session_index": who.session_index})
-    ctx.session.navigate(msg.url)
-    obs = ctx.observe(who.user, store_check=False)
+    obs = logout_outcome(ctx, who, msg.url, f"a LogoutRequest for {other!r} ended {who.email!r}'s session")
     if not obs.accepted:
-        obs.note = f"a LogoutRequest for {other!r} ended {who.email!r}'s session"
         return obs
     answers = [s for _, s in messages(ctx.hops[before:], "SAMLResponse") if s.get("InResponseTo") == msg.message_id]
     obs.check("the SP did not answer Success", not any(s.get("Status") == "Success" for s in answers),
@@ -187,10 +185,9 @@ def slo_09(ctx: ScenarioContext) -> Observation:
     if ctx.whoami() != who.email:
         return Observation(signed_in=None, intended=who.email, observable=False,
                            note="signing in again after the logout failed")
-    ctx.session.navigate(msg.url)  # the same LogoutRequest, byte for byte
-    obs = ctx.observe(who.user, store_check=False)
+    # the same LogoutRequest, byte for byte
+    obs = logout_outcome(ctx, who, msg.url, f"the replayed LogoutRequest {msg.message_id} ended the new session")
     if not obs.accepted:
-        obs.note = f"the replayed LogoutRequest {msg.message_id} ended the new session"
         return obs
     from dataclasses import replace
 
@@ -217,11 +214,8 @@ def slo_10(ctx: ScenarioContext) -> Observation:
     attacker = ctx.new_user()
     captured = ctx.idp.issue_response(ctx.runtime.sp_entity_id, attacker)
     msg = logout_request(ctx, victim, sign=False, wrap_assertion_from=captured.xml)
-    ctx.session.navigate(msg.url)
-    obs = ctx.observe(victim.user, store_check=False)
-    if not obs.accepted:
-        obs.note = "an unsigned LogoutRequest carrying a signed Assertion ended the victim's session"
-        return obs
+    obs = logout_outcome(ctx, victim, msg.url,
+                         "an unsigned LogoutRequest carrying a signed Assertion ended the victim's session")
     return control(ctx, victim, obs)
 
 

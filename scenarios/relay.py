@@ -273,16 +273,14 @@ def rly_06(ctx: ScenarioContext) -> Observation:
              "included; refuse the message when it does not verify.",
 )
 def rly_07(ctx: ScenarioContext) -> Observation:
-    from .slo import control, logout_request, sign_in
+    from .slo import control, logout_outcome, logout_request, sign_in
 
     who = sign_in(ctx)
     if isinstance(who, Observation):
         return who
     msg = logout_request(ctx, who, relay_state="/signed", relay_state_sent=EVIL)
-    ctx.session.navigate(msg.url)
-    obs = ctx.observe(who.user, store_check=False)
-    if not obs.accepted:
-        obs.note = "a LogoutRequest with a RelayState changed after signing ended the session"
+    obs = logout_outcome(ctx, who, msg.url,
+                         "a LogoutRequest with a RelayState changed after signing ended the session")
     return control(ctx, who, obs)
 
 

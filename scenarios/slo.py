@@ -133,6 +133,16 @@ def _control(ctx: ScenarioContext, who: SignedIn, obs: Observation) -> Observati
     return obs
 
 
+def _logout_outcome(ctx: ScenarioContext, who: SignedIn, url: str, ended: str) -> Observation:
+    """Carry a logout message (its URL) into the signed-in session and observe the user: when the
+    session ended, `ended` says what ended it (the caller then runs `_control` on a survivor)."""
+    ctx.session.navigate(url)
+    obs = ctx.observe(who.user, store_check=False)
+    if not obs.accepted:
+        obs.note = ended
+    return obs
+
+
 # --- POS-11 ---------------------------------------------------------------------------------
 @scenario(
     "POS-11",
@@ -199,10 +209,7 @@ def slo_01(ctx: ScenarioContext) -> Observation:
         return who
     before = len(ctx.hops)
     msg = _logout_request(ctx, who, sign=False)
-    ctx.session.navigate(msg.url)
-    obs = ctx.observe(who.user, store_check=False)
-    if not obs.accepted:
-        obs.note = "the unsigned LogoutRequest ended the session"
+    obs = _logout_outcome(ctx, who, msg.url, "the unsigned LogoutRequest ended the session")
     success = [s for _, s in _messages(ctx.hops[before:], "SAMLResponse")
                if s.get("InResponseTo") == msg.message_id and s.get("Status") == "Success"]
     obs.check("no Success LogoutResponse to the unsigned request", not success,
@@ -243,10 +250,8 @@ def slo_11(ctx: ScenarioContext) -> Observation:
         return obs
     forged = ctx.idp.logout_request(ctx.runtime.sp_entity_id, who.name_id, sign=False,
                                     relay_state="https://evil.example/", **who.name_knobs())
-    ctx.session.navigate(forged.url)
-    obs = ctx.observe(who.user, store_check=False)
-    if not obs.accepted:
-        obs.note = "variant (b): a forged unsigned LogoutRequest (no SessionIndex) ended the session"
+    obs = _logout_outcome(ctx, who, forged.url,
+                          "variant (b): a forged unsigned LogoutRequest (no SessionIndex) ended the session")
     return _control(ctx, who, obs)
 
 
@@ -381,6 +386,7 @@ def slo_16(ctx: ScenarioContext) -> Observation:
 # shared with the other logout scenarios (scenarios/logout.py, scenarios/relay.py)
 sign_in = _sign_in
 control = _control
+logout_outcome = _logout_outcome
 logout_request = _logout_request
 messages = _messages
 idp_events = _idp_events
