@@ -31,6 +31,8 @@ class ScenarioContext:
         self.plan_tokens: list[str] = []  # the IdP plans of this scenario's logins (what was sent)
         self.expected = ACCEPT  # set by the engine: what the profile expects of this scenario
         self.level = Level.MUST  # set by the engine: the scenario's level
+        self._undo: list[tuple[str, Any]] = []  # what to put back when the scenario ends (undo())
+        self.cleanup_failures: list[str] = []  # set by the engine: undo() calls that failed
 
     @property
     def hops(self) -> list[Hop]:
@@ -207,6 +209,36 @@ class ScenarioContext:
             if str(u.get("email", "")).lower() == email.lower():
                 return u
         return None
+
+    # --- SP-wide changes, undone after the scenario ------------------------------------------
+    def add_idp(self, idp_id: str, metadata_xml: str, *, check: bool = True) -> tuple[int, Any]:
+        """Add another SAML configuration (IdP) at the SP through the `add_idp` hook; returns the
+        hook's (status, answer). With `check` a refusal (4xx) is the target's error (a setup step
+        that must succeed); without, it is returned as the SP's answer. When the target has the optional
+        `delete_idp` hook, the engine removes the configuration again when the scenario ends, so a
+        run leaves the SP's configurations as it found them. Never the run's own configuration
+        (testdata.saml_config_id): replace that one and put it back yourself."""
+        if idp_id == self.target.testdata.saml_config_id:
+            raise HarnessError(f"add_idp({idp_id!r}) would replace the run's own IdP configuration")
+        if check:
+            status, data = 200, self.runtime.call_hook("add_idp", idp_id=idp_id, metadata_xml=metadata_xml)
+        else:
+            status, data = self.runtime.call_hook_status("add_idp", idp_id=idp_id, metadata_xml=metadata_xml)
+        if status < 400 and self.runtime.has_hook("delete_idp"):
+            self._undo.append(("delete_idp", {"idp_id": idp_id}))
+        return status, data
+
+    def undo(self) -> list[str]:
+        """Call the undo hooks registered by this scenario, last first; returns what failed (one line
+        each), never raises: a failed cleanup is a finding, not the scenario's verdict."""
+        failed = []
+        while self._undo:
+            name, values = self._undo.pop()
+            try:
+                self.runtime.call_hook(name, **values)
+            except (TargetError, HarnessError) as exc:
+                failed.append(f"{name} {values}: {exc}")
+        return failed
 
     def has(self, capability: str) -> bool:
         return self.runtime.capabilities().get(capability) is None

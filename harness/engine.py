@@ -267,6 +267,8 @@ class Engine:
                 findings.append(f"SHOULD (robustness): the SP answered a server error {bad_input}: {e}"
                                 + (f" ({n} times)" if n > 1 else "") + "; refuse with a clear 4xx or an error page instead")
             findings += [f"browser: {d}" for d in ctx.diagnostics]
+            findings += [f"cleanup failed, the SP keeps a change of this scenario: {f}"
+                         for f in ctx.cleanup_failures]
         sent: list[dict[str, Any]] = ctx.sent() if ctx is not None else []
         result = ScenarioResult(
             id=spec.id, title=spec.title, category=spec.category, verdict=verdict.value,
@@ -293,7 +295,10 @@ class Engine:
 
     def _run_body(self, spec: ScenarioSpec, ctx: ScenarioContext) -> Observation:
         """Run the scenario in `ctx`'s fresh session; the caller closes its sessions once judged."""
-        obs = spec.func(ctx)
+        try:
+            obs = spec.func(ctx)
+        finally:
+            ctx.cleanup_failures = ctx.undo()  # e.g. the IdP configurations it added (delete_idp)
         if not isinstance(obs, Observation):
             raise HarnessError(f"scenario {spec.id} returned {type(obs).__name__}, not an Observation")
         if ctx.notes and not obs.note:

@@ -410,6 +410,10 @@ class Runtime:
         return self.seed * 1000 + self._user_counter + self.worker * 1_000_000
 
     # --- hooks ----------------------------------------------------------------------------
+    def has_hook(self, name: str) -> bool:
+        """The target has this hook (in its file, or as a method of its adapter)."""
+        return name in self.target.hooks or callable(getattr(self.adapter, name, None))
+
     def call_hook(self, name: str, **values: Any) -> Any:
         """Call an admin hook of the target (file table or adapter method); returns its JSON at
         json_path. Any 4xx/5xx is the target's error."""

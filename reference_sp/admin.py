@@ -263,6 +263,17 @@ def register_admin(app: Flask, sp: "RefSP") -> None:
             sp.seed(load_idp=False)  # the configured domains/accounts/tenants bind to the default IdP
         return jsonify({"id": idp_id, "entity_id": info.entity_id})
 
+    @app.delete("/admin/api/idps/<idp_id>")
+    @admin
+    def delete_idp(idp_id: str) -> Response:
+        """Remove an added SAML configuration with what is bound to it (samlconf's `delete_idp`
+        hook, after a scenario that added one); the configured default IdP stays."""
+        if idp_id == sp.cfg.idp_id:
+            raise AdminError(f"{idp_id!r} is the configured IdP; replace it with POST instead", 409)
+        if sp.idp(idp_id) is None:
+            raise AdminError(f"no SAML configuration {idp_id!r}", 404)
+        return jsonify({"deleted": idp_id, "removed": sp.delete_idp(idp_id)})
+
     @app.post("/admin/api/accounts")
     @admin
     def add_account() -> Response:

@@ -258,6 +258,23 @@ class RefSP:
                       (idp_id, info.entity_id, metadata, time.time()))
         return info
 
+    def delete_idp(self, idp_id: str) -> dict[str, int]:
+        """Remove a SAML configuration and what is bound to it: its accounts/tenants (and their
+        memberships), domains, link requests and the sessions signed in through it. Counts removed."""
+        with self.store.tx() as c:
+            scopes = [r[0] for r in c.execute("SELECT id FROM accounts WHERE idp_id = ?", (idp_id,))]
+            for scope in scopes:
+                c.execute("DELETE FROM memberships WHERE scope_id = ?", (scope,))
+            out = {
+                "accounts": c.execute("DELETE FROM accounts WHERE idp_id = ?", (idp_id,)).rowcount,
+                "domains": c.execute("DELETE FROM domains WHERE idp_id = ?", (idp_id,)).rowcount,
+                "link_requests": c.execute("DELETE FROM link_requests WHERE idp_id = ?", (idp_id,)).rowcount,
+                "sessions": c.execute("DELETE FROM sessions WHERE idp_id = ?", (idp_id,)).rowcount,
+                "idps": c.execute("DELETE FROM idps WHERE id = ?", (idp_id,)).rowcount,
+            }
+        self.retired_idp_metadata.pop(idp_id, None)
+        return out
+
     def idp(self, idp_id: str | None) -> Any:
         if not idp_id:
             return None

@@ -50,7 +50,7 @@ def _second_idp(ctx: ScenarioContext) -> tuple[str, str]:
     """Add another SAML configuration (IdP) at the SP: (its id, its entityID)."""
     n = ctx.runtime.next_seed()
     idp_id, entity = f"other{n}", f"urn:samlconf:other-idp:{n}"
-    need_ok(ctx, "add_idp", idp_id=idp_id, metadata_xml=_other_idp_metadata(ctx, entity))
+    ctx.add_idp(idp_id, _other_idp_metadata(ctx, entity))  # removed after the scenario (delete_idp)
     return idp_id, entity
 
 

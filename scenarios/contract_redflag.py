@@ -177,8 +177,7 @@ def rf_one_idp(ctx: ScenarioContext) -> Observation:
                            note="the target has no add_idp / add_tenant hooks")
     n = ctx.runtime.next_seed()
     idp_id, foreign = f"other{n}", f"foreign{n}"
-    need_ok(ctx, "add_idp", idp_id=idp_id,
-            metadata_xml=_other_idp_metadata(ctx, f"urn:samlconf:other-idp:{n}"))
+    ctx.add_idp(idp_id, _other_idp_metadata(ctx, f"urn:samlconf:other-idp:{n}"))
     need_ok(ctx, "add_tenant", tenant=foreign, idp_id=idp_id)
     user = ctx.new_user(tenants=[ts[0], foreign])
     ctx.sp_login(user, tenant=ts[0])
