@@ -77,3 +77,19 @@ def test_every_capability_is_documented():
     text = (DOCS / "profiles.md").read_text(encoding="utf-8")
     missing = [c for c in CAPABILITIES if f"| `{c}` |" not in text]
     assert not missing, f"docs/profiles.md 'Capabilities' table lacks: {missing}"
+
+
+def test_every_scenario_and_fault_module_has_its_place_in_the_docs():
+    """docs/writing-scenarios.md 'Where things go' names every module of scenarios/ and
+    mock_idp/faults/, so a newcomer finds the room for a change."""
+    root = DOCS.parent
+    text = (DOCS / "writing-scenarios.md").read_text(encoding="utf-8")
+    table = text[text.index("## Where things go"):]
+    rows = [line.split("|") for line in table.splitlines() if line.startswith("| ")]
+    scen = " ".join(r[2] for r in rows if len(r) > 3)
+    faults = " ".join(r[3] for r in rows if len(r) > 3)
+    missing = [f"scenarios/{p.name}" for p in sorted((root / "scenarios").glob("*.py"))
+               if p.name != "__init__.py" and f"`{p.name}`" not in scen]
+    missing += [f"mock_idp/faults/{p.name}" for p in sorted((root / "mock_idp" / "faults").glob("*.py"))
+                if p.name != "__init__.py" and f"`{p.name}`" not in faults]
+    assert not missing, f"docs/writing-scenarios.md 'Where things go' lacks: {missing}"
