@@ -50,21 +50,26 @@ def run():
     return run_scenarios
 
 
+def module_profile(request) -> str:
+    """The profile a test module works under: its `PROFILE`, else redis_cloud."""
+    return getattr(request.module, "PROFILE", "redis_cloud")
+
+
 @pytest.fixture(scope="module")
-def idp():
-    """A redis_cloud mock IdP for the module (a module needing another profile defines its own)."""
+def idp(request):
+    """A mock IdP (under the module's profile) for the module."""
     from reference_sp.testing import IdPUnderTest
 
-    i = IdPUnderTest.start(profile="redis_cloud")
+    i = IdPUnderTest.start(profile=module_profile(request))
     yield i
     i.stop()
 
 
 @pytest.fixture(scope="module")
-def sp(idp, tmp_path_factory):
-    """The correct reference SP (redis_cloud) trusting `idp`, with its own database, for the module."""
+def sp(request, idp, tmp_path_factory):
+    """The correct reference SP (the module's profile) trusting `idp`, with its own database."""
     from reference_sp.testing import SPUnderTest
 
-    s = SPUnderTest.start(idp, "redis_cloud", db_dir=tmp_path_factory.mktemp("sp"))
+    s = SPUnderTest.start(idp, module_profile(request), db_dir=tmp_path_factory.mktemp("sp"))
     yield s
     s.stop()

@@ -11,14 +11,8 @@ from mock_idp.idp import PLAN_COOKIE
 from mock_idp.users import generate_user
 from reference_sp.testing import IdPUnderTest, SPUnderTest, form_fields
 
+PROFILE = "redflag"  # the conftest `idp` fixture's profile
 _seed = iter(range(30_000, 40_000))
-
-
-@pytest.fixture(scope="module")
-def idp():
-    i = IdPUnderTest.start(profile="redflag")
-    yield i
-    i.stop()
 
 
 @pytest.fixture(scope="module")
