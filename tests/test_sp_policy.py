@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from harness.engine import Engine
 from harness.registry import ACCEPT, REJECT, get
 from harness.runtime import Runtime
 from harness.sp_metadata import read_policy
@@ -139,12 +138,7 @@ def test_ses01_fails_only_on_a_kept_pre_login_session_id(monkeypatch, keep, muta
 
     monkeypatch.setattr(refapp, "SPConfig", functools.partial(refapp.SPConfig, keep_sessions_at_login=keep))
     target = resolve_target(None, "generic")
-    with Runtime(target, mutants=mutants, seed=78) as rt:
-        engine = Engine(rt, ["http"])
-        try:
-            r = engine.run_one(get("SES-01"), "http")
-        finally:
-            engine.close()
+    (r,), _ = run_target(target, ["SES-01"], mutants=mutants, seed=78)
     assert r.verdict == verdict, r.reason
     if keep:
         assert "their own session, not the victim's" in r.reason
@@ -155,12 +149,8 @@ def test_declared_refusal_of_unsolicited_responses_is_checked_not_assumed():
     (capabilities_off) gets IRT-05 and FLOW-02 expected refused -- and failed, since it accepts --
     while RPL-05 (needs an SP that takes them) is not tested."""
     target = resolve_target(None, "generic").model_copy(update={"capabilities_off": ["idp_initiated"]})
-    with Runtime(target, seed=79) as rt:
-        engine = Engine(rt, ["http"])
-        try:
-            got = {sid: engine.run_one(get(sid), "http") for sid in ("IRT-05", "FLOW-02", "RPL-05")}
-        finally:
-            engine.close()
+    results, _ = run_target(target, ["IRT-05", "FLOW-02", "RPL-05"], seed=79)
+    got = {r.id: r for r in results}
     assert {k: (r.expected, r.verdict) for k, r in got.items()} == {
         "IRT-05": ("reject", "fail"), "FLOW-02": ("reject", "fail"), "RPL-05": ("reject", "not-tested")}
 
