@@ -10,9 +10,10 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from harness.events import Event, RunFinished, RunStarted, ScenarioFinished, ScenarioResult
+from harness.events import RunFinished, ScenarioResult
 
 from .atomic import write_atomic
+from .collect import CollectingWriter
 from .json_report import result_dict
 
 FILENAME = "samlconf-report.html"
@@ -64,18 +65,9 @@ def render(meta: dict[str, Any], results: list[ScenarioResult], interrupted: boo
     )
 
 
-class HtmlReportWriter:
-    def __init__(self, report_dir: Path) -> None:
-        self.path = Path(report_dir) / FILENAME
-        self.meta: dict[str, Any] = {}
-        self.results: list[ScenarioResult] = []
+class HtmlReportWriter(CollectingWriter):
+    filename = FILENAME
 
-    def __call__(self, event: Event) -> None:
-        if isinstance(event, RunStarted):
-            self.meta = event.meta()
-            self.results = []
-        elif isinstance(event, ScenarioFinished):
-            self.results.append(event.result)
-        elif isinstance(event, RunFinished):
-            write_atomic(self.path, render(self.meta, self.results, event.interrupted,
-                                           base=self.path.parent, finished_at=event.finished_at))
+    def finish(self, end: RunFinished) -> None:
+        write_atomic(self.path, render(self.meta, self.results, end.interrupted,
+                                       base=self.path.parent, finished_at=end.finished_at))

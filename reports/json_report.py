@@ -5,9 +5,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.events import Event, RunFinished, RunStarted, ScenarioFinished, ScenarioResult
+from harness.events import RunFinished, ScenarioResult
 
 from .atomic import write_atomic
+from .collect import CollectingWriter
 
 SCHEMA_VERSION = 2  # 2: run metadata (mutants, version, SP metadata digest), "sent", relative artifacts
 FILENAME = "samlconf-results.json"
@@ -60,23 +61,12 @@ def summary(results: list[ScenarioResult]) -> dict[str, int]:
     return out
 
 
-class JsonReportWriter:
-    """Collects events; writes the file at the end of the run (also after Ctrl-C: `interrupted`)."""
+class JsonReportWriter(CollectingWriter):
+    """Writes the file at the end of the run (also after Ctrl-C: `interrupted`)."""
 
-    def __init__(self, report_dir: Path) -> None:
-        self.path = Path(report_dir) / FILENAME
-        self.meta: dict[str, Any] = {}
-        self.results: list[ScenarioResult] = []
+    filename = FILENAME
 
-    def __call__(self, event: Event) -> None:
-        if isinstance(event, RunStarted):
-            self.meta = event.meta()
-        elif isinstance(event, ScenarioFinished):
-            self.results.append(event.result)
-        elif isinstance(event, RunFinished):
-            self.write(event)
-
-    def write(self, end: RunFinished) -> None:
+    def finish(self, end: RunFinished) -> None:
         doc = {
             "schema_version": SCHEMA_VERSION,
             "tool": "samlconf",

@@ -1,34 +1,24 @@
 """JUnit XML for CI systems, fed by the engine's events."""
 from __future__ import annotations
 
-from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from harness.events import Event, RunFinished, RunStarted, ScenarioFinished, ScenarioResult
+from harness.events import RunFinished, RunStarted, ScenarioResult
 
 from .atomic import write_atomic
+from .collect import CollectingWriter
 
 FILENAME = "samlconf-junit.xml"
 
 
-class JUnitWriter:
-    def __init__(self, report_dir: Path) -> None:
-        self.path = Path(report_dir) / FILENAME
-        self.name = "samlconf"
-        self.meta: dict = {}
-        self.results: list[ScenarioResult] = []
+class JUnitWriter(CollectingWriter):
+    filename = FILENAME
+    name = "samlconf"
 
-    def __call__(self, event: Event) -> None:
-        if isinstance(event, RunStarted):
-            self.name = f"samlconf: {event.target} ({event.profile})"
-            self.meta = event.meta()
-            self.results = []
-        elif isinstance(event, ScenarioFinished):
-            self.results.append(event.result)
-        elif isinstance(event, RunFinished):
-            self.write()
+    def started(self, event: RunStarted) -> None:
+        self.name = f"samlconf: {event.target} ({event.profile})"
 
-    def write(self) -> None:
+    def finish(self, end: RunFinished) -> None:
         rs = self.results
         suite = ET.Element("testsuite", {
             "name": self.name,

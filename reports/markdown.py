@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
-from harness.events import Event, RunFinished, RunStarted, ScenarioFinished, ScenarioResult
+from harness.events import RunFinished, ScenarioResult
 
 from .atomic import write_atomic
+from .collect import CollectingWriter
 from .html import ATTENTION, ORDER
 
 FILENAME = "samlconf-summary.md"
@@ -40,16 +40,8 @@ def render(meta: dict[str, Any], results: list[ScenarioResult], interrupted: boo
     return "\n".join(lines) + "\n"
 
 
-class MarkdownSummaryWriter:
-    def __init__(self, report_dir: Path) -> None:
-        self.path = Path(report_dir) / FILENAME
-        self.meta: dict[str, Any] = {}
-        self.results: list[ScenarioResult] = []
+class MarkdownSummaryWriter(CollectingWriter):
+    filename = FILENAME
 
-    def __call__(self, event: Event) -> None:
-        if isinstance(event, RunStarted):
-            self.meta, self.results = event.meta(), []
-        elif isinstance(event, ScenarioFinished):
-            self.results.append(event.result)
-        elif isinstance(event, RunFinished):
-            write_atomic(self.path, render(self.meta, self.results, event.interrupted))
+    def finish(self, end: RunFinished) -> None:
+        write_atomic(self.path, render(self.meta, self.results, end.interrupted))
