@@ -384,19 +384,7 @@ def verify_with_cert(root: etree._Element, element: etree._Element, cert_pem: by
     sig = element.find(f"{{{DS}}}Signature")
     if sig is None:
         return False
-    try:
-        ctx = xmlsec.SignatureContext()
-        ctx.key = xmlsec.Key.from_memory(cert_pem, xmlsec.constants.KeyDataFormatCertPem)
-        for el in root.iter(f"{{{SAMLP}}}Response", f"{{{SAML}}}Assertion"):
-            if el.get("ID"):
-                try:
-                    ctx.register_id(el, "ID")
-                except xmlsec.Error:
-                    pass
-        ctx.verify(sig)
-        return True
-    except (xmlsec.Error, ValueError):
-        return False
+    return _xmlsec_verify(sig, cert_pem, root.iter(f"{{{SAMLP}}}Response", f"{{{SAML}}}Assertion"))
 
 
 def check_signature_position(el: etree._Element) -> None:
@@ -467,10 +455,15 @@ def check_encryption(root: etree._Element, skip: Callable[[str], bool]) -> None:
 def verify_signature_element(root: etree._Element, sig: etree._Element, cert_pem: bytes) -> bool:
     """libxmlsec1's generic verification of one ds:Signature with `cert_pem`, every `ID` attribute
     registered, no restriction on References, URIs or transforms (the `generic_xmldsig` mutant)."""
+    return _xmlsec_verify(sig, cert_pem, root.iter())
+
+
+def _xmlsec_verify(sig: etree._Element, cert_pem: bytes, id_elements: Any) -> bool:
+    """libxmlsec1 verifies `sig` with `cert_pem`, the `ID` attributes of `id_elements` registered."""
     try:
         ctx = xmlsec.SignatureContext()
         ctx.key = xmlsec.Key.from_memory(cert_pem, xmlsec.constants.KeyDataFormatCertPem)
-        for el in root.iter():
+        for el in id_elements:
             if isinstance(el.tag, str) and el.get("ID"):
                 try:
                     ctx.register_id(el, "ID")
