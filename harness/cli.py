@@ -204,7 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="seed for generated users (reproducible runs)")
     run.add_argument("--workers", type=int, default=1, metavar="N",
                      help="run scenarios in N worker processes against the one target (one IdP endpoint, "
-                          "one report; scenarios that change SP-wide state stay in one worker, in order)")
+                          "one report; scenarios that change SP-wide state stay in one worker, in order; those that "
+                          "change the trusted IdPs run alone, last)")
     run.add_argument("--property-examples", type=int, metavar="N",
                      help="generated examples per property-based scenario (PROP-*; default 25)")
     run.add_argument("--property-derandomize", action="store_true",

@@ -6,7 +6,8 @@ result. This (front-end) process hands out work as workers free up, emits the ev
 report writers and progress display see one run), and, for a target of the user's, serves the
 target's one IdP port with `harness.idp_router.IdPRouter`, which routes every login to the worker
 whose IdP planned it. Scenarios that change SP-wide state (`ScenarioSpec.shared_state`) form one
-task that a single worker runs in order, so they never interleave.
+task that a single worker runs in order, so they never interleave; those that change which IdPs the
+SP trusts (`ScenarioSpec.exclusive`) form the last task, run when no other task is running.
 """
 from __future__ import annotations
 
@@ -70,15 +71,20 @@ def _run_meta() -> dict[str, Any]:
 def tasks_for(specs: Sequence[ScenarioSpec], drivers: Sequence[str], chunk: int = 6) -> list[tuple[list[str], str]]:
     """Work units: the shared-state scenarios as one ordered task per driver (first: the longest),
     the others in chunks of `chunk` neighbours (so refusals share positive controls within a task,
-    see Engine.run_batch) handed out as workers free up."""
+    see Engine.run_batch) handed out as workers free up; last, the exclusive ones, one ordered task
+    per driver, each to run alone (see run_parallel)."""
     out: list[tuple[list[str], str]] = []
     for d in drivers:
-        shared = [s.id for s in specs if s.shared_state]
+        shared = [s.id for s in specs if s.shared_state and not s.exclusive]
         if shared:
             out.append((shared, d))
     for d in drivers:
-        rest = [s.id for s in specs if not s.shared_state]
+        rest = [s.id for s in specs if not s.shared_state and not s.exclusive]
         out += [(rest[i:i + chunk], d) for i in range(0, len(rest), chunk)]
+    for d in drivers:
+        alone = [s.id for s in specs if s.exclusive]
+        if alone:
+            out.append((alone, d))
     return out
 
 
@@ -123,8 +129,11 @@ def run_parallel(target: Target, specs: Sequence[ScenarioSpec], drivers: Sequenc
                         version=samlconf_version(), sp_metadata_sha256=meta["sp_metadata_sha256"]))
         pending: dict[Future, tuple[list[str], str]] = {}
         queue = tasks_for(specs, drivers)
+        alone = {s.id for s in specs if s.exclusive}
         while queue or pending:
-            while queue and len(pending) < workers * 2:
+            # an exclusive task waits for every running task, and nothing starts beside it
+            while queue and len(pending) < workers * 2 and not any(ids[0] in alone for ids, _ in pending.values()) \
+                    and not (queue[0][0][0] in alone and pending):
                 ids, d = queue.pop(0)
                 emit(ScenarioStarted(ids[0], d))
                 pending[pool.submit(_run_task, ids, d)] = (ids, d)

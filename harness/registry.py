@@ -30,6 +30,10 @@ REJECT = Outcome.REJECT
 # local users): with workers they run in one group, one after another, never interleaved.
 SHARED_STATE = ("saml_admin", "bypass_users", "link_accounts", "local_users", "tenant_admin",
                 "domain_verification", "delete_user", "idp_admin")
+# Capabilities whose scenarios change which IdPs the SP trusts (replace the run's own IdP metadata,
+# RC-CERT-UPDATE, KEY-08/10, ALG-10; or add one, KEY-07, TEN-01/03): every other scenario's login
+# depends on that trust, so with workers against one SP they run alone, after all the others.
+EXCLUSIVE = ("idp_admin",)
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,11 @@ class ScenarioSpec:
     def shared_state(self) -> bool:
         """True when the scenario changes SP-wide state (see SHARED_STATE): run it in the serial group."""
         return any(n in SHARED_STATE for n in self.needs)
+
+    @property
+    def exclusive(self) -> bool:
+        """True when no other scenario may run at the same time against the SP (see EXCLUSIVE)."""
+        return any(n in EXCLUSIVE for n in self.needs)
 
 
 _REGISTRY: dict[str, ScenarioSpec] = {}

@@ -64,4 +64,6 @@ def test_delete_idp_removes_what_is_bound_to_it_and_keeps_the_default(sp, idp):
 def test_scenarios_that_add_or_replace_an_idp_run_in_the_serial_group():
     for sid in ("KEY-07", "RC-CERT-UPDATE", "ATTR-14", "RF-ONE-IDP", "TEN-02", "TEN-03", "KEY-08", "KEY-10",
                 "ALG-10"):
-        assert get(sid).shared_state, f"{sid} changes the SP's IdP configurations: it must run alone"
+        assert get(sid).shared_state, f"{sid} changes the SP's IdP configurations: it must run in the serial group"
+    for sid in ("KEY-07", "RC-CERT-UPDATE", "KEY-08", "KEY-10", "ALG-10", "TEN-03"):
+        assert get(sid).exclusive, f"{sid} changes the IdPs every login depends on: with workers it runs alone"
