@@ -307,7 +307,7 @@ def attr_12(ctx: ScenarioContext) -> Observation:
     if obs.accepted:
         rec = (ctx.find_user(ctx.email_of(user)) or {}) if ctx.has("user_inspection") else {}
         # the value wherever the SP shows it (first_name, givenName, ...): it starts with "Oversized"
-        shown = [v for v in [*rec.values(), *_me(ctx).values()] if isinstance(v, str) and v.startswith("Oversized")]
+        shown = [v for v in [*rec.values(), *me(ctx).values()] if isinstance(v, str) and v.startswith("Oversized")]
         if not shown:
             return unobservable(f"(a) signed in, but neither the user store nor whoami shows the {first} value")
         kept = max(shown, key=len)
@@ -512,8 +512,8 @@ class _OtherConfig:
         return self.ctx.sp_login(user, faults, tenant=self.scope)
 
     def granted(self) -> list[str]:
-        me = _me(self.ctx)
-        return sorted((me.get("accounts") or {}) if self.mapping else (me.get("tenants") or []))
+        shown = me(self.ctx)
+        return sorted((shown.get("accounts") or {}) if self.mapping else (shown.get("tenants") or []))
 
 
 def _other_config_missing(ctx: ScenarioContext) -> str | None:
