@@ -512,8 +512,8 @@ class _OtherConfig:
         return self.ctx.sp_login(user, faults, tenant=self.scope)
 
     def granted(self) -> list[str]:
-        shown = me(self.ctx)
-        return sorted((shown.get("accounts") or {}) if self.mapping else (shown.get("tenants") or []))
+        data = me(self.ctx)
+        return sorted((data.get("accounts") or {}) if self.mapping else (data.get("tenants") or []))
 
 
 def _other_config_missing(ctx: ScenarioContext) -> str | None:
