@@ -246,3 +246,14 @@ def shown(data: Any, key: str, *, containing: Sequence[str] = ()) -> Any:
         return NOT_SHOWN
 
     return walk(data) if containing else NOT_SHOWN
+
+
+def shows(obs: Observation, data: Any, *keys: str) -> bool:
+    """True when the whoami answer `data` has every field in `keys`. Otherwise each missing field
+    becomes an unseen check on `obs` (inconclusive: the SP does not show what it granted, which is
+    no failure of the SP) and the caller returns `obs` without judging the values."""
+    missing = [k for k in keys if not (isinstance(data, dict) and k in data)]
+    for k in missing:
+        obs.check(f"the whoami answer shows '{k}'", None,
+                  "the SP's whoami answer has no such field: what it granted cannot be read")
+    return not missing

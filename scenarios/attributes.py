@@ -15,7 +15,7 @@ from harness.context import ScenarioContext
 from harness.registry import ACCEPT, REJECT, scenario
 from harness.verdict import Observation
 
-from ._kit import NOT_SHOWN, fault, first_accepted, me, shown, single_fault
+from ._kit import NOT_SHOWN, fault, first_accepted, me, shown, shows, single_fault
 from .contract_redflag import _other_idp_metadata
 from .session import need_ok, new_account_id, unobservable
 
@@ -404,7 +404,8 @@ def ten_03(ctx: ScenarioContext) -> Observation:
         need_ok(ctx, "add_tenant", tenant=other, idp_id=idp_id)
         user = ctx.new_user(tenants=[own, other])
         ctx.sp_login(user, tenant=own)
-        got = sorted(me(ctx).get("tenants") or [])
+        seen, key = me(ctx), "tenants"
+        got = sorted(seen.get("tenants") or [])
     else:
         if "add_account" not in ctx.target.hooks:
             return unobservable("the target has no add_account hook")
@@ -413,8 +414,11 @@ def ten_03(ctx: ScenarioContext) -> Observation:
         need_ok(ctx, "add_account", account=other, saml_active=True, idp_id=idp_id)
         user = ctx.new_user(accounts=[f"{own}=viewer", f"{other}=owner"])
         ctx.sp_login(user)
-        got = sorted((me(ctx).get("accounts") or {}).keys())
+        seen, key = me(ctx), "accounts"
+        got = sorted((seen.get("accounts") or {}).keys())
     obs = ctx.observe(user, store_check=False)
+    if not shows(obs, seen, key):
+        return obs
     obs.check(f"{other} (bound to IdP {idp_id}) not granted", other not in got, f"granted {got}")
     obs.check(f"{own} (this IdP's) granted", own in got, f"granted {got}")
     return obs

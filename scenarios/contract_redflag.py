@@ -9,7 +9,7 @@ from harness.context import ScenarioContext
 from harness.registry import ACCEPT, REJECT, scenario
 from harness.verdict import Observation
 
-from ._kit import me
+from ._kit import me, shows
 from .session import need_ok, new_password, unobservable, password_sign_in
 
 SEED = "seed redflag"
@@ -50,6 +50,8 @@ def rf_multi_tenant(ctx: ScenarioContext) -> Observation:
     ctx.sp_login(user, tenant=b)  # the second tenant's own login URL
     obs = ctx.observe(user)
     shown = me(ctx)
+    if not shows(obs, shown, "tenants"):
+        return obs
     got = sorted(shown.get("tenants") or [])
     obs.check("every listed tenant granted", got == sorted([a, b]),
               f"tenantid '{a},{b}' gave the tenants {got}")
@@ -76,12 +78,16 @@ def rf_reprovision(ctx: ScenarioContext) -> Observation:
     a, b = pair
     user = ctx.new_user(tenants=[a, b])
     ctx.sp_login(user, tenant=a)
-    first = sorted(me(ctx).get("tenants") or [])
+    first_seen = me(ctx)
+    first = sorted(first_seen.get("tenants") or [])
     ctx.restart()
     later = user.with_attributes(**{ctx.profile.attributes.tenant: [a]})
     ctx.sp_login(later, tenant=a)
     obs = ctx.observe(later)
-    got = sorted(me(ctx).get("tenants") or [])
+    seen = me(ctx)
+    if not (shows(obs, first_seen, "tenants") and shows(obs, seen, "tenants")):
+        return obs
+    got = sorted(seen.get("tenants") or [])
     obs.check("first login granted both tenants", first == sorted([a, b]),
               f"tenantid '{a},{b}' gave {first}")
     obs.check(f"tenant {b} removed at the next login", got == [a],
@@ -111,7 +117,10 @@ def rf_role_alias(ctx: ScenarioContext) -> Observation:
     user = ctx.new_user(role=alias)
     ctx.sp_login(user)
     obs = ctx.observe(user)
-    got = me(ctx).get("role")
+    seen = me(ctx)
+    if not shows(obs, seen, "role"):
+        return obs
+    got = seen.get("role")
     obs.check(f"{alias} is read as {role!r}", got == role, f"the SP stored the role {got!r}")
     return obs
 
@@ -182,8 +191,11 @@ def rf_one_idp(ctx: ScenarioContext) -> Observation:
     user = ctx.new_user(tenants=[ts[0], foreign])
     ctx.sp_login(user, tenant=ts[0])
     obs = ctx.observe(user)
-    got = sorted(me(ctx).get("tenants") or [])
+    seen = me(ctx)
     obs.refusal_ok = "refusing the whole login grants no tenant of another IdP either"
+    if not shows(obs, seen, "tenants"):
+        return obs
+    got = sorted(seen.get("tenants") or [])
     obs.check(f"tenant {foreign} of another IdP not granted", foreign not in got,
               f"the run's IdP granted {got}, including {foreign} (bound to IdP {idp_id})", always=True)
     obs.check(f"own tenant {ts[0]} granted", ts[0] in got, f"tenants {got}")
@@ -230,7 +242,10 @@ def rf_tenant_url(ctx: ScenarioContext) -> Observation:
     user = ctx.new_user(tenants=[a, b])
     ctx.sp_login(user, tenant=b)
     obs = ctx.observe(user)
-    cur = me(ctx).get("current_tenant")
+    seen = me(ctx)
+    if not shows(obs, seen, "current_tenant"):
+        return obs
+    cur = seen.get("current_tenant")
     obs.check(f"current tenant is {b}, whose URL was used", cur == b,
               f"signed in through ?saml={b} (tenantid '{a},{b}'), current tenant {cur!r}")
     return obs
@@ -285,13 +300,17 @@ def rf_switch(ctx: ScenarioContext) -> Observation:
     both = ctx.new_user(tenants=[a, b])
     ctx.sp_login(both, tenant=a)
     _switch(ctx, b)
-    switched = me(ctx).get("current_tenant")
+    switched_seen = me(ctx)
+    switched = switched_seen.get("current_tenant")
     ctx.restart()
     one = ctx.new_user(tenants=[a])
     ctx.sp_login(one, tenant=a)
     _switch(ctx, b)
     obs = ctx.observe(one)
-    cur = me(ctx).get("current_tenant")
+    seen = me(ctx)
+    if not (shows(obs, switched_seen, "current_tenant") and shows(obs, seen, "current_tenant")):
+        return obs
+    cur = seen.get("current_tenant")
     obs.check(f"a user granted {a} and {b} switches to {b}", switched == b,
               f"current tenant after switching: {switched!r}")
     obs.check(f"a user granted only {a} cannot switch to {b}", cur == a,
@@ -320,12 +339,16 @@ def rf_tenant_added(ctx: ScenarioContext) -> Observation:
     a, b = pair
     user = ctx.new_user(tenants=[a])
     ctx.sp_login(user, tenant=a)
-    first = sorted(me(ctx).get("tenants") or [])
+    first_seen = me(ctx)
+    first = sorted(first_seen.get("tenants") or [])
     ctx.restart()
     later = user.with_attributes(**{ctx.profile.attributes.tenant: [f"{a},{b}"]})
     ctx.sp_login(later, tenant=a)
     obs = ctx.observe(later)
-    got = sorted(me(ctx).get("tenants") or [])
+    seen = me(ctx)
+    if not (shows(obs, first_seen, "tenants") and shows(obs, seen, "tenants")):
+        return obs
+    got = sorted(seen.get("tenants") or [])
     obs.check("first login granted one tenant", first == [a], f"first login: {first}")
     obs.check(f"tenant {b} granted at the next login", got == sorted([a, b]),
               f"the second login sent tenantid '{a},{b}'; the user has {got}")
@@ -350,12 +373,16 @@ def rf_role_changed(ctx: ScenarioContext) -> Observation:
     r1, r2 = vocab[-1], vocab[-2]
     user = ctx.new_user(role=r1)
     ctx.sp_login(user)
-    first = me(ctx).get("role")
+    first_seen = me(ctx)
+    first = first_seen.get("role")
     ctx.restart()
     later = user.with_attributes(**{ctx.profile.attributes.role: [r2]})
     ctx.sp_login(later)
     obs = ctx.observe(later)
-    got = me(ctx).get("role")
+    seen = me(ctx)
+    if not (shows(obs, first_seen, "role") and shows(obs, seen, "role")):
+        return obs
+    got = seen.get("role")
     obs.check(f"first login gave {r1!r}", first == r1, f"first login: {first!r}")
     obs.check(f"the role is {r2!r} after the change", got == r2,
               f"the second login sent role {r2!r}; the SP has {got!r}")

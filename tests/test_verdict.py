@@ -180,3 +180,13 @@ def test_shown_finds_a_value_wherever_the_sp_shows_it():
     assert shown({"givenName": ["Doe", "John"]}, "first_name", containing=("Doe",)) == ["Doe", "John"]
     assert shown({"email": "a@x"}, "first_name", containing=("Doe",)) is NOT_SHOWN
     assert shown({"email": "a@x"}, "first_name") is NOT_SHOWN
+
+
+def test_a_grant_the_whoami_answer_does_not_show_is_unseen():
+    from scenarios._kit import shows
+
+    obs = Observation(signed_in="a@x", intended="a@x")
+    assert shows(obs, {"tenants": []}, "tenants") and not obs.checks
+    assert not shows(obs, {"email": "a@x"}, "tenants", "role")
+    assert [c.ok for c in obs.checks] == [None, None]
+    assert decide(ACCEPT, Level.MUST, obs)[0] is Verdict.INCONCLUSIVE
