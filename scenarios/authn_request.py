@@ -274,8 +274,8 @@ def areq_12(ctx: ScenarioContext) -> Observation:
 # --- AREQ-13 ------------------------------------------------------------------------------------
 @scenario("AREQ-13", "The SP binds its AuthnRequest to the browser that started it (a Response in another "
           "browser is refused)", category="authn-request",
-          refs=("Shibboleth checkCorrelation", "catalogue AREQ-13", "catalogue IRT-03"),
-          needs=("sp_initiated",), expect=REJECT,
+          refs=("Shibboleth checkCorrelation", "catalogue AREQ-13", "catalogue IRT-03", "no SAML clause binds a request to its browser: a best practice (Shibboleth), SHOULD"),
+          needs=("sp_initiated",), expect=REJECT, level="SHOULD",
           fix_hint="Keep the AuthnRequest ID in the initiating browser's session (cookie-bound state) and "
                    "accept its Response only there.")
 def areq_13(ctx: ScenarioContext) -> Observation:

@@ -180,8 +180,8 @@ def _only(ctx: ScenarioContext, user: Any) -> Observation:
 
 @scenario("IRT-03", "A Response answering an AuthnRequest another browser started is refused",
           category="correlation", refs=("Prof 4.1.4.3 (InResponseTo)", "Shibboleth checkCorrelation",
-                                        "catalogue IRT-03", "catalogue AREQ-13"),
-          needs=("sp_initiated",), expect=REJECT, fix_hint=IRT_HINT)
+                                        "catalogue IRT-03", "catalogue AREQ-13", "no SAML clause binds a request to its browser: a best practice (Shibboleth), SHOULD"),
+          needs=("sp_initiated",), expect=REJECT, level="SHOULD", fix_hint=IRT_HINT)
 def irt_03(ctx: ScenarioContext) -> Observation:
     attacker = ctx.new_user()
     rid = _pending_request(ctx, attacker)

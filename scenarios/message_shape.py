@@ -68,7 +68,8 @@ single_fault("ISS-04", "A signed Response without Issuer is refused", ["response
              category="issuer", refs=("Prof 4.1.4.2 MUST (Issuer when the Response is signed)", "catalogue ISS-04"),
              fix_hint=ISS_HINT)
 single_fault("ISS-05", "An Issuer with a Format other than entity is refused", ["issuer-format"], category="issuer",
-             refs=("Prof 4.1.4.2 MUST (Format omitted or entity)", "catalogue ISS-05"), fix_hint=ISS_HINT)
+             refs=("Prof 4.1.4.2 MUST on the IdP (Format omitted or entity)", "catalogue ISS-05", "an issuer-side constraint: an SP that accepts it is lenient (SHOULD refuse), not broken"),
+             level="SHOULD", fix_hint=ISS_HINT)
 single_fault("ISS-06", "A Response with two Issuer elements is refused", ["issuer-duplicate"], category="issuer",
              refs=("Core 3.2.2 (one Issuer)", "python3-saml ISSUER_MULTIPLE_IN_RESPONSE", "catalogue ISS-06"),
              fix_hint=ISS_HINT)
@@ -117,22 +118,24 @@ def _long_persistent(ctx: ScenarioContext) -> list[Any]:
 
 
 single_fault("NID-04", "A persistent NameID longer than 256 characters is refused", _long_persistent,
-             category="nameid", refs=("Core 8.3.7 MUST NOT exceed 256 characters", "catalogue NID-04"),
-             fix_hint=NID_HINT)
+             category="nameid", refs=("Core 8.3.7 MUST NOT exceed 256 characters (on the IdP)", "catalogue NID-04",
+                                      "an issuer-side constraint: an SP that accepts it is lenient (SHOULD refuse), not broken"), level="SHOULD", fix_hint=NID_HINT)
 single_fault("NID-05", "A NameID whose NameQualifier names another IdP is refused", ["name-qualifier"],
-             category="nameid", refs=("Core 8.3.7 (NameQualifier is the IdP that generated it)", "catalogue NID-05"),
-             fix_hint=NID_HINT)
+             category="nameid", refs=("Core 8.3.7 (NameQualifier is the IdP that generated it)", "catalogue NID-05",
+                                      "an issuer-side constraint: an SP that accepts it is lenient (SHOULD refuse), not broken"), level="SHOULD", fix_hint=NID_HINT)
 single_fault("NID-06", "A NameID whose SPNameQualifier names another SP is refused",
              lambda ctx: [fault("name-qualifier", name_qualifier=ctx.idp.entity_id,
                                 sp_name_qualifier="https://other-sp.example.com/saml/metadata")],
              category="nameid", refs=("Core 8.3.7 (SPNameQualifier)", "python3-saml SP_NAME_QUALIFIER_NAME_MISMATCH",
-                                      "catalogue NID-06"), fix_hint=NID_HINT)
+                                      "catalogue NID-06", "an issuer-side constraint: an SP that accepts it is lenient (SHOULD refuse), not broken"),
+             level="SHOULD", fix_hint=NID_HINT)
 
 
 @scenario("NID-07", "An emailAddress NameID that is not a bare addr-spec (display name, comment) is refused",
           category="nameid", refs=("Core 8.3.2 (no phrase, no comment, no angle brackets)",
-                                   "PortSwigger 'Splitting the email atom'", "catalogue NID-07"),
-          needs=("sp_initiated",), expect=REJECT, fix_hint=NID_HINT)
+                                   "PortSwigger 'Splitting the email atom'", "catalogue NID-07",
+                                   "an issuer-side constraint: an SP that accepts it is lenient (SHOULD refuse), not broken"),
+          needs=("sp_initiated",), expect=REJECT, level="SHOULD", fix_hint=NID_HINT)
 def nid_07(ctx: ScenarioContext) -> Observation:
     domain = ctx.target.testdata.email_domain
     obs = None
