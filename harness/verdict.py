@@ -37,6 +37,7 @@ class Check:
     ok: bool | None
     detail: str = ""
     always: bool = False  # still counts when the SP refuses an expected-ACCEPT login (e.g. "never off-site")
+    level: Level | None = None  # a weaker requirement than the scenario's (e.g. a SHOULD beside a MUST)
 
 
 @dataclass
@@ -77,8 +78,9 @@ class Observation:
     def identity_known(self) -> bool:
         return self.signed_in is not None and self.signed_in != UNKNOWN
 
-    def check(self, name: str, ok: bool | None, detail: str = "", *, always: bool = False) -> "Observation":
-        self.checks.append(Check(name, ok, detail, always))
+    def check(self, name: str, ok: bool | None, detail: str = "", *, always: bool = False,
+              level: Level | str | None = None) -> "Observation":
+        self.checks.append(Check(name, ok, detail, always, Level(level) if level else None))
         return self
 
 
@@ -113,14 +115,20 @@ def decide(
         return Verdict.INCONCLUSIVE, why
     bad = _FAILING[level]
     obs = observation
-    failed = [c for c in obs.checks if c.ok is False]
+    # the most severe failed check first; a check's own (weaker) level sets the verdict it gives
+    order = {Level.MUST: 0, Level.SHOULD: 1, Level.MAY: 2}
+    failed = sorted((c for c in obs.checks if c.ok is False), key=lambda c: order[c.level or level])
+
+    def bad_for(c: Check) -> Verdict:
+        return _FAILING[c.level or level]
+
     unseen = [c for c in obs.checks if c.ok is None]
     if expected is Outcome.ACCEPT:
         if not obs.accepted:
             still = [c for c in failed if c.always]  # e.g. "never off-site": a refusal does not hide it
             if still:
                 c = still[0]
-                return bad, f"nobody signed in, but a check failed: {c.name}" + (f" ({c.detail})" if c.detail else "")
+                return bad_for(c), f"nobody signed in, but a check failed: {c.name}" + (f" ({c.detail})" if c.detail else "")
             if obs.policy:
                 return Verdict.INFO, f"refused by the SP's declared policy: {obs.policy}" + _with(obs.note)
             if obs.refusal_ok:
@@ -134,7 +142,7 @@ def decide(
             return bad, f"SP signed in {obs.signed_in!r}, expected {obs.intended!r}" + _with(obs.note)
         if failed:
             c = failed[0]
-            return bad, f"{c.name}: {c.detail}" if c.detail else c.name
+            return bad_for(c), f"{c.name}: {c.detail}" if c.detail else c.name
         if unseen:
             c = unseen[0]
             return Verdict.INCONCLUSIVE, (f"signed in as {obs.signed_in!r}, but the SP does not show whether "
@@ -156,7 +164,7 @@ def decide(
                 if obs.signed_ok:
                     if failed:
                         c = failed[0]
-                        return bad, f"SP signed in the genuinely signed identity {who!r}, but {c.name}" + \
+                        return bad_for(c), f"SP signed in the genuinely signed identity {who!r}, but {c.name}" + \
                             (f" ({c.detail})" if c.detail else "")
                     if unseen:
                         c = unseen[0]
@@ -178,7 +186,7 @@ def decide(
         return bad, f"SP accepted the response and signed in {who!r}{note}"
     if failed:
         c = failed[0]
-        return bad, f"nobody signed in, but a check failed: {c.name} ({c.detail})" if c.detail \
+        return bad_for(c), f"nobody signed in, but a check failed: {c.name} ({c.detail})" if c.detail \
             else f"nobody signed in, but a check failed: {c.name}"
     return Verdict.PASS, "SP refused: nobody signed in" + _with(obs.note)
 

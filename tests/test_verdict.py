@@ -190,3 +190,11 @@ def test_a_grant_the_whoami_answer_does_not_show_is_unseen():
     assert not shows(obs, {"email": "a@x"}, "tenants", "role")
     assert [c.ok for c in obs.checks] == [None, None]
     assert decide(ACCEPT, Level.MUST, obs)[0] is Verdict.INCONCLUSIVE
+
+
+def test_a_check_with_a_weaker_level_gives_the_weaker_verdict():
+    obs = Observation(signed_in="a@x", intended="a@x").check("opaque value", False, "a URL", level="SHOULD")
+    assert decide(ACCEPT, Level.MUST, obs)[0] is Verdict.WARN
+    obs.check("at most 80 bytes", False, "120 bytes")  # the scenario's own MUST wins
+    v, why = decide(ACCEPT, Level.MUST, obs)
+    assert v is Verdict.FAIL and why.startswith("at most 80 bytes")
