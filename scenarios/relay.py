@@ -6,9 +6,9 @@ RelayState, nor write it into a page unescaped, nor follow a tampered one: that 
 whether or not the user was signed in (`Check.always`).
 
 "Off-origin" is judged as a browser would: a redirect the driver refused because it left the
-target, a script-scheme Location, or a URL whose path a browser reads as another host (browsers
-drop tabs and newlines and read a backslash as a slash, so `/\\evil.example` and `/\\t/evil` are
-`//evil.example`).
+target (the http driver resolves a Location as a browser does: tabs and newlines dropped, a
+backslash read as a slash, so `/\\evil.example` leaves for evil.example, while
+`https://sp.example//evil.example` stays on sp.example), or a script-scheme Location.
 """
 from __future__ import annotations
 
@@ -64,8 +64,6 @@ def browser_reads_offsite(url: str, allowed: set[str]) -> str | None:
     parts = urlsplit(cleaned)
     if parts.scheme.lower() in ("javascript", "data", "vbscript"):
         return parts.scheme + ":"
-    if parts.path.startswith("//"):
-        return parts.path[2:].split("/", 1)[0] or "(empty host)"
     origin = f"{parts.scheme}://{parts.netloc}".lower()
     if parts.scheme and origin not in allowed:
         return parts.netloc

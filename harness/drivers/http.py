@@ -1,6 +1,7 @@
 """The `http` driver: httpx, following SAML's bindings itself (redirects and auto-POST forms)."""
 from __future__ import annotations
 
+import re
 import ssl
 import time
 from pathlib import Path
@@ -20,6 +21,22 @@ MAX_BODY = 2 * 1024 * 1024
 # our own mock IdP's pages may be larger (XML-13 sends a 20 MB SAMLResponse through its form)
 MAX_IDP_BODY = 40 * 1024 * 1024
 PLAN_COOKIE = "samlconf_idp_plan"
+
+
+_C0_AND_SPACE = "".join(map(chr, range(0x21)))
+
+
+def browser_join(base: str, location: str) -> str:
+    """Resolve a Location header as a browser does (WHATWG URL), not as urljoin does: leading and
+    trailing spaces and control characters dropped, tabs and newlines removed, and in an http(s)
+    URL a backslash before the query read as a slash. So `/\\evil.example/` and `/\t/evil.example/`
+    leave for evil.example, while `https://sp.example//evil.example/` stays on sp.example."""
+    ref = re.sub(r"[\t\n\r]", "", location).strip(_C0_AND_SPACE)
+    special = urlsplit(urljoin(base, ref.replace("\\", "/"))).scheme.lower() in ("http", "https")
+    if special:
+        cut = min([i for i in (ref.find("?"), ref.find("#")) if i >= 0] or [len(ref)])
+        ref = ref[:cut].replace("\\", "/") + ref[cut:]
+    return urljoin(base, ref)
 
 
 def origin(url: str) -> str:
@@ -131,7 +148,7 @@ class HttpSession:
                 return PageResult(url, resp.status_code, resp.text[:MAX_BODY])
             self._record(method, url, resp.status_code, params, redirect=(method == "GET"))
             if resp.is_redirect and "location" in resp.headers:
-                nxt = urljoin(url, resp.headers["location"])
+                nxt = browser_join(url, resp.headers["location"])
                 self._check_origin(nxt, f"{url} (redirect)")
                 url, method, data = nxt, "GET", None
                 continue
