@@ -178,12 +178,17 @@ def decide(
                              f"{who!r}; strict parsing would refuse it{note}")
             return Verdict.INCONCLUSIVE, (f"SP signed in {who!r}, neither the genuinely signed identity "
                                           f"{obs.signed_as!r} nor the forged {obs.intended!r}{note}")
+        # a failed check of a stronger level than the scenario's (e.g. a MUST "fetched nothing" in a
+        # SHOULD scenario) makes the acceptance that verdict, with that check named
+        worst = failed[0] if failed and SEVERITY[bad_for(failed[0])] > SEVERITY[bad] else None
+        also = f"; {worst.name} failed" + (f" ({worst.detail})" if worst.detail else "") if worst else ""
+        verdict = bad_for(worst) if worst else bad
         if obs.intended is not None and who != obs.intended:
-            return bad, (
+            return verdict, (
                 f"SP accepted the response and signed in {who!r} "
-                f"(the response asserted {obs.intended!r}){note}"
+                f"(the response asserted {obs.intended!r}){note}{also}"
             )
-        return bad, f"SP accepted the response and signed in {who!r}{note}"
+        return verdict, f"SP accepted the response and signed in {who!r}{note}{also}"
     if failed:
         c = failed[0]
         return bad_for(c), f"nobody signed in, but a check failed: {c.name} ({c.detail})" if c.detail \

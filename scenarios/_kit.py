@@ -57,7 +57,9 @@ def watch_fetches(ctx: ScenarioContext) -> Callable[[Observation], Observation]:
     def check(obs: Observation) -> Observation:
         hits = ctx.idp.oob_hits(since=before)
         where = ", ".join(f"{h.get('kind')} from {h.get('remote')}" for h in hits)
-        return obs.check("the SP fetched nothing from the message's URLs", not hits, f"fetched: {where}")
+        # an outbound request caused by the message is always a MUST (catalogue 0.2's REJECT oracle)
+        return obs.check("the SP fetched nothing from the message's URLs", not hits, f"fetched: {where}",
+                         level="MUST")
 
     return check
 

@@ -101,8 +101,9 @@ single_fault("XML-11", "A Reference URI pointing at a watched URL is refused and
              fix_hint="Dereference same-document URIs only (xmlsec1 --enabled-reference-uris empty,same-doc).")
 single_fault("XML-12", "A KeyInfo RetrievalMethod pointing at a watched URL is refused and never dereferenced",
              ["retrieval-method"], category="xml",
-             refs=("catalogue XML-12", "python3-saml UNSUPPORTED_RETRIEVAL_METHOD"),
-             fix_hint="Never dereference RetrievalMethod; verify with the metadata key.")
+             refs=("catalogue XML-12", "python3-saml UNSUPPORTED_RETRIEVAL_METHOD",
+                   "accepting it while verifying with the metadata key is lenient (SHOULD); any fetch is a MUST"),
+             level="SHOULD", fix_hint="Never dereference RetrievalMethod; verify with the metadata key.")
 
 
 @scenario("XML-13", "A 20 MB SAMLResponse is refused before parsing", category="xml",

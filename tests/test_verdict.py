@@ -213,3 +213,11 @@ def test_the_http_driver_resolves_a_location_as_a_browser_does():
                      "/app?next=\\\\evil.example"):
         joined = browser_join(base, location)
         assert joined.startswith("https://sp.example:9620/") and not browser_reads_offsite(joined, allowed)
+
+
+def test_a_stronger_check_escalates_an_acceptance_in_a_weaker_scenario():
+    lenient = Observation(signed_in="a@x", intended="a@x").check("fetched nothing", True, level="MUST")
+    assert decide(REJECT, Level.SHOULD, lenient)[0] is Verdict.WARN
+    fetched = Observation(signed_in="a@x", intended="a@x").check("fetched nothing", False, "GET /k", level="MUST")
+    v, why = decide(REJECT, Level.SHOULD, fetched)
+    assert v is Verdict.FAIL and "fetched nothing failed" in why
