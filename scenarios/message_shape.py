@@ -31,7 +31,8 @@ single_fault("STA-02", "An error status (Responder) carrying a valid signed Asse
              category="status", refs=("Prof 4.1.4.2 MUST NOT include assertions with an error", "catalogue STA-02"),
              fix_hint=STA_HINT)
 single_fault("STA-03", "A Response without Status is refused", ["status-missing"], category="status",
-             refs=("Core 3.2.2 (Status required)", "catalogue STA-03"), fix_hint=STA_HINT)
+             refs=("Core 3.2.2 (Status required)", "catalogue STA-03", "accepting it is lenient: the requirement is on the producer (SHOULD for the SP)"),
+             level="SHOULD", fix_hint=STA_HINT)
 single_fault("STA-04", "An illegal top-level StatusCode (a second-level code) with an Assertion is refused",
              ["status-top-level"], category="status",
              refs=("Core 3.2.2.2 (top-level value MUST be from the top-level list)", "catalogue STA-04"),
@@ -71,8 +72,8 @@ single_fault("ISS-05", "An Issuer with a Format other than entity is refused", [
              refs=("Prof 4.1.4.2 MUST on the IdP (Format omitted or entity)", "catalogue ISS-05", "an issuer-side constraint: an SP that accepts it is lenient (SHOULD refuse), not broken"),
              level="SHOULD", fix_hint=ISS_HINT)
 single_fault("ISS-06", "A Response with two Issuer elements is refused", ["issuer-duplicate"], category="issuer",
-             refs=("Core 3.2.2 (one Issuer)", "python3-saml ISSUER_MULTIPLE_IN_RESPONSE", "catalogue ISS-06"),
-             fix_hint=ISS_HINT)
+             refs=("Core 3.2.2 (one Issuer)", "python3-saml ISSUER_MULTIPLE_IN_RESPONSE", "catalogue ISS-06",
+                   "accepting it is lenient: the requirement is on the producer (SHOULD for the SP)"), level="SHOULD", fix_hint=ISS_HINT)
 
 
 # --- MAS ---------------------------------------------------------------------------------------------

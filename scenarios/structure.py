@@ -10,8 +10,9 @@ from harness.verdict import Observation
 from ._kit import each_variant, fault, single_fault
 
 single_fault("XML-01", "A message carrying a DOCTYPE is refused", ["dtd-harmless"], category="xml",
-             refs=("SAML2Int SDP-G03", "catalogue XML-01"),
-             fix_hint="Parse SAML messages with DTDs forbidden (defusedxml, lxml with no DTD loading).")
+             refs=("SAML2Int SDP-G03 (producers MUST NOT emit DTDs)", "catalogue XML-01", "accepting it is lenient: the requirement is on the producer (SHOULD for the SP)",
+                   "entity use and fetches are the MUST cases XML-02/03/04/05"),
+             level="SHOULD", fix_hint="Parse SAML messages with DTDs forbidden (defusedxml, lxml with no DTD loading).")
 single_fault("XML-02", "An external entity pointing at a watched loopback URL is refused and never fetched",
              ["xxe-external"], category="xml", refs=("catalogue XML-02", "catalogue XML-04", "CVE-2016-10149"),
              fix_hint="Parse with DTDs and external entities disabled; never fetch anything named in a message.")

@@ -24,8 +24,9 @@ single_fault("XML-03", "An external general entity (file://) as the NameID is re
              fix_hint=PARSER)
 single_fault("XML-04", "A DOCTYPE naming only an external SYSTEM id (a watched URL) is refused and never fetched",
              ["doctype-system"], category="xml",
-             refs=("catalogue XML-04", "CVE-2017-1000061", "pysaml2 issue #508 (xmlsec1 fetched the DTD)"),
-             fix_hint=PARSER + " Check this also for the signature-verification step (xmlsec1 subprocess).")
+             refs=("catalogue XML-04", "CVE-2017-1000061", "pysaml2 issue #508 (xmlsec1 fetched the DTD)",
+                   "accepting the DOCTYPE is lenient (SHOULD); fetching it is a MUST failure"),
+             level="SHOULD", fix_hint=PARSER + " Check this also for the signature-verification step (xmlsec1 subprocess).")
 
 
 @scenario("XML-05", "Nested internal entities (billion laughs, bounded to 10^4 expansions) are refused",
@@ -107,7 +108,8 @@ single_fault("XML-12", "A KeyInfo RetrievalMethod pointing at a watched URL is r
 
 
 @scenario("XML-13", "A 20 MB SAMLResponse is refused before parsing", category="xml",
-          refs=("catalogue XML-13", "CVE-2025-54572"), needs=("sp_initiated",), expect=REJECT,
+          refs=("catalogue XML-13", "CVE-2025-54572", "a size limit is robustness advice, no SAML clause: SHOULD"),
+          needs=("sp_initiated",), expect=REJECT, level="SHOULD",
           fix_hint="Limit the size of SAMLResponse (and of the request body) before decoding and parsing it.")
 def xml_13(ctx: ScenarioContext) -> Observation:
     user = ctx.new_user()
