@@ -27,6 +27,7 @@ class AttributeNames(_Strict):
     role: str | None = None
     tenant: str | None = None
     account_mapping: str | None = None
+    scoped: str | None = None  # a scoped attribute (user@scope) the SP checks against the IdP's shibmd:Scope
     required: list[str] = Field(default_factory=list)
 
 

@@ -131,7 +131,8 @@ class Runtime:
         self.idp = MockIdP(t.idp.entity_id, base_url=public, profile=self.profile.name,
                            route=self.router.route if self.router else "",
                            extra_signing_keys=[load_or_create(t.idp.entity_id + " rollover")],
-                           encryption_keys=[load_or_create(t.idp.entity_id + " encryption")])
+                           encryption_keys=[load_or_create(t.idp.entity_id + " encryption")],
+                           scopes=[t.testdata.email_domain])  # shibmd:Scope: the run's users' domain (TEN-05)
         self.idp_server.start(self.idp.app())
         if self.router:
             self.router.register(self.idp_server.base_url)

@@ -44,6 +44,7 @@ CAPABILITIES = (
     "role_vocabulary",
     "required_attributes",
     "role_rule",
+    "scoped_attribute",
     # what the SP declares (its metadata, or [sp.policy] in the target file)
     "want_assertions_signed",
     "require_signed_response",
@@ -341,6 +342,8 @@ class Target(_Strict):
         have["local_users_off"] = states(not profile.lifecycle.local_login_after_activation,
                                          "rule that local users stop signing in once SAML is on")
         have["required_attributes"] = states(bool(a.required), "required attributes")
+        have["scoped_attribute"] = states(bool(a.scoped), "scoped attribute ([attributes] scoped, checked "
+                                          "against the IdP's shibmd:Scope)")
         for cap in self.capabilities_off:
             have[cap] = "switched off in the target file (capabilities_off)"
         return have

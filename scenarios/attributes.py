@@ -424,6 +424,66 @@ def ten_03(ctx: ScenarioContext) -> Observation:
     return obs
 
 
+def _scoped_shown(ctx: ScenarioContext, attr: str, scope: str) -> Any:
+    """The scoped value the SP's whoami shows: under the attribute's name or `scoped`, else any value
+    naming `scope` (e.g. an SP that shows it as its username); NOT_SHOWN when none."""
+    data = me(ctx)
+    for key in (attr, "scoped"):
+        got = shown(data, key)
+        if got is not NOT_SHOWN:
+            return got
+    return shown(data, attr, containing=(f"@{scope}",))
+
+
+@scenario(
+    "TEN-05",
+    "A scoped attribute (user@scope) whose scope the IdP's metadata does not list (shibmd:Scope) is refused",
+    category="tenants",
+    refs=("catalogue TEN-05", "S2I SDP-SP17", "S2I SDP-IDP14",
+          "SAML V2.0 Subject Identifier Attributes Profile (shibmd:Scope)",
+          "Shibboleth SP/IdP: ScopeMatchesShibMDScope attribute filter (out-of-scope values are dropped)"),
+    needs=("sp_initiated", "scoped_attribute"),
+    expect=REJECT,
+    level="SHOULD",
+    fix_hint="Keep a scoped value (user@scope) only when its scope is one the asserting IdP's metadata "
+             "lists in <shibmd:Scope>; refuse the login or drop the value otherwise.",
+)
+def ten_05(ctx: ScenarioContext) -> Observation:
+    attr = ctx.profile.attributes.scoped or ""
+    scope, bad_scope = ctx.target.testdata.email_domain, "evil.example"
+    user = ctx.new_user()
+    local = ctx.email_of(user).split("@")[0]
+    bad = f"{local}@{bad_scope}"
+    ctx.sp_login(user.with_attributes(**{attr: [bad]}))
+    # dropping the value and signing the user in (Shibboleth's attribute filter) is right as well
+    obs = ctx.observe(user, signed_as=ctx.email_of(user), store_check=False)
+    obs.signed_ok = True
+    obs.note = f"{attr}={bad!r}; the IdP's metadata lists shibmd:Scope {scope!r} only"
+    name = f"the out-of-scope {attr} value is not kept"
+    if obs.accepted:
+        got = _scoped_shown(ctx, attr, bad_scope)
+        if got is NOT_SHOWN:
+            return obs.check(name, None, f"the whoami answer shows no {attr!r} (or 'scoped') field and no "
+                                         f"value naming @{bad_scope}")
+        obs.check(name, bad_scope not in str(got), f"the SP shows {got!r}")
+        if obs.checks[-1].ok is False:
+            return obs
+    # control: the same attribute with the listed scope is taken (else the SP never reads it)
+    ctx.restart()
+    good = f"{local}@{scope}"
+    ctx.sp_login(user.with_attributes(**{attr: [good]}))
+    ctl = ctx.observe(user, store_check=False)
+    if not ctl.accepted:
+        obs.observable = False
+        obs.note += f"; control: the in-scope {attr}={good!r} was refused as well"
+        return obs
+    got = _scoped_shown(ctx, attr, scope)
+    if got is not NOT_SHOWN and scope not in str(got):
+        obs.observable = False
+        obs.note += f"; control: the in-scope {attr}={good!r} was dropped as well (the SP shows {got!r})"
+    return obs
+
+
 @scenario(
     "TEN-06",
     "Email-parser tricks never pass a domain allow-list (victim@a@b, quoted local part, trailing dot)",

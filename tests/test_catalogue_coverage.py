@@ -14,13 +14,6 @@ COVERED = ("XSW", "PDF", "CMT", "SIG", "KEY", "ALG", "ENC", "TIME", "XML",
 # that gains a scenario or a not-applicable reason must go).
 PENDING: dict[str, str] = {
     # issue 11 (contracts): applicable, not written yet
-    "TEN-05": "issue 11: shibmd:Scope checks. Decided: a scenario that runs only when the profile names a "
-              "scoped attribute (a new [attributes] scoped list), not tested otherwise; neither bundled "
-              "contract reads one (subject-id, eduPersonPrincipalName), and an SP that drops an out-of-scope "
-              "value (Shibboleth's attribute filter) signs the user in anyway, so the verdict needs the SP to "
-              "show the scoped value (or key users on it). Still to build: the profile field and capability, "
-              "<shibmd:Scope> in a configuration's IdP metadata, a reference-SP scope rule with a mutant, and "
-              "a mutant-matrix run under a profile that declares a scoped attribute",
 }
 
 CASES = {c.id: c for c in load()}
