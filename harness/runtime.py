@@ -179,6 +179,7 @@ class Runtime:
             request_authn_context=self._embedded_authn_context(),
             request_lifetime=self._embedded_request_lifetime(),
             request_name_id_format=self._embedded_name_id_format(),
+            scoped_attribute=self.profile.attributes.scoped,
         )
         from mock_idp.keys import KeyTrustError
 

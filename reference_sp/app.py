@@ -86,6 +86,9 @@ class SPConfig:
     request_lifetime: int = 600
     # ask for this NameID Format (NameIDPolicy) and refuse a NameID of another Format (NID-03)
     request_name_id_format: str | None = None
+    # a scoped attribute (user@scope, e.g. eduPersonPrincipalName) the SP keeps only when its scope
+    # is one the asserting IdP's metadata lists in <shibmd:Scope> (TEN-05); shown as `scoped`
+    scoped_attribute: str | None = None
     # verify signatures through one `xmlsec1` process each (pysaml2's own backend, the old path)
     # instead of in-process with python-xmlsec; env SAMLCONF_SP_XMLSEC1=1 (for comparisons)
     xmlsec1_subprocess: bool = field(default_factory=lambda: os.environ.get("SAMLCONF_SP_XMLSEC1") == "1")
@@ -366,6 +369,7 @@ class RefSP:
             "tenants": sorted(mem) if is_rf else [],
             "idp_id": u["idp_id"],
             "logins": u["logins"],
+            **({"scoped": u["scoped"]} if self.cfg.scoped_attribute else {}),
         }
 
 

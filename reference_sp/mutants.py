@@ -484,6 +484,9 @@ _TABLE: tuple[Mutant, ...] = (
            "accounts/tenants over to the new user", ("SES-03",)),
     Mutant("unbounded_attribute_values", "reads and stores attribute values of any length and "
            "number (no bound: a 10 KB first name is kept whole)", ("ATTR-12",)),
+    Mutant("ignores_scope", "keeps a scoped attribute's value (user@scope) whatever its scope, never "
+           "checking it against the IdP metadata's <shibmd:Scope> (only under a profile naming "
+           "[attributes] scoped; the reference SP's `scoped_attribute` option)", ("TEN-05",), ("generic",)),
     Mutant("users_keyed_by_name_id", "finds a returning user by NameID alone, whichever IdP "
            "asserted it: a persistent NameID from another configuration's IdP signs in (and "
            "updates) the first IdP's user", ("TEN-04",)),

@@ -149,6 +149,8 @@ def _finish(sp: "RefSP", v: Verified, idp_id: str, email: str, first: str, last:
     with sp.store.tx() as c:
         existed = c.execute("SELECT id FROM users WHERE email = ?", (email.lower(),)).fetchone()
         uid = _upsert_user(sp, c, v, idp_id, email, first, last, username, role)
+        if sp.cfg.scoped_attribute:
+            c.execute("UPDATE users SET scoped = ? WHERE id = ?", (_scoped_value(sp, v, idp_id), uid))
         old = {r["scope_id"]: r["role"] for r in c.execute(
             "SELECT scope_id, role FROM memberships WHERE user_id = ?", (uid,)).fetchall()}
         if existed is not None and sp.m("reprovision_no_additions"):
@@ -161,6 +163,39 @@ def _finish(sp: "RefSP", v: Verified, idp_id: str, email: str, first: str, last:
             c.execute("INSERT OR REPLACE INTO memberships (user_id, scope_id, role) VALUES (?,?,?)",
                       (uid, scope, r))
     return ProvisionResult(uid, current_tenant, snap, warnings or [])
+
+
+SHIBMD = "urn:mace:shibboleth:metadata:1.0"
+
+
+def idp_scopes(metadata: bytes) -> list[tuple[str, bool]]:
+    """The <shibmd:Scope> values (scope, is_regexp) of an IdP's metadata: on the EntityDescriptor or
+    its IDPSSODescriptor (Extensions)."""
+    from lxml import etree
+
+    root = etree.fromstring(metadata, parser=etree.XMLParser(resolve_entities=False, no_network=True))
+    return [((el.text or "").strip(), el.get("regexp", "false") in ("true", "1"))
+            for el in root.iter(f"{{{SHIBMD}}}Scope")]
+
+
+def _scoped_value(sp: "RefSP", v: Verified, idp_id: str) -> str | None:
+    """The first value of the scoped attribute whose scope the IdP's metadata lists; out-of-scope
+    values are dropped, as Shibboleth's ScopeMatchesShibMDScope filter drops them (the
+    `ignores_scope` mutant keeps the first value whatever its scope)."""
+    import re
+
+    values = v.attributes.get(sp.cfg.scoped_attribute or "", [])
+    if sp.m("ignores_scope"):
+        return values[0] if values else None
+    row = sp.idp(idp_id)
+    scopes = idp_scopes(bytes(row["metadata"])) if row is not None else []
+    for val in values:
+        local, at, scope = val.rpartition("@")
+        if not (local and at and scope):
+            continue
+        if any(re.fullmatch(sc, scope) if rx else sc.lower() == scope.lower() for sc, rx in scopes):
+            return val
+    return None
 
 
 _LOOK_ALIKES = str.maketrans({"\u0430": "a", "\u0435": "e", "\u043e": "o", "\u0440": "p", "\u0441": "c",

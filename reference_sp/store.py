@@ -55,7 +55,8 @@ CREATE TABLE IF NOT EXISTS users (
     idp_id TEXT,
     created REAL NOT NULL,
     updated REAL NOT NULL,
-    logins INTEGER NOT NULL DEFAULT 0
+    logins INTEGER NOT NULL DEFAULT 0,
+    scoped TEXT                                -- the scoped attribute's kept value (TEN-05)
 );
 CREATE TABLE IF NOT EXISTS memberships (
     user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,

@@ -63,7 +63,8 @@ class IdPUnderTest:
         # as the harness's runtime IdP: a second (rollover) signing key and an encryption-only key
         idp = MockIdP(entity_id, base_url=server.base_url, profile=profile, key_dir=kd,
                       extra_signing_keys=[load_or_create(entity_id + " rollover", kd)],
-                      encryption_keys=[load_or_create(entity_id + " encryption", kd)])
+                      encryption_keys=[load_or_create(entity_id + " encryption", kd)],
+                      scopes=["example.com"])  # shibmd:Scope, as the runtime's (its users' domain)
         server.start(idp.app())
         return cls(idp, server)
 

@@ -456,7 +456,7 @@ def ten_05(ctx: ScenarioContext) -> Observation:
     bad = f"{local}@{bad_scope}"
     ctx.sp_login(user.with_attributes(**{attr: [bad]}))
     # dropping the value and signing the user in (Shibboleth's attribute filter) is right as well
-    obs = ctx.observe(user, signed_as=ctx.email_of(user), store_check=False)
+    obs = ctx.observe(user, intended=bad, signed_as=ctx.email_of(user), store_check=False)
     obs.signed_ok = True
     obs.note = f"{attr}={bad!r}; the IdP's metadata lists shibmd:Scope {scope!r} only"
     name = f"the out-of-scope {attr} value is not kept"

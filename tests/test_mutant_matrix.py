@@ -40,15 +40,19 @@ UNCOVERED: dict[str, str] = {
     # which check no Assertion Issuer (lab/truth.toml node-saml-*.accepts-wrong-assertion-issuer)
     "XML-15": "libxml2 and pysaml2 decode UTF-16 consistently; no mutant decodes the two paths differently yet",
     # --- cannot: nothing to sign in with -------------------------------------------------------
-    # --- not yet: needs a profile that names a scoped attribute ------------------------------
-    "TEN-05": "runs only under a profile naming [attributes] scoped; neither bundled profile does, and the "
-              "reference SP has no scope rule (nor an ignores_scope mutant) yet",
+}
+
+# Scenarios that run only under a profile no bundled target uses: their mutant is run by the test
+# named here (under that profile), not by the matrix below.
+PROFILE_PROVEN: dict[str, str] = {
+    "TEN-05": "test_scope_checked_under_a_profile_naming_a_scoped_attribute (tests/fixtures/profiles/"
+              "generic_scoped.toml: [attributes] scoped; mutant ignores_scope)",
 }
 
 
 def mutant_cases():
     for m in MUTANTS.values():
-        ids = sorted(set(m.breaks) & IDS)
+        ids = sorted(set(m.breaks) & IDS - set(PROFILE_PROVEN))
         if ids:
             marks = [pytest.mark.xfail(reason=KNOWN_GAPS[m.name], strict=True)] if m.name in KNOWN_GAPS else []
             yield pytest.param(m, ids, id=m.name, marks=marks)
@@ -143,3 +147,19 @@ def test_require_encrypted_assertions_declared(run, mutants, verdict):
     got = run("redis_cloud", ids, mutants=mutants, target=_declaring("redis_cloud", require_encrypted_assertions=True))
     assert got["ENC-01"].verdict == verdict, got["ENC-01"].reason
     assert all(r.verdict == "pass" for k, r in got.items() if k != "ENC-01"), {k: r.reason for k, r in got.items()}
+
+
+@pytest.mark.parametrize(("mutants", "verdict"), [((), "pass"), (("ignores_scope",), "warn")],
+                         ids=["scope-checked", "ignores-scope"])
+def test_scope_checked_under_a_profile_naming_a_scoped_attribute(run, mutants, verdict):
+    """TEN-05 runs only under a profile naming a scoped attribute (neither bundled one does): the
+    reference SP that drops an eduPersonPrincipalName outside the IdP's <shibmd:Scope> passes it, the
+    one that keeps it whatever its scope warns (a SHOULD)."""
+    from pathlib import Path
+
+    from harness.suite import resolve_target
+
+    profile = Path(__file__).parent / "fixtures" / "profiles" / "generic_scoped.toml"
+    target = resolve_target(None, "generic").model_copy(update={"profile": str(profile)})
+    r = run("generic", ["TEN-05"], mutants=mutants, target=target)["TEN-05"]
+    assert r.verdict == verdict, r.reason

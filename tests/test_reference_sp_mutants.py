@@ -581,6 +581,20 @@ RC, RF = "redis_cloud", "redflag"
 XSS = "<img src=x onerror=alert(1)>"
 
 
+def p_scoped(sp):
+    """A generic SP reading eduPersonPrincipalName as a scoped attribute (with `sp`'s mutants), the IdP's
+    metadata listing shibmd:Scope example.com: the out-of-scope value it keeps (None: dropped)."""
+    scoped = SPUnderTest.start(sp.idp, "generic", mutants=sorted(sp.cfg.mutants),
+                               scoped_attribute="eduPersonPrincipalName")
+    try:
+        me = login(scoped, rc_user().with_attributes(eduPersonPrincipalName="scope.probe@evil.example"))
+        ok = login(scoped, rc_user().with_attributes(eduPersonPrincipalName="scope.probe@example.com"))
+        assert ok is not None and ok["scoped"] == "scope.probe@example.com", ok  # the in-scope value is kept
+        return me["scoped"] if me is not None else "refused"
+    finally:
+        scoped.stop()
+
+
 def p_unlinked_account(sp):
     acct = fresh_account(sp)  # exists, SAML never activated
     me = login(sp, rc_user(["12345=viewer", f"{acct}=owner"]))
@@ -901,6 +915,7 @@ CASES: dict[str, tuple[str, Probe, Any, Any]] = {
     "session_switch_merges": (RC, p_scenario("SES-03"), "pass", "fail"),
     "unbounded_attribute_values": (RC, p_scenario("ATTR-12"), "pass", "warn"),
     "users_keyed_by_name_id": (RC, p_scenario("TEN-04"), "pass", "fail"),
+    "ignores_scope": (RC, p_scoped, None, "scope.probe@evil.example"),
     "relaystate_selects_tenant": (RC, p_scenario("TEN-07"), "pass", "fail"),
 }
 
