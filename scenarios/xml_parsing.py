@@ -51,8 +51,9 @@ TRANSFORMS = ("Allow only the enveloped-signature and exclusive c14n transforms,
 @scenario("XML-08", "An XSLT transform in a signature (SAML Raider's XSLT 2.0 exfiltration; an XSLT 1.0 document() "
           "read) is refused before it runs, nothing fetched", category="xml",
           refs=("catalogue XML-08", "Core 5.4.4 SHOULD NOT (other transforms)", "SAML Raider XSLT attack",
-                "Brad Hill 2007, Command Injection in XML Signatures and Encryption", "CVE-2022-34169"),
-          needs=("sp_initiated",), expect=REJECT, fix_hint=TRANSFORMS)
+                "Brad Hill 2007, Command Injection in XML Signatures and Encryption", "CVE-2022-34169",
+                "accepting a signature that carries the transform is lenient (SHOULD); running it (a fetch) is a MUST"),
+          needs=("sp_initiated",), expect=REJECT, level="SHOULD", fix_hint=TRANSFORMS)
 def xml_08(ctx: ScenarioContext) -> Observation:
     """SAML Raider's shape reaches XSLT 2.0 processors (Saxon: Java SPs); the XSLT 1.0 one libxslt
     (libxmlsec1, xmlsec1 CLI). Either fetch of the watched URL fails the case."""
