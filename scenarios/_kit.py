@@ -237,8 +237,9 @@ def shown(data: Any, key: str, *, containing: Sequence[str] = ()) -> Any:
             return node if any(c in node for c in containing) else NOT_SHOWN
         if isinstance(node, list):
             for item in node:
-                if walk(item, depth + 1) is not NOT_SHOWN:
-                    return node if isinstance(item, str) else walk(item, depth + 1)
+                hit = walk(item, depth + 1)
+                if hit is not NOT_SHOWN:
+                    return node if isinstance(item, str) else hit
             return NOT_SHOWN
         if isinstance(node, dict):
             for v in node.values():

@@ -195,3 +195,19 @@ def test_sp_metadata_with_a_doctype_is_a_one_line_target_error(tmp_path):
     with pytest.raises(TargetError, match=r"SP metadata .*sp.xml: .*DOCTYPE"):
         with Runtime(t):
             pass
+
+
+def test_the_http_driver_resolves_a_location_as_a_browser_does():
+    from urllib.parse import urlsplit
+
+    from harness.drivers.http import browser_join
+    from scenarios.relay import browser_reads_offsite
+
+    base, allowed = "https://sp.example:9620/acs", {"https://sp.example:9620"}
+    for location in ("/\\evil.example/", "/\t/evil.example/", "//evil.example/", " \\\\evil.example"):
+        assert urlsplit(browser_join(base, location)).hostname == "evil.example", location
+    for location in ("https://sp.example:9620//evil.example/", "https://sp.example:9620/\\evil.example/",
+                     "/app?next=\\\\evil.example"):
+        joined = browser_join(base, location)
+        assert joined.startswith("https://sp.example:9620/") and not browser_reads_offsite(joined, allowed)
+

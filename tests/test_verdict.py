@@ -200,21 +200,6 @@ def test_a_check_with_a_weaker_level_gives_the_weaker_verdict():
     assert v is Verdict.FAIL and why.startswith("at most 80 bytes")
 
 
-def test_the_http_driver_resolves_a_location_as_a_browser_does():
-    from urllib.parse import urlsplit
-
-    from harness.drivers.http import browser_join
-    from scenarios.relay import browser_reads_offsite
-
-    base, allowed = "https://sp.example:9620/acs", {"https://sp.example:9620"}
-    for location in ("/\\evil.example/", "/\t/evil.example/", "//evil.example/", " \\\\evil.example"):
-        assert urlsplit(browser_join(base, location)).hostname == "evil.example", location
-    for location in ("https://sp.example:9620//evil.example/", "https://sp.example:9620/\\evil.example/",
-                     "/app?next=\\\\evil.example"):
-        joined = browser_join(base, location)
-        assert joined.startswith("https://sp.example:9620/") and not browser_reads_offsite(joined, allowed)
-
-
 def test_a_stronger_check_escalates_an_acceptance_in_a_weaker_scenario():
     lenient = Observation(signed_in="a@x", intended="a@x").check("fetched nothing", True, level="MUST")
     assert decide(REJECT, Level.SHOULD, lenient)[0] is Verdict.WARN

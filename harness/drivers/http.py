@@ -32,8 +32,7 @@ def browser_join(base: str, location: str) -> str:
     URL a backslash before the query read as a slash. So `/\\evil.example/` and `/\t/evil.example/`
     leave for evil.example, while `https://sp.example//evil.example/` stays on sp.example."""
     ref = re.sub(r"[\t\n\r]", "", location).strip(_C0_AND_SPACE)
-    special = urlsplit(urljoin(base, ref.replace("\\", "/"))).scheme.lower() in ("http", "https")
-    if special:
+    if (urlsplit(ref).scheme or urlsplit(base).scheme).lower() in ("http", "https"):
         cut = min([i for i in (ref.find("?"), ref.find("#")) if i >= 0] or [len(ref)])
         ref = ref[:cut].replace("\\", "/") + ref[cut:]
     return urljoin(base, ref)
